@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * CO-RE shims: one place for the kernel-version differences droptrace reads
+ * through. Each names the change it covers and dispatches on what the running
+ * kernel's BTF has.
+ */
+#ifndef DROPTRACE_CORE_FIXES_H
+#define DROPTRACE_CORE_FIXES_H
+
+#include <bpf/bpf_core_read.h>
+
+/* Set by the loader from the kernel's BTF: does tcp_retransmit_skb pass `err`? */
+const volatile bool rtx_has_err = false;
+
+/*
+ * netdev_priv(): v6.12 ("net: add a priv field to struct net_device") made the
+ * private area a flexible array member; before it, it followed the struct at
+ * NETDEV_ALIGN (32).
+ */
+static __always_inline void *netdev_priv_addr(const struct net_device *dev)
+{
+	if (bpf_core_field_exists(dev->priv))
+		return (void *)dev + bpf_core_field_offset(struct net_device, priv);
+	return (void *)dev + ((bpf_core_type_size(struct net_device) + 31) & ~31);
+}
+
+/*
+ * sock_cgroup_data holds a plain cgroup pointer since v5.15 ("cgroup:
+ * Fix rootcg for sock_cgroup_data", the end of the `val` packing); older
+ * kernels packed it in `val`, which droptrace does not decode.
+ */
+static __always_inline __u64 sk_cgroup_kn_id(const struct sock *sk)
+{
+	if (!bpf_core_field_exists(sk->sk_cgrp_data.cgroup))
+		return 0;
+	return BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
+}
+
+/*
+ * tcp_retransmit_skb gained a third argument, `int err`, after v6.12 (6.18
+ * has it, 6.1 and 6.12 do not). The loader reads the tracepoint's prototype
+ * from BTF; the verifier never visits the read when rtx_has_err is false.
+ */
+static __always_inline int tcp_rtx_err_arg(unsigned long long *ctx)
+{
+	if (rtx_has_err)
+		return (int)ctx[2];
+	return 0;
+}
+
+#endif /* DROPTRACE_CORE_FIXES_H */

@@ -1,0 +1,491 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * droptrace: every kernel packet drop and TCP retransmit, with the namespace,
+ * cgroup, device and packet facts that explain it.
+ *
+ * The programs run in whatever context freed the skb (often softirq), so
+ * nothing here is attributed by `current`: netns and cgroup come from the
+ * skb's device and socket.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "droptrace.h"
+#include "core_fixes.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define AF_INET 2
+#define AF_INET6 10
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+/* include/net/inet_connection_sock.h: a #define, so not in BTF */
+#define ICSK_TIME_LOSS_PROBE 5
+/* sk_buff.network_header when unset: skb_network_header_was_set() */
+#define NETWORK_HEADER_UNSET ((__u16)~0U)
+
+/* Wake the consumer only when this much is waiting; it polls on a timer otherwise. */
+const volatile __u32 wakeup_bytes = 256 * 1024;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 * 1024 * 1024); /* the loader may resize */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, DT_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+/* Exact drop counts by (netns, reason, location), whatever the event stream loses. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct dt_count_key);
+	__type(value, __u64);
+} drop_counts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct dt_filter);
+} filter_cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u8);
+} filter_netns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, __u8);
+} filter_cgroup SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct dt_addr_key);
+	__type(value, __u8);
+} filter_addr SEC(".maps");
+
+static __always_inline void stat_inc(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
+
+	if (v)
+		*v += 1;
+}
+
+static __always_inline __u32 net_inum(const struct net *net)
+{
+	return net ? BPF_CORE_READ(net, ns.inum) : 0;
+}
+
+static __always_inline __u32 dev_netns(const struct net_device *dev)
+{
+	return net_inum(BPF_CORE_READ(dev, nd_net.net));
+}
+
+static __always_inline __u32 sk_netns(const struct sock *sk)
+{
+	return net_inum(BPF_CORE_READ(sk, __sk_common.skc_net.net));
+}
+
+/* A veth's private data holds its peer; the device kind is told by rtnl_link_ops->kind. */
+static __always_inline struct net_device *veth_peer(const struct net_device *dev)
+{
+	const struct rtnl_link_ops *ops = BPF_CORE_READ(dev, rtnl_link_ops);
+	char kind[5] = {};
+	struct veth_priv *priv;
+
+	if (!ops)
+		return NULL;
+	bpf_probe_read_kernel_str(kind, sizeof(kind), BPF_CORE_READ(ops, kind));
+	if (kind[0] != 'v' || kind[1] != 'e' || kind[2] != 't' || kind[3] != 'h' || kind[4])
+		return NULL;
+	priv = (struct veth_priv *)netdev_priv_addr(dev);
+	return BPF_CORE_READ(priv, peer);
+}
+
+/* The in-kernel cgroup v2 id of a full socket; request and timewait socks have none. */
+static __always_inline __u64 sk_cgroup_id(const struct sock *sk, __u8 state)
+{
+	if (!sk || state == TCP_NEW_SYN_RECV || state == TCP_TIME_WAIT)
+		return 0;
+	return sk_cgroup_kn_id(sk);
+}
+
+static __always_inline bool reason_allowed(const struct dt_filter *f, __u32 reason)
+{
+	__u32 word = reason / 64;
+
+	if (!(f->flags & DT_FILTER_REASON))
+		return true;
+	if (word >= DT_REASON_WORDS)
+		return false;
+	return f->reasons[word & (DT_REASON_WORDS - 1)] & (1ULL << (reason % 64));
+}
+
+static __always_inline bool addr_in_filter(__u8 family, const __u8 *addr)
+{
+	struct dt_addr_key key = { .family = family };
+
+	__builtin_memcpy(key.addr, addr, DT_ADDR_LEN);
+	return bpf_map_lookup_elem(&filter_addr, &key) != NULL;
+}
+
+/*
+ * Entity filters (netns, cgroup, address) are alternatives: an event concerns
+ * a container when any of them holds. Protocol and port narrow further.
+ */
+static __always_inline bool entity_allowed(const struct dt_filter *f, const struct dt_event *e)
+{
+	if (!(f->flags & (DT_FILTER_NETNS | DT_FILTER_CGROUP | DT_FILTER_ADDR)))
+		return true;
+	if (f->flags & DT_FILTER_NETNS) {
+		if (e->netns && bpf_map_lookup_elem(&filter_netns, &e->netns))
+			return true;
+		if (e->peer_netns && bpf_map_lookup_elem(&filter_netns, &e->peer_netns))
+			return true;
+	}
+	if ((f->flags & DT_FILTER_CGROUP) && e->cgroup_id &&
+	    bpf_map_lookup_elem(&filter_cgroup, &e->cgroup_id))
+		return true;
+	if ((f->flags & DT_FILTER_ADDR) && e->family &&
+	    (addr_in_filter(e->family, e->saddr) || addr_in_filter(e->family, e->daddr)))
+		return true;
+	return false;
+}
+
+static __always_inline bool l4_allowed(const struct dt_filter *f, const struct dt_event *e)
+{
+	if ((f->flags & DT_FILTER_PROTO) && e->l4proto != f->l4proto)
+		return false;
+	if ((f->flags & DT_FILTER_PORT) && e->sport != f->port && e->dport != f->port)
+		return false;
+	return true;
+}
+
+/* The 5-tuple and TCP flags from the packet's own headers. */
+static __always_inline void parse_headers(struct dt_event *e, const struct sk_buff *skb)
+{
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	__u16 nh = BPF_CORE_READ(skb, network_header);
+	__u16 proto = bpf_ntohs(BPF_CORE_READ(skb, protocol));
+	unsigned char *l4;
+	__u8 l4proto;
+
+	e->protocol = proto;
+	if (!head || nh == NETWORK_HEADER_UNSET)
+		return;
+	if (proto == ETH_P_IP) {
+		struct iphdr ip;
+
+		if (bpf_probe_read_kernel(&ip, sizeof(ip), head + nh) || ip.version != 4)
+			return;
+		e->family = AF_INET;
+		__builtin_memcpy(e->saddr, &ip.saddr, 4);
+		__builtin_memcpy(e->daddr, &ip.daddr, 4);
+		l4proto = ip.protocol;
+		l4 = head + nh + ip.ihl * 4;
+	} else if (proto == ETH_P_IPV6) {
+		struct ipv6hdr ip6;
+
+		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh) || ip6.version != 6)
+			return;
+		e->family = AF_INET6;
+		__builtin_memcpy(e->saddr, &ip6.saddr, DT_ADDR_LEN);
+		__builtin_memcpy(e->daddr, &ip6.daddr, DT_ADDR_LEN);
+		/* extension headers are not walked: the next header is reported as is */
+		l4proto = ip6.nexthdr;
+		l4 = head + nh + sizeof(ip6);
+	} else {
+		return;
+	}
+	e->l4proto = l4proto;
+	if (l4proto == IPPROTO_TCP) {
+		__u8 th[14];
+
+		if (bpf_probe_read_kernel(th, sizeof(th), l4))
+			return;
+		e->sport = (th[0] << 8) | th[1];
+		e->dport = (th[2] << 8) | th[3];
+		e->tcp_flags = th[13];
+	} else if (l4proto == IPPROTO_UDP) {
+		__u8 uh[4];
+
+		if (bpf_probe_read_kernel(uh, sizeof(uh), l4))
+			return;
+		e->sport = (uh[0] << 8) | uh[1];
+		e->dport = (uh[2] << 8) | uh[3];
+	}
+}
+
+/* The tuple from a socket: for packets without an IP header yet, and for retransmits. */
+static __always_inline void sock_common_tuple(struct dt_event *e, const struct sock_common *skc)
+{
+	__u16 family = BPF_CORE_READ(skc, skc_family);
+
+	if (family == AF_INET) {
+		e->family = AF_INET;
+		BPF_CORE_READ_INTO((__u32 *)e->saddr, skc, skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)e->daddr, skc, skc_daddr);
+	} else if (family == AF_INET6) {
+		e->family = AF_INET6;
+		BPF_CORE_READ_INTO((struct in6_addr *)e->saddr, skc, skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO((struct in6_addr *)e->daddr, skc, skc_v6_daddr);
+	} else {
+		return;
+	}
+	e->sport = BPF_CORE_READ(skc, skc_num);
+	e->dport = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
+}
+
+static __always_inline void sock_facts(struct dt_event *e, const struct sock *sk)
+{
+	if (e->sk_state == TCP_LISTEN) {
+		e->sk_backlog = BPF_CORE_READ(sk, sk_ack_backlog);
+		e->sk_max_backlog = BPF_CORE_READ(sk, sk_max_ack_backlog);
+	} else if (e->sk_state != TCP_NEW_SYN_RECV && e->sk_state != TCP_TIME_WAIT) {
+		e->sk_rmem = BPF_CORE_READ(sk, sk_backlog.rmem_alloc.counter);
+		e->sk_rcvbuf = BPF_CORE_READ(sk, sk_rcvbuf);
+	}
+}
+
+static __always_inline void device_facts(struct dt_event *e, const struct net_device *dev,
+					 const struct net_device *peer)
+{
+	const struct Qdisc *q = BPF_CORE_READ(dev, qdisc);
+
+	e->mtu = BPF_CORE_READ(dev, mtu);
+	bpf_probe_read_kernel_str(e->ifname, sizeof(e->ifname), dev->name);
+	if (q) {
+		e->qdisc_qlen = BPF_CORE_READ(q, q.qlen);
+		e->qdisc_backlog = BPF_CORE_READ(q, qstats.backlog);
+		bpf_probe_read_kernel_str(e->qdisc_kind, sizeof(e->qdisc_kind), BPF_CORE_READ(q, ops, id));
+	}
+	if (peer) {
+		e->peer_ifindex = BPF_CORE_READ(peer, ifindex);
+		e->peer_mtu = BPF_CORE_READ(peer, mtu);
+		bpf_probe_read_kernel_str(e->peer_ifname, sizeof(e->peer_ifname), peer->name);
+	}
+}
+
+static __always_inline void submit(struct dt_event *e)
+{
+	__u64 flags = BPF_RB_NO_WAKEUP;
+
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+		flags = BPF_RB_FORCE_WAKEUP;
+	if (bpf_ringbuf_output(&events, e, sizeof(*e), flags)) {
+		stat_inc(DT_STAT_LOST);
+		return;
+	}
+	stat_inc(DT_STAT_SENT);
+}
+
+static __always_inline void count_drop(const struct dt_event *e)
+{
+	struct dt_count_key key = { .location = e->location, .netns = e->netns, .reason = e->reason };
+	__u64 one = 1, *v;
+
+	v = bpf_map_lookup_elem(&drop_counts, &key);
+	if (v) {
+		*v += 1;
+		return;
+	}
+	if (!bpf_map_update_elem(&drop_counts, &key, &one, BPF_NOEXIST))
+		return;
+	/* another CPU created the key meanwhile, or the map is full */
+	v = bpf_map_lookup_elem(&drop_counts, &key);
+	if (v)
+		*v += 1;
+	else
+		stat_inc(DT_STAT_COUNTER_FULL);
+}
+
+static __always_inline int handle_drop(struct sk_buff *skb, __u64 location, __u32 reason, struct sock *rx_sk)
+{
+	struct dt_event e;
+	const struct dt_filter *f;
+	struct net_device *dev, *peer = NULL;
+	struct sock *sk;
+	__u32 zero = 0;
+
+	stat_inc(DT_STAT_SEEN);
+	f = bpf_map_lookup_elem(&filter_cfg, &zero);
+	if (!f || !reason_allowed(f, reason))
+		return 0;
+
+	__builtin_memset(&e, 0, sizeof(e));
+	e.type = DT_EVENT_DROP;
+	e.location = location;
+	e.reason = reason;
+	dev = BPF_CORE_READ(skb, dev);
+	sk = BPF_CORE_READ(skb, sk);
+	if (!sk)
+		sk = rx_sk;
+
+	/* netns from the device, else the socket: skb->dev is NULL inside TCP and on OUTPUT */
+	if (dev) {
+		e.netns = dev_netns(dev);
+		e.ifindex = BPF_CORE_READ(dev, ifindex);
+		peer = veth_peer(dev);
+		if (peer)
+			e.peer_netns = dev_netns(peer);
+	}
+	if (sk) {
+		e.sk_state = BPF_CORE_READ(sk, __sk_common.skc_state);
+		if (!e.netns)
+			e.netns = sk_netns(sk);
+		e.cgroup_id = sk_cgroup_id(sk, e.sk_state);
+	}
+	parse_headers(&e, skb);
+	if (!e.family && sk)
+		sock_common_tuple(&e, &sk->__sk_common);
+	if (!entity_allowed(f, &e) || !l4_allowed(f, &e))
+		return 0;
+
+	stat_inc(DT_STAT_MATCHED);
+	count_drop(&e);
+	if (!f->emit)
+		return 0;
+
+	e.ts_ns = bpf_ktime_get_ns();
+	e.len = BPF_CORE_READ(skb, len);
+	e.direction = BPF_CORE_READ(skb, skb_iif) ? DT_DIR_RX : (sk ? DT_DIR_TX : DT_DIR_UNKNOWN);
+	if (dev)
+		device_facts(&e, dev, peer);
+	if (sk)
+		sock_facts(&e, sk);
+	submit(&e);
+	return 0;
+}
+
+/* The retransmit's kind, told from the socket's congestion state (PLATFORM.md). */
+static __always_inline __u8 retransmit_kind(const struct sock *sk, __u8 state, __u8 ca_state)
+{
+	const struct inet_connection_sock *icsk = (const struct inet_connection_sock *)sk;
+
+	if (state == TCP_SYN_SENT)
+		return DT_RTX_SYN;
+	if (ca_state == TCP_CA_Loss)
+		return DT_RTX_RTO;
+	if (ca_state == TCP_CA_Recovery)
+		return DT_RTX_FAST;
+	if (BPF_CORE_READ(icsk, icsk_pending) == ICSK_TIME_LOSS_PROBE)
+		return DT_RTX_TLP;
+	return DT_RTX_UNKNOWN;
+}
+
+static __always_inline int handle_retransmit(const struct sock *sk, const struct sock_common *tuple_from,
+					     __u8 type, int err)
+{
+	struct dt_event e;
+	const struct dt_filter *f;
+	__u32 zero = 0;
+
+	stat_inc(DT_STAT_SEEN);
+	f = bpf_map_lookup_elem(&filter_cfg, &zero);
+	if (!f || !sk)
+		return 0;
+	__builtin_memset(&e, 0, sizeof(e));
+	e.type = type;
+	e.err = err;
+	e.l4proto = IPPROTO_TCP;
+	e.netns = sk_netns(sk);
+	e.sk_state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	e.cgroup_id = sk_cgroup_id(sk, e.sk_state);
+	sock_common_tuple(&e, tuple_from);
+	if (!entity_allowed(f, &e) || !l4_allowed(f, &e))
+		return 0;
+	stat_inc(DT_STAT_MATCHED);
+	if (!f->emit)
+		return 0;
+	e.ts_ns = bpf_ktime_get_ns();
+	if (type == DT_EVENT_SYNACK) {
+		e.rtx_kind = DT_RTX_SYNACK;
+	} else {
+		e.ca_state = BPF_CORE_READ_BITFIELD_PROBED((const struct inet_connection_sock *)sk, icsk_ca_state);
+		e.rtx_kind = retransmit_kind(sk, e.sk_state, e.ca_state);
+	}
+	e.direction = DT_DIR_TX;
+	submit(&e);
+	return 0;
+}
+
+/* tp_btf twins: typed arguments, cheapest to attach. The loader disables one set. */
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(kfree_skb_btf, struct sk_buff *skb, void *location, enum skb_drop_reason reason, struct sock *rx_sk)
+{
+	return handle_drop(skb, (__u64)location, reason, rx_sk);
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(tcp_rtx_btf, const struct sock *sk, const struct sk_buff *skb)
+{
+	int err = tcp_rtx_err_arg(ctx);
+
+	return handle_retransmit(sk, &sk->__sk_common, DT_EVENT_RETRANSMIT, err);
+}
+
+SEC("tp_btf/tcp_retransmit_synack")
+int BPF_PROG(tcp_synack_btf, const struct sock *sk, const struct request_sock *req)
+{
+	return handle_retransmit(sk, &req->__req_common, DT_EVENT_SYNACK, 0);
+}
+
+/* Classic tracepoint twins, for kernels whose tracepoints tp_btf cannot attach to. */
+SEC("tracepoint/skb/kfree_skb")
+int kfree_skb_tp(struct trace_event_raw_kfree_skb *ctx)
+{
+	struct sock *rx_sk = NULL;
+
+	/* rx_sk was added to the tracepoint in v6.10 */
+	if (bpf_core_field_exists(ctx->rx_sk))
+		rx_sk = BPF_CORE_READ(ctx, rx_sk);
+	return handle_drop(BPF_CORE_READ(ctx, skbaddr), (__u64)BPF_CORE_READ(ctx, location),
+			   BPF_CORE_READ(ctx, reason), rx_sk);
+}
+
+/*
+ * The classic retransmit tracepoints' records begin with the 8-byte
+ * trace_entry and the socket pointers, in that order on every kernel since
+ * v4.16 (the struct names changed, the offsets did not).
+ */
+struct dt_tp_rtx_skb {
+	__u64 ent;
+	const void *skbaddr;
+	const struct sock *skaddr;
+};
+
+struct dt_tp_rtx_synack {
+	__u64 ent;
+	const struct sock *skaddr;
+	const struct request_sock *req;
+};
+
+SEC("tracepoint/tcp/tcp_retransmit_skb")
+int tcp_rtx_tp(struct dt_tp_rtx_skb *ctx)
+{
+	const struct sock *sk = ctx->skaddr;
+
+	return handle_retransmit(sk, &sk->__sk_common, DT_EVENT_RETRANSMIT, 0);
+}
+
+SEC("tracepoint/tcp/tcp_retransmit_synack")
+int tcp_synack_tp(struct dt_tp_rtx_synack *ctx)
+{
+	const struct request_sock *req = ctx->req;
+
+	return handle_retransmit(ctx->skaddr, &req->__req_common, DT_EVENT_SYNACK, 0);
+}

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The kernel/user ABI of droptrace: the one definition of an event, of the
+ * filter settings and of the counter key. The BPF object, the native addon and
+ * (through the addon's exported offsets) the TypeScript decoder all read it.
+ *
+ * Rules: explicit-width fields only, largest first, explicit padding, and a
+ * size assertion, so that clang's BPF target and the host compiler lay the
+ * struct out identically (test/unit/layout.test.ts compares the object's BTF
+ * against the addon's offsetof table).
+ */
+#ifndef DROPTRACE_H
+#define DROPTRACE_H
+
+/* _Static_assert is C11; the addon includes this header from C++ */
+#ifdef __cplusplus
+#define DT_STATIC_ASSERT static_assert
+#else
+#define DT_STATIC_ASSERT _Static_assert
+#endif
+
+#define DT_NAME_LEN 16 /* IFNAMSIZ, and the length of Qdisc_ops.id */
+#define DT_ADDR_LEN 16 /* an IPv6 address; IPv4 uses the first 4 bytes */
+#define DT_REASON_WORDS 8 /* bitmap of reasons 0..511 in 64-bit words */
+
+enum dt_event_type {
+	DT_EVENT_DROP = 1,
+	DT_EVENT_RETRANSMIT = 2,
+	DT_EVENT_SYNACK = 3,
+};
+
+enum dt_direction {
+	DT_DIR_UNKNOWN = 0,
+	DT_DIR_RX = 1,
+	DT_DIR_TX = 2,
+};
+
+enum dt_retransmit_kind {
+	DT_RTX_UNKNOWN = 0,
+	DT_RTX_RTO = 1,
+	DT_RTX_FAST = 2,
+	DT_RTX_TLP = 3,
+	DT_RTX_SYN = 4,
+	DT_RTX_SYNACK = 5,
+};
+
+/* Bits of dt_filter.flags: which entity sets are in force. */
+enum dt_filter_flag {
+	DT_FILTER_NETNS = 1 << 0,
+	DT_FILTER_CGROUP = 1 << 1,
+	DT_FILTER_ADDR = 1 << 2,
+	DT_FILTER_REASON = 1 << 3,
+	DT_FILTER_PROTO = 1 << 4,
+	DT_FILTER_PORT = 1 << 5,
+};
+
+/* Indexes into the per-CPU stats array. */
+enum dt_stat {
+	DT_STAT_SEEN = 0, /* every kfree_skb/retransmit the programs ran for */
+	DT_STAT_MATCHED = 1, /* passed the filters */
+	DT_STAT_SENT = 2, /* written to the ring buffer */
+	DT_STAT_LOST = 3, /* ring buffer full: reservation failed */
+	DT_STAT_COUNTER_FULL = 4, /* counter map full: drop not counted by key */
+	DT_STAT_MAX = 5,
+};
+
+/*
+ * One drop or retransmit. Fields that do not apply are zero. 184 bytes.
+ */
+struct dt_event {
+	__u64 ts_ns; /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u64 location; /* kernel text address that freed the skb */
+	__u64 cgroup_id; /* cgroup v2 id of a full socket, 0 when none */
+	__u32 netns; /* net namespace inode of the drop */
+	__u32 reason; /* enum skb_drop_reason as the running kernel numbers it */
+	__u32 len; /* skb->len (meaning depends on the layer) */
+	__u32 ifindex;
+	__u32 mtu;
+	__u32 peer_ifindex; /* veth: the other end */
+	__u32 peer_mtu;
+	__u32 peer_netns;
+	__u32 sk_rmem; /* sk_rmem_alloc: receive buffer in use */
+	__u32 sk_rcvbuf;
+	__u32 sk_backlog; /* listener: accept queue length */
+	__u32 sk_max_backlog; /* listener: accept queue limit */
+	__u32 qdisc_qlen; /* root qdisc of the device */
+	__u32 qdisc_backlog; /* bytes queued in it */
+	__s32 err; /* retransmit: tcp_retransmit_skb's result */
+	__u8 saddr[DT_ADDR_LEN];
+	__u8 daddr[DT_ADDR_LEN];
+	__u16 sport; /* host order */
+	__u16 dport;
+	__u16 protocol; /* skb->protocol, host order (ETH_P_*) */
+	__u8 type; /* enum dt_event_type */
+	__u8 family; /* AF_INET, AF_INET6 or 0 */
+	__u8 l4proto; /* IPPROTO_* */
+	__u8 tcp_flags;
+	__u8 direction; /* enum dt_direction */
+	__u8 sk_state; /* TCP/socket state, 0 when no socket */
+	__u8 rtx_kind; /* enum dt_retransmit_kind */
+	__u8 ca_state; /* icsk_ca_state */
+	__u8 _pad[6];
+	char ifname[DT_NAME_LEN];
+	char peer_ifname[DT_NAME_LEN];
+	char qdisc_kind[DT_NAME_LEN];
+};
+
+DT_STATIC_ASSERT(sizeof(struct dt_event) == 184, "dt_event layout changed: update the size and the decoder");
+
+/* Key of the in-kernel drop counters. */
+struct dt_count_key {
+	__u64 location;
+	__u32 netns;
+	__u32 reason;
+};
+
+DT_STATIC_ASSERT(sizeof(struct dt_count_key) == 16, "dt_count_key layout changed");
+
+/* Address filter key: family plus address, so v4 and v6 never collide. */
+struct dt_addr_key {
+	__u32 family;
+	__u8 addr[DT_ADDR_LEN];
+};
+
+DT_STATIC_ASSERT(sizeof(struct dt_addr_key) == 20, "dt_addr_key layout changed");
+
+/*
+ * Filter settings, one element of an array map written by user space at any
+ * time (--container follows restarts without reloading the programs).
+ */
+struct dt_filter {
+	__u64 reasons[DT_REASON_WORDS];
+	__u32 flags; /* enum dt_filter_flag */
+	__u32 emit; /* 0: count only (summary mode), 1: stream events */
+	__u16 port; /* either end, host order */
+	__u8 l4proto;
+	__u8 _pad[5];
+};
+
+DT_STATIC_ASSERT(sizeof(struct dt_filter) == 80, "dt_filter layout changed");
+
+#endif /* DROPTRACE_H */

@@ -1,0 +1,267 @@
+#include "tracer.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/types.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+extern "C" {
+#include "droptrace.h"
+}
+// the skeleton is C; its helpers are static inline and C++-clean
+#include "droptrace.skel.h"
+
+#include "btf-enums.h"
+#include "errors.h"
+
+namespace droptrace {
+
+namespace {
+
+struct ProgramPair {
+  struct bpf_program* btf;
+  struct bpf_program* tracepoint;
+};
+
+std::vector<ProgramPair> Programs(struct droptrace_bpf* skel) {
+  return {
+      {skel->progs.kfree_skb_btf, skel->progs.kfree_skb_tp},
+      {skel->progs.tcp_rtx_btf, skel->progs.tcp_rtx_tp},
+      {skel->progs.tcp_synack_btf, skel->progs.tcp_synack_tp},
+  };
+}
+
+uint32_t GetU32(Napi::Object o, const char* key, uint32_t fallback) {
+  return o.Has(key) && o.Get(key).IsNumber() ? o.Get(key).As<Napi::Number>().Uint32Value() : fallback;
+}
+
+// Makes a BPF hash set hold exactly `keys`: insert the new ones first, then delete the stale ones,
+// so that a key present before and after is never missing in between.
+void ReplaceSet(struct bpf_map* map, const std::vector<std::vector<uint8_t>>& keys) {
+  size_t key_size = bpf_map__key_size(map);
+  uint8_t one = 1;
+  for (const auto& key : keys) bpf_map__update_elem(map, key.data(), key_size, &one, sizeof(one), BPF_ANY);
+  std::vector<std::vector<uint8_t>> stale;
+  std::vector<uint8_t> cur(key_size), next(key_size);
+  const void* prev = nullptr;
+  while (bpf_map__get_next_key(map, prev, next.data(), key_size) == 0) {
+    bool keep = false;
+    for (const auto& key : keys) keep = keep || std::memcmp(key.data(), next.data(), key_size) == 0;
+    if (!keep) stale.push_back(next);
+    cur = next;
+    prev = cur.data();
+  }
+  for (const auto& key : stale) bpf_map__delete_elem(map, key.data(), key_size, 0);
+}
+
+template <typename T>
+std::vector<uint8_t> KeyBytes(T value) {
+  std::vector<uint8_t> bytes(sizeof(T));
+  std::memcpy(bytes.data(), &value, sizeof(T));
+  return bytes;
+}
+
+}  // namespace
+
+Napi::Function Tracer::Init(Napi::Env env) {
+  return DefineClass(env, "Tracer",
+                     {
+                         InstanceMethod<&Tracer::Start>("start"),
+                         InstanceMethod<&Tracer::Stop>("stop"),
+                         InstanceMethod<&Tracer::SetPaused>("setPaused"),
+                         InstanceMethod<&Tracer::SetFilter>("setFilter"),
+                         InstanceMethod<&Tracer::Stats>("stats"),
+                         InstanceMethod<&Tracer::Counts>("counts"),
+                         InstanceAccessor<&Tracer::AttachMode>("attachMode"),
+                     });
+}
+
+Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info), env_(info.Env()) {
+  Napi::Env env = info.Env();
+  Napi::Object opts = info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object::New(env);
+  uint32_t ring_bytes = GetU32(opts, "ringBytes", 8u << 20);
+  uint32_t wakeup_bytes = GetU32(opts, "wakeupBytes", 256u << 10);
+  std::string attach = opts.Has("attach") ? opts.Get("attach").ToString().Utf8Value() : "auto";
+
+  if (attach == "tracepoint") {
+    Load(env, false, ring_bytes, wakeup_bytes);
+  } else if (attach == "tp_btf") {
+    Load(env, true, ring_bytes, wakeup_bytes);
+  } else {
+    // tp_btf first: typed pointers and no perf-event overhead; classic tracepoints where it fails
+    try {
+      Load(env, true, ring_bytes, wakeup_bytes);
+    } catch (const Napi::Error&) {
+      Load(env, false, ring_bytes, wakeup_bytes);
+    }
+  }
+  napi_add_env_cleanup_hook(env, CleanupHook, this);
+  hook_added_ = true;
+}
+
+Tracer::~Tracer() {
+  if (hook_added_) napi_remove_env_cleanup_hook(env_, CleanupHook, this);
+  Close();
+}
+
+void Tracer::CleanupHook(void* arg) {
+  auto* self = static_cast<Tracer*>(arg);
+  self->hook_added_ = false;
+  self->Close();
+}
+
+void Tracer::Load(Napi::Env env, bool use_btf, uint32_t ring_bytes, uint32_t wakeup_bytes) {
+  LogCapture log;
+  Close();
+  skel_ = droptrace_bpf__open();
+  if (skel_ == nullptr) throw LibbpfError(env, "open", errno, log);
+  for (const ProgramPair& pair : Programs(skel_)) {
+    bpf_program__set_autoload(use_btf ? pair.tracepoint : pair.btf, false);
+  }
+  skel_->rodata->wakeup_bytes = wakeup_bytes;
+  skel_->rodata->rtx_has_err = TracepointArgCount("tcp_retransmit_skb") >= 3;
+  int err = bpf_map__set_max_entries(skel_->maps.events, ring_bytes);
+  if (err == 0) err = droptrace_bpf__load(skel_);
+  if (err != 0) {
+    Close();
+    throw LibbpfError(env, use_btf ? "load tp_btf programs" : "load tracepoint programs", err, log);
+  }
+  use_btf_ = use_btf;
+}
+
+void Tracer::Close() {
+  pump_.reset();
+  for (struct bpf_link* link : links_) bpf_link__destroy(link);
+  links_.clear();
+  if (skel_ != nullptr) droptrace_bpf__destroy(skel_);
+  skel_ = nullptr;
+}
+
+Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (skel_ == nullptr) throw Napi::Error::New(env, "tracer is closed");
+  if (!links_.empty()) throw Napi::Error::New(env, "tracer already started");
+  Napi::Function on_batch = info[0].As<Napi::Function>();
+  Napi::Object opts = info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
+  LogCapture log;
+  for (const ProgramPair& pair : Programs(skel_)) {
+    struct bpf_program* prog = use_btf_ ? pair.btf : pair.tracepoint;
+    struct bpf_link* link = bpf_program__attach(prog);
+    if (link == nullptr) {
+      int err = errno;
+      for (struct bpf_link* l : links_) bpf_link__destroy(l);
+      links_.clear();
+      throw LibbpfError(env, std::string("attach ") + bpf_program__section_name(prog), err, log);
+    }
+    links_.push_back(link);
+  }
+  pump_ = std::make_unique<RingPump>(env, bpf_map__fd(skel_->maps.events), on_batch,
+                                     GetU32(opts, "maxPendingBytes", 32u << 20), GetU32(opts, "pollMs", 10));
+  return env.Undefined();
+}
+
+Napi::Value Tracer::Stop(const Napi::CallbackInfo& info) {
+  Close();
+  return info.Env().Undefined();
+}
+
+Napi::Value Tracer::SetPaused(const Napi::CallbackInfo& info) {
+  if (pump_) pump_->SetPaused(info[0].ToBoolean());
+  return info.Env().Undefined();
+}
+
+Napi::Value Tracer::SetFilter(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (skel_ == nullptr) throw Napi::Error::New(env, "tracer is closed");
+  Napi::Object spec = info[0].As<Napi::Object>();
+  LogCapture log;
+
+  std::vector<std::vector<uint8_t>> netns, cgroups, addrs;
+  Napi::Array list = spec.Get("netns").As<Napi::Array>();
+  for (uint32_t i = 0; i < list.Length(); i++) netns.push_back(KeyBytes<__u32>(list.Get(i).As<Napi::Number>().Uint32Value()));
+  list = spec.Get("cgroups").As<Napi::Array>();
+  for (uint32_t i = 0; i < list.Length(); i++) {
+    bool lossless = false;
+    cgroups.push_back(KeyBytes<__u64>(list.Get(i).As<Napi::BigInt>().Uint64Value(&lossless)));
+  }
+  list = spec.Get("addrs").As<Napi::Array>();
+  for (uint32_t i = 0; i < list.Length(); i++) {
+    Napi::Object a = list.Get(i).As<Napi::Object>();
+    struct dt_addr_key key = {};
+    key.family = a.Get("family").As<Napi::Number>().Uint32Value();
+    Napi::Buffer<uint8_t> bytes = a.Get("bytes").As<Napi::Buffer<uint8_t>>();
+    std::memcpy(key.addr, bytes.Data(), std::min<size_t>(bytes.Length(), sizeof(key.addr)));
+    addrs.push_back(KeyBytes(key));
+  }
+  ReplaceSet(skel_->maps.filter_netns, netns);
+  ReplaceSet(skel_->maps.filter_cgroup, cgroups);
+  ReplaceSet(skel_->maps.filter_addr, addrs);
+
+  struct dt_filter filter = {};
+  filter.flags = GetU32(spec, "flags", 0);
+  filter.emit = GetU32(spec, "emit", 1);
+  filter.l4proto = static_cast<__u8>(GetU32(spec, "l4proto", 0));
+  filter.port = static_cast<__u16>(GetU32(spec, "port", 0));
+  list = spec.Get("reasons").As<Napi::Array>();
+  for (uint32_t i = 0; i < list.Length(); i++) {
+    uint32_t reason = list.Get(i).As<Napi::Number>().Uint32Value();
+    if (reason < DT_REASON_WORDS * 64) filter.reasons[reason / 64] |= 1ULL << (reason % 64);
+  }
+  __u32 zero = 0;
+  // written last: the sets above are complete before the flags put them in force
+  int err = bpf_map__update_elem(skel_->maps.filter_cfg, &zero, sizeof(zero), &filter, sizeof(filter), BPF_ANY);
+  if (err != 0) throw LibbpfError(env, "write filter", err, log);
+  return env.Undefined();
+}
+
+Napi::Value Tracer::Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (skel_ == nullptr) throw Napi::Error::New(env, "tracer is closed");
+  int ncpus = libbpf_num_possible_cpus();
+  std::vector<__u64> values(ncpus);
+  Napi::Array out = Napi::Array::New(env, DT_STAT_MAX);
+  for (__u32 i = 0; i < DT_STAT_MAX; i++) {
+    __u64 sum = 0;
+    if (bpf_map__lookup_elem(skel_->maps.stats, &i, sizeof(i), values.data(), values.size() * sizeof(__u64), 0) == 0) {
+      for (__u64 v : values) sum += v;
+    }
+    out.Set(i, static_cast<double>(sum));
+  }
+  return out;
+}
+
+Napi::Value Tracer::Counts(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (skel_ == nullptr) throw Napi::Error::New(env, "tracer is closed");
+  int ncpus = libbpf_num_possible_cpus();
+  std::vector<__u64> values(ncpus);
+  struct bpf_map* map = skel_->maps.drop_counts;
+  Napi::Array out = Napi::Array::New(env);
+  struct dt_count_key cur = {}, next = {};
+  const void* prev = nullptr;
+  uint32_t n = 0;
+  while (bpf_map__get_next_key(map, prev, &next, sizeof(next)) == 0) {
+    if (bpf_map__lookup_elem(map, &next, sizeof(next), values.data(), values.size() * sizeof(__u64), 0) == 0) {
+      __u64 sum = 0;
+      for (__u64 v : values) sum += v;
+      Napi::Array row = Napi::Array::New(env, 4);
+      row.Set(0u, static_cast<double>(next.netns));
+      row.Set(1u, static_cast<double>(next.reason));
+      row.Set(2u, Napi::BigInt::New(env, static_cast<uint64_t>(next.location)));
+      row.Set(3u, static_cast<double>(sum));
+      out.Set(n++, row);
+    }
+    cur = next;
+    prev = &cur;
+  }
+  return out;
+}
+
+Napi::Value Tracer::AttachMode(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), use_btf_ ? "tp_btf" : "tracepoint");
+}
+
+}  // namespace droptrace

@@ -1,0 +1,51 @@
+// The tracer object: one loaded BPF object, its links, filters, counters and ring pump.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+#include <vector>
+
+#include "ring-pump.h"
+
+struct droptrace_bpf;
+struct bpf_link;
+
+namespace droptrace {
+
+class Tracer : public Napi::ObjectWrap<Tracer> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+
+  // new Tracer({ ringBytes, wakeupBytes, attach: 'auto' | 'tp_btf' | 'tracepoint' }): opens and
+  // loads the programs (nothing is attached yet). Main thread.
+  explicit Tracer(const Napi::CallbackInfo& info);
+  ~Tracer() override;
+
+ private:
+  // start(onBatch, { maxPendingBytes, pollMs }): attach every program, then stream. Main thread.
+  Napi::Value Start(const Napi::CallbackInfo& info);
+  // stop(): detach, join the pump; idempotent. Main thread.
+  Napi::Value Stop(const Napi::CallbackInfo& info);
+  Napi::Value SetPaused(const Napi::CallbackInfo& info);
+  // setFilter({ flags, emit, l4proto, port, reasons, netns, cgroups, addrs }). Main thread.
+  Napi::Value SetFilter(const Napi::CallbackInfo& info);
+  // stats(): per-CPU stats summed, indexed by enum dt_stat. Main thread.
+  Napi::Value Stats(const Napi::CallbackInfo& info);
+  // counts(): [[netns, reason, location (bigint), count], ...] from the in-kernel counters. Main thread.
+  Napi::Value Counts(const Napi::CallbackInfo& info);
+  Napi::Value AttachMode(const Napi::CallbackInfo& info);
+
+  void Load(Napi::Env env, bool use_btf, uint32_t ring_bytes, uint32_t wakeup_bytes);
+  void Close();
+  static void CleanupHook(void* arg);
+
+  struct droptrace_bpf* skel_ = nullptr;
+  std::vector<struct bpf_link*> links_;
+  std::unique_ptr<RingPump> pump_;
+  bool use_btf_ = true;
+  bool hook_added_ = false;
+  napi_env env_ = nullptr;
+};
+
+}  // namespace droptrace

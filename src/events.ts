@@ -1,0 +1,126 @@
+/**
+ * The records droptrace produces. They are the NDJSON schema v1 (schema/droptrace-event.schema.json)
+ * and what the library API yields: one shape, snake_case keys, built in a fixed key order.
+ * Extend freely; never rename.
+ */
+
+export const SCHEMA_VERSION = 1;
+
+export type Layer = 'link' | 'qdisc' | 'netfilter' | 'ip' | 'transport' | 'socket' | 'tunnel' | 'bpf' | 'xfrm' | 'unknown';
+export type Direction = 'rx' | 'tx' | 'unknown';
+export type Family = 'ipv4' | 'ipv6' | null;
+export type RetransmitKind = 'rto' | 'fast' | 'tlp' | 'syn' | 'synack' | 'unknown';
+export type ContainerVia = 'netns' | 'cgroup' | 'veth-peer' | 'address';
+
+export interface Peer {
+  ifindex: number;
+  ifname: string;
+  mtu: number;
+  netns: number;
+}
+
+export interface Container {
+  id: string;
+  name: string;
+  runtime: string; // docker, podman, containerd, cri-o, netns (a plain `ip netns` namespace)
+  image: string | null;
+  pid: number | null;
+  pod?: string;
+  namespace?: string;
+}
+
+/** Facts captured at drop time that explain it; fields absent where they do not apply. */
+export interface Evidence {
+  len?: number;
+  mtu?: number;
+  peer_mtu?: number;
+  queue_len?: number;
+  queue_limit?: number;
+  rcvbuf_used?: number;
+  rcvbuf_size?: number;
+  qdisc?: string;
+  qdisc_qlen?: number;
+  qdisc_backlog?: number;
+  rule?: string;
+  rule_packets?: number;
+  table?: string;
+  conntrack_count?: number;
+  conntrack_max?: number;
+}
+
+interface TupleFields {
+  proto: string | null; // tcp, udp, icmp, icmpv6, or the IP protocol number as a string
+  family: Family;
+  saddr: string | null;
+  sport: number | null;
+  daddr: string | null;
+  dport: number | null;
+}
+
+export interface DropRecord extends TupleFields {
+  type: 'drop';
+  time: string; // RFC 3339, nanoseconds, UTC
+  reason: string; // kernel name without SKB_DROP_REASON_
+  reason_code: number;
+  location: string; // function+0xoff, or the hex address when not symbolised
+  direction: Direction;
+  tcp_flags: string | null; // e.g. "SYN|ACK"
+  len: number;
+  ifindex: number;
+  ifname: string | null;
+  mtu: number | null;
+  netns: number;
+  cgroup_id: string | null; // decimal: cgroup ids are 64-bit
+  peer: Peer | null;
+  sk_state: string | null;
+  container: Container | null;
+  container_via: ContainerVia | null;
+  layer: Layer | null;
+  component: string | null;
+  hint: string | null;
+  benign: boolean;
+  evidence: Evidence;
+}
+
+export interface RetransmitRecord extends TupleFields {
+  type: 'retransmit';
+  time: string;
+  kind: RetransmitKind;
+  state: string;
+  netns: number;
+  cgroup_id: string | null;
+  err: number;
+  container: Container | null;
+  container_via: ContainerVia | null;
+}
+
+export interface StartRecord {
+  type: 'start';
+  time: string;
+  droptrace_version: string;
+  schema_version: number;
+  kernel: string;
+  program: 'tp_btf' | 'tracepoint';
+  filter: Record<string, unknown>;
+}
+
+export interface LostRecord {
+  type: 'lost';
+  time: string;
+  where: 'kernel' | 'user'; // kernel: ring buffer full; user: batch queue to JS full
+  count: number; // events lost since the previous lost record
+  total: number;
+}
+
+export interface StopRecord {
+  type: 'stop';
+  time: string;
+  events: number;
+  drops: number;
+  retransmits: number;
+  lost: number;
+  by_reason: Record<string, number>;
+}
+
+export type DroptraceRecord = StartRecord | DropRecord | RetransmitRecord | LostRecord | StopRecord;
+export type TraceEvent = DropRecord | RetransmitRecord;
