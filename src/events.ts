@@ -90,6 +90,7 @@ export interface RetransmitRecord extends TupleFields {
   netns: number;
   cgroup_id: string | null;
   err: number;
+  ca_state: string; // congestion state at the retransmit: Open, Disorder, CWR, Recovery, Loss
   container: Container | null;
   container_via: ContainerVia | null;
 }

@@ -1,0 +1,68 @@
+/** The droptrace command line: commander, one factory per verb, errors with codes and hints. */
+import { Command, CommanderError, Option } from 'commander';
+import { DroptraceError } from '../errors.js';
+import { droptraceVersion } from '../session.js';
+import { EXIT_USAGE, exitCodeFor } from './exit-codes.js';
+import { collect, port, positiveInteger, positiveNumber, proto } from './options.js';
+import { reasonsCommand } from './reasons.js';
+import { stream, type StreamOptions } from './stream.js';
+import { top, type TopOptions } from './top.js';
+
+function addFilterOptions(cmd: Command): Command {
+  return cmd
+    .option('--netns <name|inode|path>', 'only this network namespace (repeatable; names from /run/netns)', collect, [])
+    .option('--pid <pid>', "only the network namespace of this process (repeatable)", collect, [])
+    .option('--reason <NAME>', 'only this drop reason, e.g. NETFILTER_DROP (repeatable)', collect, [])
+    .option('--proto <tcp|udp|icmp|icmpv6>', 'only this transport protocol', proto)
+    .option('--port <n>', 'only packets with this port at either end', port);
+}
+
+export function buildProgram(io = { out: process.stdout, err: process.stderr }): Command {
+  const program = new Command('droptrace')
+    .description('Every packet the kernel drops and every TCP retransmit, live, with where and why.')
+    .version(droptraceVersion())
+    .showHelpAfterError('(droptrace --help lists the options)')
+    .configureOutput({ writeErr: (s) => io.err.write(s), writeOut: (s) => io.out.write(s) });
+
+  addFilterOptions(program)
+    .option('--json', 'NDJSON records on stdout (schema/droptrace-event.schema.json)')
+    .option('--all', 'also show benign drops (queue purges on close and the like)')
+    .option('--duration <seconds>', 'stop after this many seconds', positiveNumber('--duration'))
+    .option('--count <n>', 'stop after this many events', positiveInteger('--count'))
+    .addOption(new Option('--attach <mode>', 'program kind').choices(['auto', 'tp_btf', 'tracepoint']).default('auto'))
+    .action(async (opts: StreamOptions) => {
+      await stream(opts, { out: io.out, err: io.err, color: Boolean((io.out as NodeJS.WriteStream).isTTY) && !opts.json });
+    });
+
+  addFilterOptions(program.command('top'))
+    .description('live counts by namespace, reason and location, counted in the kernel (no per-event cost)')
+    .option('--interval <seconds>', 'redraw interval', positiveNumber('--interval'), 1)
+    .option('--duration <seconds>', 'stop after this many seconds', positiveNumber('--duration'))
+    .option('--json', 'one NDJSON counts record per interval')
+    .action(async (opts: TopOptions) => {
+      await top(opts, { out: io.out, tty: Boolean((io.out as NodeJS.WriteStream).isTTY) && !opts.json });
+    });
+
+  program.addCommand(reasonsCommand(io));
+  return program;
+}
+
+export function reportError(e: unknown, err: NodeJS.WritableStream): number {
+  if (e instanceof DroptraceError) {
+    err.write(`droptrace: error [${e.code}]: ${e.message}\n${e.hint ? `  hint: ${e.hint}\n` : ''}`);
+    return exitCodeFor(e);
+  }
+  if (e instanceof CommanderError) return e.exitCode === 1 ? EXIT_USAGE : e.exitCode;
+  err.write(`droptrace: ${(e as Error)?.stack ?? String(e)}\n`);
+  return exitCodeFor(e);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram().exitOverride();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    return reportError(e, process.stderr);
+  }
+}

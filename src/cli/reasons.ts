@@ -1,0 +1,15 @@
+/** `droptrace reasons`: the drop reasons of the running kernel, read from its BTF. */
+import { Command } from 'commander';
+import { reasonNames } from '../kernel/btf-names.js';
+import { loadAddon } from '../native/addon.js';
+
+export function reasonsCommand(io: { out: NodeJS.WritableStream }): Command {
+  return new Command('reasons')
+    .description("list this kernel's drop reasons with their numbers (they differ between kernels)")
+    .option('--json', 'one JSON array')
+    .action((opts: { json?: boolean }) => {
+      const names = reasonNames(loadAddon());
+      const rows = names.names().map((name) => ({ name, code: names.code(name) }));
+      io.out.write(opts.json ? `${JSON.stringify(rows)}\n` : rows.map((r) => `${String(r.code).padStart(4)}  ${r.name}\n`).join(''));
+    });
+}

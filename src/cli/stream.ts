@@ -1,0 +1,78 @@
+/** `droptrace`: the live stream, text or NDJSON, until Ctrl-C, --duration or --count. */
+import type { DroptraceRecord, LostRecord, StopRecord, TraceEvent } from '../events.js';
+import { ndjsonLines } from '../output/ndjson.js';
+import { lostLine, textLine } from '../output/text.js';
+import { Session } from '../session.js';
+import { filterFromOptions, type FilterOptions } from './options.js';
+import { summaryText } from '../output/summary.js';
+
+export interface StreamOptions extends FilterOptions {
+  json?: boolean;
+  duration?: number;
+  count?: number;
+  all?: boolean;
+  attach?: 'auto' | 'tp_btf' | 'tracepoint';
+}
+
+export interface StreamIO {
+  out: NodeJS.WritableStream & { writableNeedDrain?: boolean };
+  err: NodeJS.WritableStream;
+  color: boolean;
+}
+
+export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRecord> {
+  const session = Session.open({ filter: filterFromOptions(opts), attach: opts.attach });
+  const json = Boolean(opts.json);
+  let shown = 0;
+  let finish: () => void = () => {};
+  const done = new Promise<void>((resolve) => {
+    finish = resolve;
+  });
+
+  const write = (chunk: string) => {
+    if (!chunk) return;
+    if (!io.out.write(chunk)) {
+      // stdout is behind: stop draining the ring; what the kernel cannot keep is counted and reported
+      session.pause(true);
+      io.out.once('drain', () => session.pause(false));
+    }
+  };
+  const emit = (records: DroptraceRecord[]) => {
+    if (json) write(ndjsonLines(records));
+    else write(records.map((r) => `${r.type === 'lost' ? lostLine(r as LostRecord) : textLine(r as TraceEvent, io)}\n`).join(''));
+  };
+
+  const start = session.startRecord();
+  if (json) write(ndjsonLines([start]));
+  else io.err.write(`droptrace ${start.droptrace_version}: tracing drops and retransmits (${start.program}, kernel ${start.kernel}); Ctrl-C to stop\n`);
+
+  session.start({
+    events(events) {
+      let visible = opts.all ? events : events.filter((e) => e.type !== 'drop' || !e.benign);
+      if (opts.count !== undefined && shown + visible.length >= opts.count) {
+        visible = visible.slice(0, opts.count - shown);
+        finish();
+      }
+      shown += visible.length;
+      emit(visible);
+    },
+    lost(record) {
+      emit([record]);
+    },
+  });
+
+  const onSignal = () => finish();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  io.out.on('error', onSignal); // EPIPE: the reader went away
+  const timer = opts.duration !== undefined ? setTimeout(finish, opts.duration * 1000) : undefined;
+  await done;
+  clearTimeout(timer);
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+
+  const stop = session.stop();
+  if (json) write(ndjsonLines([stop]));
+  io.err.write(summaryText(stop, session.stats()));
+  return stop;
+}

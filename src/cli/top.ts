@@ -1,0 +1,50 @@
+/**
+ * `droptrace top`: counts only. The kernel counts by (netns, reason, location) and streams
+ * nothing, so a storm costs a map update per drop; the table is redrawn from the counters.
+ */
+import { Session, type DropCount } from '../session.js';
+import { filterFromOptions, type FilterOptions } from './options.js';
+
+export interface TopOptions extends FilterOptions {
+  interval: number;
+  duration?: number;
+  json?: boolean;
+}
+
+function table(rows: DropCount[], previous: Map<string, number>, seconds: number): string {
+  const head = `${'NETNS'.padEnd(12)} ${'REASON'.padEnd(24)} ${'LOCATION'.padEnd(36)} ${'COUNT'.padStart(12)} ${'RATE/s'.padStart(10)}`;
+  const lines = rows.slice(0, 30).map((r) => {
+    const key = `${r.netns}/${r.reason}/${r.location}`;
+    const rate = (r.count - (previous.get(key) ?? 0)) / seconds;
+    return `${String(r.netns).padEnd(12)} ${r.reason.padEnd(24)} ${r.location.padEnd(36)} ${String(r.count).padStart(12)} ${rate.toFixed(0).padStart(10)}`;
+  });
+  return [head, ...lines].join('\n');
+}
+
+export async function top(opts: TopOptions, io: { out: NodeJS.WritableStream; tty: boolean }): Promise<void> {
+  const session = Session.open({ filter: filterFromOptions(opts), emit: false });
+  session.start({ events() {}, lost() {} });
+  const previous = new Map<string, number>();
+  const draw = () => {
+    const rows = session.counts();
+    if (opts.json) {
+      io.out.write(`${JSON.stringify({ type: 'counts', time: session.clock.now(), rows })}\n`);
+    } else {
+      io.out.write(`${io.tty ? '\x1b[H\x1b[2J' : ''}${table(rows, previous, opts.interval)}\n\n`);
+    }
+    previous.clear();
+    for (const r of rows) previous.set(`${r.netns}/${r.reason}/${r.location}`, r.count);
+  };
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(draw, opts.interval * 1000);
+    const end = () => {
+      clearInterval(timer);
+      resolve();
+    };
+    process.once('SIGINT', end);
+    process.once('SIGTERM', end);
+    if (opts.duration !== undefined) setTimeout(end, opts.duration * 1000);
+  });
+  draw();
+  session.stop();
+}

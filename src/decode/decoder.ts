@@ -1,0 +1,177 @@
+/**
+ * Batches of struct dt_event bytes to records. The offsets come from the addon's offsetof table of
+ * bpf/droptrace.h (the one definition); test/unit/layout.test.ts checks them against the BPF
+ * object's BTF and that this decoder reads every field.
+ */
+import type { DropRecord, Evidence, RetransmitKind, RetransmitRecord, TraceEvent } from '../events.js';
+import type { AddonLayout } from '../native/addon.js';
+import type { ReasonNames } from '../kernel/btf-names.js';
+import { cString, formatIPv4, formatIPv6, L4_PROTO, TCP_FLAGS, type WallClock } from './format.js';
+
+const AF_INET = 2;
+const AF_INET6 = 10;
+const ETHER_NAMES: Record<number, string> = { 0x0806: 'arp', 0x8035: 'rarp', 0x88cc: 'lldp', 0x8100: 'vlan' };
+
+/** Non-IP packets: the ethertype's name, or its number in hex. */
+function etherProto(ethertype: number): string | null {
+  if (ethertype === 0) return null;
+  return ETHER_NAMES[ethertype] ?? `0x${ethertype.toString(16).padStart(4, '0')}`;
+}
+
+export interface DecoderContext {
+  layout: AddonLayout;
+  reasons: ReasonNames;
+  tcpStates: string[];
+  /** enum tcp_ca_state names, without TCP_CA_ */
+  caStates: string[];
+  symbolize(hi: number, lo: number): string;
+  clock: WallClock;
+}
+
+/** The fields of struct dt_event this decoder reads: the layout test requires all of them. */
+export const DECODED_FIELDS = [
+  'ts_ns', 'location', 'cgroup_id', 'netns', 'reason', 'len', 'ifindex', 'mtu', 'peer_ifindex', 'peer_mtu',
+  'peer_netns', 'sk_rmem', 'sk_rcvbuf', 'sk_backlog', 'sk_max_backlog', 'qdisc_qlen', 'qdisc_backlog', 'err',
+  'saddr', 'daddr', 'sport', 'dport', 'protocol', 'type', 'family', 'l4proto', 'tcp_flags', 'direction',
+  'sk_state', 'rtx_kind', 'ca_state', 'ifname', 'peer_ifname', 'qdisc_kind',
+] as const;
+
+export type Decoder = (batch: Buffer, emit: (event: TraceEvent) => void) => number;
+
+export function createDecoder(ctx: DecoderContext): Decoder {
+  const f = ctx.layout.event;
+  const c = ctx.layout.constants;
+  const size = ctx.layout.eventSize;
+  for (const name of DECODED_FIELDS) {
+    if (!f[name]) throw new Error(`addon layout lacks dt_event.${name}: rebuild the addon`);
+  }
+  const off = (name: (typeof DECODED_FIELDS)[number]) => f[name][0];
+  const TS = off('ts_ns'), LOC = off('location'), CG = off('cgroup_id'), NETNS = off('netns');
+  const REASON = off('reason'), LEN = off('len'), IFINDEX = off('ifindex'), MTU = off('mtu');
+  const PEER_IFINDEX = off('peer_ifindex'), PEER_MTU = off('peer_mtu'), PEER_NETNS = off('peer_netns');
+  const RMEM = off('sk_rmem'), RCVBUF = off('sk_rcvbuf'), BACKLOG = off('sk_backlog'), MAX_BACKLOG = off('sk_max_backlog');
+  const QLEN = off('qdisc_qlen'), QBACKLOG = off('qdisc_backlog'), ERR = off('err');
+  const SADDR = off('saddr'), DADDR = off('daddr'), SPORT = off('sport'), DPORT = off('dport');
+  const TYPE = off('type'), FAMILY = off('family'), L4 = off('l4proto'), FLAGS = off('tcp_flags');
+  const DIR = off('direction'), STATE = off('sk_state'), RTX = off('rtx_kind'), CA = off('ca_state'), ETH = off('protocol');
+  const IFNAME = off('ifname'), PEER_IFNAME = off('peer_ifname'), QDISC = off('qdisc_kind');
+  const NAME_LEN = f.ifname[1];
+
+  const kinds: Record<number, RetransmitKind> = {
+    [c.DT_RTX_RTO]: 'rto', [c.DT_RTX_FAST]: 'fast', [c.DT_RTX_TLP]: 'tlp', [c.DT_RTX_SYN]: 'syn', [c.DT_RTX_SYNACK]: 'synack',
+  };
+  const directions: Record<number, DropRecord['direction']> = { [c.DT_DIR_RX]: 'rx', [c.DT_DIR_TX]: 'tx' };
+  const listen = ctx.tcpStates.indexOf('LISTEN');
+  const state = (n: number) => (n === 0 ? null : (ctx.tcpStates[n] ?? String(n)));
+
+  return (buf, emit) => {
+    const n = Math.floor(buf.length / size);
+    for (let i = 0; i < n; i++) {
+      const o = i * size;
+      const family = buf[o + FAMILY];
+      let saddr: string | null = null;
+      let daddr: string | null = null;
+      let fam: DropRecord['family'] = null;
+      if (family === AF_INET) {
+        fam = 'ipv4';
+        saddr = formatIPv4(buf, o + SADDR);
+        daddr = formatIPv4(buf, o + DADDR);
+      } else if (family === AF_INET6) {
+        fam = 'ipv6';
+        saddr = formatIPv6(buf, o + SADDR);
+        daddr = formatIPv6(buf, o + DADDR);
+      }
+      const l4 = buf[o + L4];
+      const hasPorts = fam !== null && (l4 === 6 || l4 === 17);
+      const cgLo = buf.readUInt32LE(o + CG);
+      const cgHi = buf.readUInt32LE(o + CG + 4);
+      const cgroup = cgLo === 0 && cgHi === 0 ? null : cgHi === 0 ? String(cgLo) : buf.readBigUInt64LE(o + CG).toString();
+      const time = ctx.clock.format(buf.readUInt32LE(o + TS + 4), buf.readUInt32LE(o + TS));
+      const proto = fam !== null || l4 !== 0 ? L4_PROTO[l4] : etherProto(buf.readUInt16LE(o + ETH));
+      const skState = buf[o + STATE];
+
+      if (buf[o + TYPE] === c.DT_EVENT_DROP) {
+        const ifindex = buf.readUInt32LE(o + IFINDEX);
+        const peerIfindex = buf.readUInt32LE(o + PEER_IFINDEX);
+        const evidence: Evidence = {};
+        const len = buf.readUInt32LE(o + LEN);
+        const mtu = buf.readUInt32LE(o + MTU);
+        evidence.len = len;
+        if (ifindex) evidence.mtu = mtu;
+        if (peerIfindex) evidence.peer_mtu = buf.readUInt32LE(o + PEER_MTU);
+        if (skState === listen) {
+          evidence.queue_len = buf.readUInt32LE(o + BACKLOG);
+          evidence.queue_limit = buf.readUInt32LE(o + MAX_BACKLOG);
+        } else if (buf.readUInt32LE(o + RCVBUF)) {
+          evidence.rcvbuf_used = buf.readUInt32LE(o + RMEM);
+          evidence.rcvbuf_size = buf.readUInt32LE(o + RCVBUF);
+        }
+        if (buf[o + QDISC]) {
+          evidence.qdisc = cString(buf, o + QDISC, NAME_LEN);
+          evidence.qdisc_qlen = buf.readUInt32LE(o + QLEN);
+          evidence.qdisc_backlog = buf.readUInt32LE(o + QBACKLOG);
+        }
+        const reasonCode = buf.readUInt32LE(o + REASON);
+        const record: DropRecord = {
+          type: 'drop',
+          time,
+          reason: ctx.reasons.name(reasonCode),
+          reason_code: reasonCode,
+          location: ctx.symbolize(buf.readUInt32LE(o + LOC + 4), buf.readUInt32LE(o + LOC)),
+          direction: directions[buf[o + DIR]] ?? 'unknown',
+          proto,
+          family: fam,
+          saddr,
+          sport: hasPorts ? buf.readUInt16LE(o + SPORT) : null,
+          daddr,
+          dport: hasPorts ? buf.readUInt16LE(o + DPORT) : null,
+          tcp_flags: l4 === 6 && fam !== null ? TCP_FLAGS[buf[o + FLAGS]] : null,
+          len,
+          ifindex,
+          ifname: ifindex ? cString(buf, o + IFNAME, NAME_LEN) : null,
+          mtu: ifindex ? mtu : null,
+          netns: buf.readUInt32LE(o + NETNS),
+          cgroup_id: cgroup,
+          peer: peerIfindex
+            ? {
+                ifindex: peerIfindex,
+                ifname: cString(buf, o + PEER_IFNAME, NAME_LEN),
+                mtu: buf.readUInt32LE(o + PEER_MTU),
+                netns: buf.readUInt32LE(o + PEER_NETNS),
+              }
+            : null,
+          sk_state: state(skState),
+          container: null,
+          container_via: null,
+          layer: null,
+          component: null,
+          hint: null,
+          benign: false,
+          evidence,
+        };
+        emit(record);
+      } else {
+        const record: RetransmitRecord = {
+          type: 'retransmit',
+          time,
+          kind: kinds[buf[o + RTX]] ?? 'unknown',
+          state: state(skState) ?? 'UNKNOWN',
+          proto: 'tcp',
+          family: fam,
+          saddr,
+          sport: fam ? buf.readUInt16LE(o + SPORT) : null,
+          daddr,
+          dport: fam ? buf.readUInt16LE(o + DPORT) : null,
+          netns: buf.readUInt32LE(o + NETNS),
+          cgroup_id: cgroup,
+          err: buf.readInt32LE(o + ERR),
+          ca_state: ctx.caStates[buf[o + CA]] ?? String(buf[o + CA]),
+          container: null,
+          container_via: null,
+        };
+        emit(record);
+      }
+    }
+    return n;
+  };
+}

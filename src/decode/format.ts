@@ -1,0 +1,93 @@
+/** Small formatters of the decode hot path: cached where the same value recurs. */
+
+const TCP_FLAG_NAMES = ['FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG', 'ECE', 'CWR'];
+
+/** "SYN|ACK" for every flag byte, built once. */
+export const TCP_FLAGS: readonly string[] = Array.from({ length: 256 }, (_, byte) =>
+  TCP_FLAG_NAMES.filter((_, bit) => byte & (1 << bit)).join('|'),
+);
+
+const L4_NAMES: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 58: 'icmpv6', 132: 'sctp' };
+export const L4_PROTO: readonly string[] = Array.from({ length: 256 }, (_, n) => L4_NAMES[n] ?? String(n));
+export const L4_NUMBER: Readonly<Record<string, number>> = Object.fromEntries(Object.entries(L4_NAMES).map(([n, name]) => [name, Number(n)]));
+
+export function formatIPv4(buf: Buffer, off: number): string {
+  return `${buf[off]}.${buf[off + 1]}.${buf[off + 2]}.${buf[off + 3]}`;
+}
+
+/** RFC 5952 text: lowercase, the longest run of two or more zero groups as "::". */
+export function formatIPv6(buf: Buffer, off: number): string {
+  const groups: number[] = [];
+  for (let i = 0; i < 8; i++) groups.push((buf[off + 2 * i] << 8) | buf[off + 2 * i + 1]);
+  if (groups[0] === 0 && groups[1] === 0 && groups[2] === 0 && groups[3] === 0 && groups[4] === 0 && groups[5] === 0xffff) {
+    return `::ffff:${buf[off + 12]}.${buf[off + 13]}.${buf[off + 14]}.${buf[off + 15]}`;
+  }
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestStart < 0) return hex.join(':');
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+}
+
+/** A NUL-terminated C string of at most `len` bytes. */
+export function cString(buf: Buffer, off: number, len: number): string {
+  let end = off;
+  const max = off + len;
+  while (end < max && buf[end] !== 0) end++;
+  return buf.toString('latin1', off, end);
+}
+
+/**
+ * CLOCK_MONOTONIC nanoseconds (as two 32-bit halves) to RFC 3339 UTC with nanoseconds. The
+ * "YYYY-MM-DDTHH:MM:SS" part is cached per second: a storm shares it across thousands of events.
+ */
+export class WallClock {
+  private cachedSec = -1;
+  private cachedPrefix = '';
+
+  constructor(
+    private readonly offsetSec: number,
+    private readonly offsetNsec: number,
+  ) {}
+
+  format(hi: number, lo: number): string {
+    // exact below 2^53 ns (104 days of uptime); past that, off by a few ns at most
+    const mono = hi * 4294967296 + lo;
+    let sec = Math.floor(mono / 1e9);
+    let nsec = mono - sec * 1e9 + this.offsetNsec;
+    sec += this.offsetSec;
+    if (nsec >= 1e9) {
+      nsec -= 1e9;
+      sec += 1;
+    }
+    return `${this.prefix(sec)}.${String(nsec).padStart(9, '0')}Z`;
+  }
+
+  /** Wall-clock time now, in the same format. */
+  now(): string {
+    const ms = Date.now();
+    const sec = Math.floor(ms / 1000);
+    return `${this.prefix(sec)}.${String((ms - sec * 1000) * 1e6).padStart(9, '0')}Z`;
+  }
+
+  private prefix(sec: number): string {
+    if (sec !== this.cachedSec) {
+      this.cachedSec = sec;
+      this.cachedPrefix = new Date(sec * 1000).toISOString().slice(0, 19);
+    }
+    return this.cachedPrefix;
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * What to trace, as the user says it, checked here (native code only asserts) and turned into the
+ * in-kernel filter.
+ */
+import { isIPv4, isIPv6 } from 'node:net';
+import { L4_NUMBER } from './decode/format.js';
+import { DroptraceError } from './errors.js';
+import type { ReasonNames } from './kernel/btf-names.js';
+import type { AddonLayout, NativeFilter } from './native/addon.js';
+
+export interface TraceFilter {
+  /** Network namespace inodes: drops in them, or on a veth whose peer is in them. */
+  netns?: number[];
+  /** cgroup v2 ids of the sockets involved. */
+  cgroups?: bigint[];
+  /** IPv4/IPv6 addresses: either end of the packet. */
+  addresses?: string[];
+  /** Drop reason names (NETFILTER_DROP, …) as the running kernel names them. */
+  reasons?: string[];
+  proto?: string;
+  port?: number;
+}
+
+const AF_INET = 2;
+const AF_INET6 = 10;
+
+export function addressBytes(addr: string): { family: number; bytes: Buffer } {
+  const bytes = Buffer.alloc(16);
+  if (isIPv4(addr)) {
+    addr.split('.').forEach((part, i) => bytes.writeUInt8(Number(part), i));
+    return { family: AF_INET, bytes };
+  }
+  if (!isIPv6(addr)) throw new DroptraceError('ERR_DROPTRACE_FILTER_ADDRESS', `not an IP address: ${addr}`, 'give an IPv4 or IPv6 address');
+  const [head, tail = ''] = addr.split('::');
+  const words = (s: string) => (s ? s.split(':') : []);
+  const expand = (parts: string[]) =>
+    parts.flatMap((p) => (p.includes('.') ? [p.split('.').slice(0, 2), p.split('.').slice(2)].map(([a, b]) => ((+a << 8) | +b).toString(16)) : [p]));
+  const h = expand(words(head));
+  const t = expand(words(tail));
+  const all = addr.includes('::') ? [...h, ...Array(8 - h.length - t.length).fill('0'), ...t] : h;
+  all.forEach((w, i) => bytes.writeUInt16BE(Number.parseInt(w, 16), i * 2));
+  return { family: AF_INET6, bytes };
+}
+
+export function nativeFilter(filter: TraceFilter, emit: boolean, reasons: ReasonNames, layout: AddonLayout): NativeFilter {
+  const c = layout.constants;
+  let flags = 0;
+  const netns = filter.netns ?? [];
+  const cgroups = filter.cgroups ?? [];
+  const addrs = (filter.addresses ?? []).map(addressBytes);
+  if (netns.length) flags |= c.DT_FILTER_NETNS;
+  if (cgroups.length) flags |= c.DT_FILTER_CGROUP;
+  if (addrs.length) flags |= c.DT_FILTER_ADDR;
+  const codes = (filter.reasons ?? []).map((name) => {
+    const code = reasons.code(name);
+    if (code === undefined) {
+      const near = reasons.names().filter((n) => n.includes(name.toUpperCase().slice(0, 4))).slice(0, 8);
+      throw new DroptraceError(
+        'ERR_DROPTRACE_FILTER_REASON',
+        `unknown drop reason: ${name}`,
+        `this kernel's reasons are listed by \`droptrace reasons\`${near.length ? `; close: ${near.join(', ')}` : ''}`,
+      );
+    }
+    return code;
+  });
+  if (codes.length) flags |= c.DT_FILTER_REASON;
+  let l4proto = 0;
+  if (filter.proto !== undefined) {
+    l4proto = L4_NUMBER[filter.proto.toLowerCase()] ?? 0;
+    if (!l4proto) throw new DroptraceError('ERR_DROPTRACE_FILTER_PROTO', `unknown protocol: ${filter.proto}`, 'use tcp, udp, icmp or icmpv6');
+    flags |= c.DT_FILTER_PROTO;
+  }
+  let port = 0;
+  if (filter.port !== undefined) {
+    if (!Number.isInteger(filter.port) || filter.port < 1 || filter.port > 65535) {
+      throw new DroptraceError('ERR_DROPTRACE_FILTER_PORT', `bad port: ${filter.port}`, 'a port is a whole number from 1 to 65535');
+    }
+    port = filter.port;
+    flags |= c.DT_FILTER_PORT;
+  }
+  return { flags, emit: emit ? 1 : 0, l4proto, port, reasons: codes, netns, cgroups, addrs };
+}

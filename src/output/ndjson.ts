@@ -1,0 +1,11 @@
+/**
+ * NDJSON: one record per line, keys in the order the records were built (src/events.ts), no
+ * pretty-printing. Records are data: they go to stdout, diagnostics to stderr.
+ */
+import type { DroptraceRecord } from '../events.js';
+
+export function ndjsonLines(records: readonly DroptraceRecord[]): string {
+  let out = '';
+  for (const r of records) out += `${JSON.stringify(r)}\n`;
+  return out;
+}

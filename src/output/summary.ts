@@ -1,0 +1,11 @@
+/** The exit summary on stderr: exact in-kernel counts by reason, and what the stream lost. */
+import type { StopRecord } from '../events.js';
+import type { SessionStats } from '../session.js';
+
+export function summaryText(stop: StopRecord, stats: SessionStats): string {
+  const rows = Object.entries(stop.by_reason).sort((a, b) => b[1] - a[1]);
+  const width = Math.max(6, ...rows.map(([r]) => r.length));
+  const lines = [`droptrace: ${stop.drops} drops, ${stop.retransmits} retransmits; ${stats.delivered} events delivered, ${stop.lost} lost`];
+  for (const [reason, count] of rows) lines.push(`  ${reason.padEnd(width)} ${String(count).padStart(10)}`);
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,232 @@
+/**
+ * One tracing session: preflight, load, filter, attach, then batches of decoded events handed to a
+ * sink, lost events reported as they happen, exact counts from the kernel at the end.
+ */
+import { readFileSync } from 'node:fs';
+import { release } from 'node:os';
+import { WallClock } from './decode/format.js';
+import { createDecoder, type Decoder } from './decode/decoder.js';
+import type { LostRecord, StartRecord, StopRecord, TraceEvent } from './events.js';
+import { SCHEMA_VERSION } from './events.js';
+import { nativeFilter, type TraceFilter } from './filter.js';
+import { caStateNames, reasonNames, tcpStateNames, type ReasonNames } from './kernel/btf-names.js';
+import { Kallsyms } from './kernel/kallsyms.js';
+import { fromNative } from './kernel/libbpf-errors.js';
+import { checkBtf, checkPrivileges, ensureTracefs } from './kernel/preflight.js';
+import { loadAddon, type Addon, type NativeTracer } from './native/addon.js';
+
+export interface SessionOptions {
+  filter?: TraceFilter;
+  /** false: count in the kernel only, stream nothing (summary mode). */
+  emit?: boolean;
+  ringBytes?: number;
+  attach?: 'auto' | 'tp_btf' | 'tracepoint';
+  /** Longest an event waits in the ring buffer before it is read (ms). */
+  pollMs?: number;
+}
+
+export interface SessionSink {
+  /** Runs once per batch, on the main thread. */
+  events(events: TraceEvent[]): void;
+  lost(record: LostRecord): void;
+}
+
+export interface SessionStats {
+  seen: number;
+  matched: number;
+  sent: number;
+  lost: number;
+  delivered: number;
+  counterFull: number;
+}
+
+export interface DropCount {
+  netns: number;
+  reason: string;
+  location: string;
+  count: number;
+}
+
+const STATS_INTERVAL_MS = 1000;
+
+export function droptraceVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export class Session {
+  readonly reasons: ReasonNames;
+  readonly clock: WallClock;
+  private readonly tracer: NativeTracer;
+  private readonly decode: Decoder;
+  private readonly kallsyms = new Kallsyms();
+  private sink: SessionSink | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private lostReported = 0;
+  private delivered = 0;
+  private stopped = false;
+  private stopRecord: StopRecord | undefined;
+  private finalStats: SessionStats | undefined;
+  private filter: TraceFilter;
+
+  private constructor(
+    private readonly addon: Addon,
+    private readonly options: SessionOptions,
+  ) {
+    checkPrivileges();
+    checkBtf();
+    this.tracer = Session.load(addon, options);
+    this.reasons = reasonNames(addon);
+    const [sec, nsec] = addon.clockOffset();
+    this.clock = new WallClock(sec, nsec);
+    this.decode = createDecoder({
+      layout: addon.layout,
+      reasons: this.reasons,
+      tcpStates: tcpStateNames(addon),
+      caStates: caStateNames(addon),
+      symbolize: (hi, lo) => this.kallsyms.symbolize(hi, lo),
+      clock: this.clock,
+    });
+    this.filter = options.filter ?? {};
+    this.applyFilter(this.filter);
+  }
+
+  /** Loads the programs (nothing attached yet). Throws DroptraceError. */
+  static open(options: SessionOptions = {}): Session {
+    return new Session(loadAddon(), options);
+  }
+
+  private static load(addon: Addon, options: SessionOptions): NativeTracer {
+    const make = (attach: 'tp_btf' | 'tracepoint') => new addon.Tracer({ ringBytes: options.ringBytes, attach });
+    try {
+      if (options.attach === 'tracepoint') {
+        ensureTracefs();
+        return make('tracepoint');
+      }
+      try {
+        return make('tp_btf');
+      } catch (e) {
+        if (options.attach === 'tp_btf') throw e;
+        ensureTracefs();
+        return make('tracepoint');
+      }
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  get attachMode(): 'tp_btf' | 'tracepoint' {
+    return this.tracer.attachMode;
+  }
+
+  /** Replaces the in-kernel filter; takes effect for the next event. */
+  applyFilter(filter: TraceFilter): void {
+    this.filter = filter;
+    try {
+      this.tracer.setFilter(nativeFilter(filter, this.options.emit !== false, this.reasons, this.addon.layout));
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  startRecord(): StartRecord {
+    return {
+      type: 'start',
+      time: this.clock.now(),
+      droptrace_version: droptraceVersion(),
+      schema_version: SCHEMA_VERSION,
+      kernel: release(),
+      program: this.tracer.attachMode,
+      filter: {
+        ...this.filter,
+        cgroups: this.filter.cgroups?.map(String),
+      },
+    };
+  }
+
+  /** Attaches and streams. */
+  start(sink: SessionSink): void {
+    this.sink = sink;
+    try {
+      this.tracer.start((batch) => this.onBatch(batch), { pollMs: this.options.pollMs ?? 10 });
+    } catch (e) {
+      throw fromNative(e);
+    }
+    this.timer = setInterval(() => this.checkLost(), STATS_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  /** Stops draining the ring buffer (backpressure): the kernel counts what it then cannot deliver. */
+  pause(paused: boolean): void {
+    this.tracer.setPaused(paused);
+  }
+
+  stats(): SessionStats {
+    if (this.finalStats) return this.finalStats;
+    const s = this.tracer.stats();
+    const c = this.addon.layout.constants;
+    return {
+      seen: s[c.DT_STAT_SEEN],
+      matched: s[c.DT_STAT_MATCHED],
+      sent: s[c.DT_STAT_SENT],
+      lost: s[c.DT_STAT_LOST],
+      delivered: this.delivered,
+      counterFull: s[c.DT_STAT_COUNTER_FULL],
+    };
+  }
+
+  /** Exact drop counts from the kernel, by (netns, reason, location), largest first. */
+  counts(): DropCount[] {
+    return this.tracer
+      .counts()
+      .map(([netns, reason, location, count]) => ({ netns, reason: this.reasons.name(reason), location: this.kallsyms.lookup(location), count }))
+      .sort((a, b) => b.count - a.count);
+  }
+
+  /** Detaches everything; the final counts are read first. Idempotent. */
+  stop(): StopRecord {
+    if (this.stopRecord) return this.stopRecord;
+    this.checkLost();
+    const counts = this.counts();
+    const stats = this.stats();
+    this.finalStats = stats;
+    this.stopped = true;
+    clearInterval(this.timer);
+    this.tracer.stop();
+    const byReason: Record<string, number> = {};
+    for (const row of counts) byReason[row.reason] = (byReason[row.reason] ?? 0) + row.count;
+    this.stopRecord = {
+      type: 'stop',
+      time: this.clock.now(),
+      events: this.delivered,
+      drops: counts.reduce((n, r) => n + r.count, 0),
+      retransmits: Math.max(0, stats.matched - counts.reduce((n, r) => n + r.count, 0)),
+      lost: stats.lost,
+      by_reason: byReason,
+    };
+    return this.stopRecord;
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  private onBatch(batch: Buffer): void {
+    if (this.stopped || !this.sink) return;
+    const events: TraceEvent[] = [];
+    this.decode(batch, (e) => events.push(e));
+    this.delivered += events.length;
+    this.checkLost();
+    this.sink.events(events);
+  }
+
+  private checkLost(): void {
+    if (this.stopped || !this.sink) return;
+    const lost = this.tracer.stats()[this.addon.layout.constants.DT_STAT_LOST];
+    if (lost > this.lostReported) {
+      const record: LostRecord = { type: 'lost', time: this.clock.now(), where: 'kernel', count: lost - this.lostReported, total: lost };
+      this.lostReported = lost;
+      this.sink.lost(record);
+    }
+  }
+}
