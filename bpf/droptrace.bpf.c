@@ -29,6 +29,9 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Wake the consumer only when this much is waiting; it polls on a timer otherwise. */
 const volatile __u32 wakeup_bytes = 256 * 1024;
 
+/* Keeps struct dt_event in the object's BTF (a ring buffer has no value type): the layout test reads it. */
+const struct dt_event *dt_event_btf __attribute__((unused));
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 8 * 1024 * 1024); /* the loader may resize */
@@ -137,7 +140,7 @@ static __always_inline bool reason_allowed(const struct dt_filter *f, __u32 reas
 
 static __always_inline bool addr_in_filter(__u8 family, const __u8 *addr)
 {
-	struct dt_addr_key key = { .family = family };
+	struct dt_addr_key key = {.family = family};
 
 	__builtin_memcpy(key.addr, addr, DT_ADDR_LEN);
 	return bpf_map_lookup_elem(&filter_addr, &key) != NULL;
@@ -295,7 +298,7 @@ static __always_inline void submit(struct dt_event *e)
 
 static __always_inline void count_drop(const struct dt_event *e)
 {
-	struct dt_count_key key = { .location = e->location, .netns = e->netns, .reason = e->reason };
+	struct dt_count_key key = {.location = e->location, .netns = e->netns, .reason = e->reason};
 	__u64 one = 1, *v;
 
 	v = bpf_map_lookup_elem(&drop_counts, &key);
@@ -414,8 +417,11 @@ static __always_inline int handle_retransmit(const struct sock *sk, const struct
 	e.ts_ns = bpf_ktime_get_ns();
 	if (type == DT_EVENT_SYNACK) {
 		e.rtx_kind = DT_RTX_SYNACK;
+		/* the connection's state, as ss shows it; the listener's (LISTEN) says nothing */
+		e.sk_state = TCP_SYN_RECV;
 	} else {
-		e.ca_state = BPF_CORE_READ_BITFIELD_PROBED((const struct inet_connection_sock *)sk, icsk_ca_state);
+		e.ca_state =
+		    BPF_CORE_READ_BITFIELD_PROBED((const struct inet_connection_sock *)sk, icsk_ca_state);
 		e.rtx_kind = retransmit_kind(sk, e.sk_state, e.ca_state);
 	}
 	e.direction = DT_DIR_TX;
@@ -425,7 +431,8 @@ static __always_inline int handle_retransmit(const struct sock *sk, const struct
 
 /* tp_btf twins: typed arguments, cheapest to attach. The loader disables one set. */
 SEC("tp_btf/kfree_skb")
-int BPF_PROG(kfree_skb_btf, struct sk_buff *skb, void *location, enum skb_drop_reason reason, struct sock *rx_sk)
+int BPF_PROG(kfree_skb_btf, struct sk_buff *skb, void *location, enum skb_drop_reason reason,
+	     struct sock *rx_sk)
 {
 	return handle_drop(skb, (__u64)location, reason, rx_sk);
 }

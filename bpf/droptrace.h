@@ -19,8 +19,8 @@
 #define DT_STATIC_ASSERT _Static_assert
 #endif
 
-#define DT_NAME_LEN 16 /* IFNAMSIZ, and the length of Qdisc_ops.id */
-#define DT_ADDR_LEN 16 /* an IPv6 address; IPv4 uses the first 4 bytes */
+#define DT_NAME_LEN 16	  /* IFNAMSIZ, and the length of Qdisc_ops.id */
+#define DT_ADDR_LEN 16	  /* an IPv6 address; IPv4 uses the first 4 bytes */
 #define DT_REASON_WORDS 8 /* bitmap of reasons 0..511 in 64-bit words */
 
 enum dt_event_type {
@@ -56,10 +56,10 @@ enum dt_filter_flag {
 
 /* Indexes into the per-CPU stats array. */
 enum dt_stat {
-	DT_STAT_SEEN = 0, /* every kfree_skb/retransmit the programs ran for */
-	DT_STAT_MATCHED = 1, /* passed the filters */
-	DT_STAT_SENT = 2, /* written to the ring buffer */
-	DT_STAT_LOST = 3, /* ring buffer full: reservation failed */
+	DT_STAT_SEEN = 0,	  /* every kfree_skb/retransmit the programs ran for */
+	DT_STAT_MATCHED = 1,	  /* passed the filters */
+	DT_STAT_SENT = 2,	  /* written to the ring buffer */
+	DT_STAT_LOST = 3,	  /* ring buffer full: reservation failed */
 	DT_STAT_COUNTER_FULL = 4, /* counter map full: drop not counted by key */
 	DT_STAT_MAX = 5,
 };
@@ -68,12 +68,12 @@ enum dt_stat {
  * One drop or retransmit. Fields that do not apply are zero. 184 bytes.
  */
 struct dt_event {
-	__u64 ts_ns; /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
-	__u64 location; /* kernel text address that freed the skb */
+	__u64 ts_ns;	 /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u64 location;	 /* kernel text address that freed the skb */
 	__u64 cgroup_id; /* cgroup v2 id of a full socket, 0 when none */
-	__u32 netns; /* net namespace inode of the drop */
-	__u32 reason; /* enum skb_drop_reason as the running kernel numbers it */
-	__u32 len; /* skb->len (meaning depends on the layer) */
+	__u32 netns;	 /* net namespace inode of the drop */
+	__u32 reason;	 /* enum skb_drop_reason as the running kernel numbers it */
+	__u32 len;	 /* skb->len (meaning depends on the layer) */
 	__u32 ifindex;
 	__u32 mtu;
 	__u32 peer_ifindex; /* veth: the other end */
@@ -81,24 +81,24 @@ struct dt_event {
 	__u32 peer_netns;
 	__u32 sk_rmem; /* sk_rmem_alloc: receive buffer in use */
 	__u32 sk_rcvbuf;
-	__u32 sk_backlog; /* listener: accept queue length */
+	__u32 sk_backlog;     /* listener: accept queue length */
 	__u32 sk_max_backlog; /* listener: accept queue limit */
-	__u32 qdisc_qlen; /* root qdisc of the device */
-	__u32 qdisc_backlog; /* bytes queued in it */
-	__s32 err; /* retransmit: tcp_retransmit_skb's result */
+	__u32 qdisc_qlen;     /* root qdisc of the device */
+	__u32 qdisc_backlog;  /* bytes queued in it */
+	__s32 err;	      /* retransmit: tcp_retransmit_skb's result */
 	__u8 saddr[DT_ADDR_LEN];
 	__u8 daddr[DT_ADDR_LEN];
 	__u16 sport; /* host order */
 	__u16 dport;
 	__u16 protocol; /* skb->protocol, host order (ETH_P_*) */
-	__u8 type; /* enum dt_event_type */
-	__u8 family; /* AF_INET, AF_INET6 or 0 */
-	__u8 l4proto; /* IPPROTO_* */
+	__u8 type;	/* enum dt_event_type */
+	__u8 family;	/* AF_INET, AF_INET6 or 0 */
+	__u8 l4proto;	/* IPPROTO_* */
 	__u8 tcp_flags;
 	__u8 direction; /* enum dt_direction */
-	__u8 sk_state; /* TCP/socket state, 0 when no socket */
-	__u8 rtx_kind; /* enum dt_retransmit_kind */
-	__u8 ca_state; /* icsk_ca_state */
+	__u8 sk_state;	/* TCP/socket state, 0 when no socket */
+	__u8 rtx_kind;	/* enum dt_retransmit_kind */
+	__u8 ca_state;	/* icsk_ca_state */
 	__u8 _pad[6];
 	char ifname[DT_NAME_LEN];
 	char peer_ifname[DT_NAME_LEN];
@@ -131,8 +131,8 @@ DT_STATIC_ASSERT(sizeof(struct dt_addr_key) == 20, "dt_addr_key layout changed")
 struct dt_filter {
 	__u64 reasons[DT_REASON_WORDS];
 	__u32 flags; /* enum dt_filter_flag */
-	__u32 emit; /* 0: count only (summary mode), 1: stream events */
-	__u16 port; /* either end, host order */
+	__u32 emit;  /* 0: count only (summary mode), 1: stream events */
+	__u16 port;  /* either end, host order */
 	__u8 l4proto;
 	__u8 _pad[5];
 };

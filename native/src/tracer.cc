@@ -181,7 +181,8 @@ Napi::Value Tracer::SetFilter(const Napi::CallbackInfo& info) {
 
   std::vector<std::vector<uint8_t>> netns, cgroups, addrs;
   Napi::Array list = spec.Get("netns").As<Napi::Array>();
-  for (uint32_t i = 0; i < list.Length(); i++) netns.push_back(KeyBytes<__u32>(list.Get(i).As<Napi::Number>().Uint32Value()));
+  for (uint32_t i = 0; i < list.Length(); i++)
+    netns.push_back(KeyBytes<__u32>(list.Get(i).As<Napi::Number>().Uint32Value()));
   list = spec.Get("cgroups").As<Napi::Array>();
   for (uint32_t i = 0; i < list.Length(); i++) {
     bool lossless = false;

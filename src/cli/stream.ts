@@ -2,6 +2,7 @@
 import type { DroptraceRecord, LostRecord, StopRecord, TraceEvent } from '../events.js';
 import { ndjsonLines } from '../output/ndjson.js';
 import { lostLine, textLine } from '../output/text.js';
+import { Enricher } from '../enrich.js';
 import { Session } from '../session.js';
 import { filterFromOptions, type FilterOptions } from './options.js';
 import { summaryText } from '../output/summary.js';
@@ -23,31 +24,32 @@ export interface StreamIO {
 export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRecord> {
   const session = Session.open({ filter: filterFromOptions(opts), attach: opts.attach });
   const json = Boolean(opts.json);
+  const enricher = new Enricher();
   let shown = 0;
   let finish: () => void = () => {};
   const done = new Promise<void>((resolve) => {
     finish = resolve;
   });
 
+  let draining = false;
   const write = (chunk: string) => {
-    if (!chunk) return;
-    if (!io.out.write(chunk)) {
-      // stdout is behind: stop draining the ring; what the kernel cannot keep is counted and reported
-      session.pause(true);
-      io.out.once('drain', () => session.pause(false));
-    }
+    if (!chunk || io.out.write(chunk) || draining) return;
+    // stdout is behind: stop draining the ring; what the kernel cannot keep is counted and reported
+    draining = true;
+    session.pause(true);
+    io.out.once('drain', () => {
+      draining = false;
+      session.pause(false);
+    });
   };
   const emit = (records: DroptraceRecord[]) => {
     if (json) write(ndjsonLines(records));
     else write(records.map((r) => `${r.type === 'lost' ? lostLine(r as LostRecord) : textLine(r as TraceEvent, io)}\n`).join(''));
   };
 
-  const start = session.startRecord();
-  if (json) write(ndjsonLines([start]));
-  else io.err.write(`droptrace ${start.droptrace_version}: tracing drops and retransmits (${start.program}, kernel ${start.kernel}); Ctrl-C to stop\n`);
-
   session.start({
     events(events) {
+      for (const e of events) enricher.apply(e);
       let visible = opts.all ? events : events.filter((e) => e.type !== 'drop' || !e.benign);
       if (opts.count !== undefined && shown + visible.length >= opts.count) {
         visible = visible.slice(0, opts.count - shown);
@@ -60,6 +62,10 @@ export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRec
       emit([record]);
     },
   });
+  // written once attached (batches reach JS only after this tick): `start` means streaming
+  const start = session.startRecord();
+  if (json) write(ndjsonLines([start]));
+  else io.err.write(`droptrace ${start.droptrace_version}: tracing drops and retransmits (${start.program}, kernel ${start.kernel}); Ctrl-C to stop\n`);
 
   const onSignal = () => finish();
   process.once('SIGINT', onSignal);

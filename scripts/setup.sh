@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs everything droptrace needs on a bare Debian 12 machine with Node 20, as root:
+# Debian packages, npm packages, and the build (BPF object, native addon, TypeScript).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+[ "$(id -u)" = 0 ] || { echo "setup: run as root (apt-get, and the build reads /sys/kernel/btf)" >&2; exit 1; }
+node -e 'const [major] = process.versions.node.split("."); if (+major < 20) { console.error(`setup: Node ${process.versions.node}: droptrace needs Node 20 or newer`); process.exit(1) }'
+
+packages=(
+  # build: BPF (CO-RE) and the addon
+  clang-16 bpftool libbpf-dev libelf-dev zlib1g-dev pkg-config cmake make g++ python3
+  # the network tools the tests and the evidence readers run
+  iproute2 iptables nftables util-linux procps
+  # e2e containers: a real Docker engine, and busybox for an image made without a registry
+  docker.io busybox-static
+  # benchmark baselines and format check
+  bpftrace clang-format-16
+)
+missing=()
+for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ "${#missing[@]}" -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+npm ci --no-audit --no-fund
+npm run build

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The whole suite: formatting and lint, both addon builds, unit tests, then the kernel e2e tests
+# (real BPF, real namespaces, a real Docker engine), one file at a time.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=$(mktemp -d)
+status=0
+
+step() { echo; echo "== $*"; }
+
+step "lint"
+npm run --silent lint || status=1
+
+step "binding.gyp builds the same addon (node-gyp)"
+npm run --silent build:gyp >"$out/gyp.log" 2>&1 || { cat "$out/gyp.log"; status=1; }
+DROPTRACE_ADDON=build/Release/droptrace.node node -e 'const a = require(process.env.DROPTRACE_ADDON); if (!a.Tracer || a.layout.eventSize !== 184) process.exit(1)' \
+  || { echo "node-gyp's addon does not load"; status=1; }
+
+step "unit tests"
+npx vitest run test/unit --reporter=default --reporter=json --outputFile.json="$out/unit.json" || status=1
+
+step "e2e tests (kernel, namespaces, containers)"
+npx vitest run test/e2e --no-file-parallelism --reporter=default --reporter=json --outputFile.json="$out/e2e.json" || status=1
+
+# one plain closing line over both runs
+node -e '
+  const fs = require("fs");
+  let passed = 0, failed = 0, skipped = 0;
+  for (const f of process.argv.slice(1)) {
+    if (!fs.existsSync(f)) { failed++; continue; }
+    const r = JSON.parse(fs.readFileSync(f, "utf8"));
+    passed += r.numPassedTests; failed += r.numFailedTests + (r.numTotalTestSuites && !r.numTotalTests ? 1 : 0);
+    skipped += r.numPendingTests + r.numTodoTests;
+  }
+  console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`);
+  if (process.env.CI === "true" && skipped > 0) { console.log("CI: kernel tests must not skip"); process.exit(1); }
+' "$out/unit.json" "$out/e2e.json" || status=1
+rm -rf "$out"
+exit $status

@@ -1,0 +1,82 @@
+/**
+ * Each decoded event, in place: the container it concerns (when a resolver is given), then for
+ * drops the layer, component, hint, benign flag and evidence. Per-event work is table look-ups;
+ * anything that needs I/O (rulesets, conntrack) is refreshed in the background and used when ready.
+ */
+import { classify, ConntrackEvidence, NetfilterRules } from './classify/index.js';
+import type { Container, ContainerVia, DropRecord, TraceEvent } from './events.js';
+import { NetnsPaths } from './kernel/netns-paths.js';
+
+export interface Attribution {
+  container: Container | null;
+  via: ContainerVia | null;
+}
+
+export type Attribute = (event: TraceEvent) => Attribution;
+
+export interface EnrichOptions {
+  /** Container attribution; absent: every event's container is null. */
+  attribute?: Attribute;
+  /** Read rulesets and conntrack counts for netfilter drops (spawns iptables/nft in the namespace). */
+  netfilterEvidence?: boolean;
+}
+
+export class Enricher {
+  private readonly rules = new NetfilterRules();
+  private readonly conntrack = new ConntrackEvidence();
+  private readonly netnsPaths = new NetnsPaths();
+
+  constructor(private readonly options: EnrichOptions = {}) {}
+
+  apply(event: TraceEvent): void {
+    if (this.options.attribute) {
+      const { container, via } = this.options.attribute(event);
+      event.container = container;
+      event.container_via = via;
+    }
+    if (event.type === 'drop') this.classifyDrop(event);
+  }
+
+  private classifyDrop(e: DropRecord): void {
+    const ev = e.evidence;
+    let netfilter;
+    let conntrack;
+    if (this.options.netfilterEvidence !== false && e.reason === 'NETFILTER_DROP') {
+      const path = this.netnsPaths.pathOf(e.netns);
+      if (path) {
+        netfilter = this.rules.current(path);
+        conntrack = this.conntrack.current(path);
+      }
+    }
+    const c = classify({
+      reason: e.reason,
+      location: e.location,
+      len: e.len,
+      ifname: e.ifname,
+      mtu: e.mtu,
+      peer: e.peer,
+      proto: e.proto,
+      saddr: e.saddr,
+      daddr: e.daddr,
+      sport: e.sport,
+      dport: e.dport,
+      direction: e.direction,
+      sk_state: e.sk_state,
+      sk_backlog: ev.queue_len,
+      sk_max_backlog: ev.queue_limit,
+      sk_rmem: ev.rcvbuf_used,
+      sk_rcvbuf: ev.rcvbuf_size,
+      qdisc_kind: ev.qdisc,
+      qdisc_qlen: ev.qdisc_qlen,
+      qdisc_backlog: ev.qdisc_backlog,
+      container: e.container?.name ?? null,
+      netfilter,
+      conntrack,
+    });
+    e.layer = c.layer;
+    e.component = c.component;
+    e.hint = c.hint;
+    e.benign = c.benign;
+    Object.assign(ev, c.evidence);
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * A path to enter a network namespace known only by its inode (for user-space evidence such as the
+ * ruleset): an `ip netns` name, else any process living in it. Misses rescan at most once a second.
+ */
+import { readdirSync, readlinkSync } from 'node:fs';
+import { netnsNames, NETNS_RUN_DIR } from './netns.js';
+
+const RESCAN_MS = 1000;
+
+export class NetnsPaths {
+  private paths = new Map<number, string>();
+  private scannedAt = -Infinity;
+
+  constructor(
+    private readonly runDir = NETNS_RUN_DIR,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  pathOf(inode: number): string | undefined {
+    const known = this.paths.get(inode);
+    if (known !== undefined) return known;
+    if (this.now() - this.scannedAt < RESCAN_MS) return undefined;
+    this.rescan();
+    return this.paths.get(inode);
+  }
+
+  /** The namespace went away (its inode may be reused): forget how to enter it. */
+  forget(inode: number): void {
+    this.paths.delete(inode);
+  }
+
+  private rescan(): void {
+    this.scannedAt = this.now();
+    const paths = new Map<number, string>();
+    for (const [ino, name] of netnsNames(this.runDir)) paths.set(ino, `${this.runDir}/${name}`);
+    for (const pid of readdirSync('/proc')) {
+      if (pid.charCodeAt(0) > 0x39) continue; // not a pid
+      try {
+        const ino = Number(/net:\[(\d+)\]/.exec(readlinkSync(`/proc/${pid}/ns/net`))?.[1]);
+        if (ino && !paths.has(ino)) paths.set(ino, `/proc/${pid}/ns/net`);
+      } catch {
+        // the process exited meanwhile
+      }
+    }
+    this.paths = paths;
+  }
+}
