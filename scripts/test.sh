@@ -11,10 +11,10 @@ step() { echo; echo "== $*"; }
 step "lint"
 npm run --silent lint || status=1
 
-step "binding.gyp builds the same addon (node-gyp)"
+step "binding.gyp builds the same addon (node-gyp): layout and decode tests against it"
 npm run --silent build:gyp >"$out/gyp.log" 2>&1 || { cat "$out/gyp.log"; status=1; }
-DROPTRACE_ADDON=build/Release/droptrace.node node -e 'const a = require(process.env.DROPTRACE_ADDON); if (!a.Tracer || a.layout.eventSize !== 184) process.exit(1)' \
-  || { echo "node-gyp's addon does not load"; status=1; }
+DROPTRACE_ADDON="$PWD/build/Release/droptrace.node" npx vitest run test/unit/layout.test.ts test/unit/decode.test.ts \
+  --reporter=default --reporter=json --outputFile.json="$out/gyp.json" || status=1
 
 step "unit tests"
 npx vitest run test/unit --reporter=default --reporter=json --outputFile.json="$out/unit.json" || status=1
@@ -34,6 +34,6 @@ node -e '
   }
   console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`);
   if (process.env.CI === "true" && skipped > 0) { console.log("CI: kernel tests must not skip"); process.exit(1); }
-' "$out/unit.json" "$out/e2e.json" || status=1
+' "$out/gyp.json" "$out/unit.json" "$out/e2e.json" || status=1
 rm -rf "$out"
 exit $status

@@ -67,6 +67,7 @@ export class Session {
   private stopped = false;
   private stopRecord: StopRecord | undefined;
   private finalStats: SessionStats | undefined;
+  private finalCounts: DropCount[] | undefined;
   private filter: TraceFilter;
 
   private constructor(
@@ -175,8 +176,9 @@ export class Session {
     };
   }
 
-  /** Exact drop counts from the kernel, by (netns, reason, location), largest first. */
+  /** Exact drop counts from the kernel, by (netns, reason, location), largest first; after stop(), the final ones. */
   counts(): DropCount[] {
+    if (this.finalCounts) return this.finalCounts;
     return this.tracer
       .counts()
       .map(([netns, reason, location, count]) => ({ netns, reason: this.reasons.name(reason), location: this.kallsyms.lookup(location), count }))
@@ -190,6 +192,7 @@ export class Session {
     const counts = this.counts();
     const stats = this.stats();
     this.finalStats = stats;
+    this.finalCounts = counts;
     this.stopped = true;
     clearInterval(this.timer);
     this.tracer.stop();

@@ -44,6 +44,8 @@ export function buildProgram(io = { out: process.stdout, err: process.stderr }):
     });
 
   program.addCommand(reasonsCommand(io));
+  // errors are thrown, never process.exit(): main() maps them to exit statuses, tests inspect them
+  for (const cmd of [program, ...program.commands]) cmd.exitOverride().configureOutput(program.configureOutput());
   return program;
 }
 
@@ -52,13 +54,14 @@ export function reportError(e: unknown, err: NodeJS.WritableStream): number {
     err.write(`droptrace: error [${e.code}]: ${e.message}\n${e.hint ? `  hint: ${e.hint}\n` : ''}`);
     return exitCodeFor(e);
   }
+  // commander has printed its message; help and version are CommanderErrors with status 0
   if (e instanceof CommanderError) return e.exitCode === 1 ? EXIT_USAGE : e.exitCode;
   err.write(`droptrace: ${(e as Error)?.stack ?? String(e)}\n`);
   return exitCodeFor(e);
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram().exitOverride();
+  const program = buildProgram();
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;

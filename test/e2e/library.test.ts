@@ -1,0 +1,69 @@
+/** The library API on the real kernel, and the environment errors a user meets first. */
+import { spawnSync } from 'node:child_process';
+import { afterEach, describe, expect, it } from 'vitest';
+import { trace, type TraceRecord } from '../../src/index.js';
+import type { Trace } from '../../src/trace.js';
+import { BIN } from '../helpers/droptrace-cli.js';
+import { SKIP_KERNEL } from '../helpers/kernel-env.js';
+import { assertValidRecord } from '../helpers/schema.js';
+import { Lab } from './lab/netns.js';
+import { type DropFacts, SCENARIOS } from './lab/scenarios.js';
+
+let lab: Lab | undefined;
+let session: Trace | undefined;
+
+afterEach(async () => {
+  session?.stop();
+  session = undefined;
+  await lab?.destroy();
+  lab = undefined;
+});
+
+describe.skipIf(SKIP_KERNEL)('trace() as a library', () => {
+  it('yields typed, enriched, schema-valid events of the namespaces asked for', async () => {
+    lab = await Lab.create('dtlib');
+    session = await trace({ filter: { netns: [lab.b.inode] } });
+    expect(session.start).toMatchObject({ type: 'start', schema_version: 1 });
+    const facts = (await SCENARIOS['udp-closed-port'](lab)) as DropFacts;
+
+    const seen: TraceRecord[] = [];
+    const deadline = setTimeout(() => session?.stop(), 10_000);
+    for await (const event of session) {
+      assertValidRecord(event);
+      seen.push(event);
+      if (seen.filter((e) => e.type === 'drop' && e.reason === 'NO_SOCKET').length >= 3) break;
+    }
+    clearTimeout(deadline);
+    const drop = seen.find((e) => e.type === 'drop' && e.reason === 'NO_SOCKET');
+    expect(drop).toMatchObject({ netns: lab.b.inode, daddr: facts.daddr, layer: 'transport', component: 'udp' });
+    expect(seen.every((e) => e.type === 'lost' || e.netns === lab?.b.inode)).toBe(true);
+
+    const stop = session.stop();
+    expect(stop.by_reason.NO_SOCKET).toBeGreaterThanOrEqual(3);
+    expect(session.counts().some((c) => c.reason === 'NO_SOCKET' && c.netns === lab?.b.inode && /^__udp4_lib_rcv\+/.test(c.location))).toBe(true);
+  });
+
+  it('changes its filter without reloading', async () => {
+    lab = await Lab.create('dtlib');
+    session = await trace({ filter: { netns: [lab.a.inode] } });
+    await SCENARIOS['udp-closed-port'](lab); // drops in b: filtered out
+    session.setFilter({ netns: [lab.b.inode] });
+    await SCENARIOS['udp-closed-port'](lab);
+    await new Promise((r) => setTimeout(r, 300));
+    const stop = session.stop();
+    // the kernel counted only what matched: the second run's drops
+    expect(stop.by_reason.NO_SOCKET).toBeGreaterThanOrEqual(1);
+    expect(session.stats().matched).toBe(stop.drops + stop.retransmits);
+  });
+});
+
+describe.skipIf(SKIP_KERNEL)('environment errors', () => {
+  it('not root: ERR_DROPTRACE_PERMISSION with a hint, exit 77', () => {
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, BIN, '--duration', '1'], {
+      encoding: 'utf8',
+    });
+    expect(r.stderr).toContain('[ERR_DROPTRACE_PERMISSION]');
+    expect(r.stderr).toMatch(/hint: run it as root/);
+    expect(r.status).toBe(77);
+  });
+});
