@@ -3,7 +3,7 @@
  * drops the layer, component, hint, benign flag and evidence. Per-event work is table look-ups;
  * anything that needs I/O (rulesets, conntrack) is refreshed in the background and used when ready.
  */
-import { classify, ConntrackEvidence, NetfilterRules } from './classify/index.js';
+import { ConntrackEvidence, classify, NetfilterRules } from './classify/index.js';
 import type { Container, ContainerVia, DropRecord, TraceEvent } from './events.js';
 import { NetnsPaths } from './kernel/netns-paths.js';
 
@@ -39,8 +39,8 @@ export class Enricher {
 
   private classifyDrop(e: DropRecord): void {
     const ev = e.evidence;
-    let netfilter;
-    let conntrack;
+    let netfilter: ClassifyInput['netfilter'];
+    let conntrack: ClassifyInput['conntrack'];
     if (this.options.netfilterEvidence !== false && e.reason === 'NETFILTER_DROP') {
       const path = this.netnsPaths.pathOf(e.netns);
       if (path) {

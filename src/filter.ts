@@ -27,18 +27,20 @@ const AF_INET6 = 10;
 export function addressBytes(addr: string): { family: number; bytes: Buffer } {
   const bytes = Buffer.alloc(16);
   if (isIPv4(addr)) {
-    addr.split('.').forEach((part, i) => bytes.writeUInt8(Number(part), i));
+    for (const [i, part] of addr.split('.').entries()) bytes.writeUInt8(Number(part), i);
     return { family: AF_INET, bytes };
   }
   if (!isIPv6(addr)) throw new DroptraceError('ERR_DROPTRACE_FILTER_ADDRESS', `not an IP address: ${addr}`, 'give an IPv4 or IPv6 address');
   const [head, tail = ''] = addr.split('::');
   const words = (s: string) => (s ? s.split(':') : []);
   const expand = (parts: string[]) =>
-    parts.flatMap((p) => (p.includes('.') ? [p.split('.').slice(0, 2), p.split('.').slice(2)].map(([a, b]) => ((+a << 8) | +b).toString(16)) : [p]));
+    parts.flatMap((p) =>
+      p.includes('.') ? [p.split('.').slice(0, 2), p.split('.').slice(2)].map(([a, b]) => ((+a << 8) | +b).toString(16)) : [p],
+    );
   const h = expand(words(head));
   const t = expand(words(tail));
   const all = addr.includes('::') ? [...h, ...Array(8 - h.length - t.length).fill('0'), ...t] : h;
-  all.forEach((w, i) => bytes.writeUInt16BE(Number.parseInt(w, 16), i * 2));
+  for (const [i, w] of all.entries()) bytes.writeUInt16BE(Number.parseInt(w, 16), i * 2);
   return { family: AF_INET6, bytes };
 }
 
@@ -54,7 +56,10 @@ export function nativeFilter(filter: TraceFilter, emit: boolean, reasons: Reason
   const codes = (filter.reasons ?? []).map((name) => {
     const code = reasons.code(name);
     if (code === undefined) {
-      const near = reasons.names().filter((n) => n.includes(name.toUpperCase().slice(0, 4))).slice(0, 8);
+      const near = reasons
+        .names()
+        .filter((n) => n.includes(name.toUpperCase().slice(0, 4)))
+        .slice(0, 8);
       throw new DroptraceError(
         'ERR_DROPTRACE_FILTER_REASON',
         `unknown drop reason: ${name}`,
@@ -67,7 +72,8 @@ export function nativeFilter(filter: TraceFilter, emit: boolean, reasons: Reason
   let l4proto = 0;
   if (filter.proto !== undefined) {
     l4proto = L4_NUMBER[filter.proto.toLowerCase()] ?? 0;
-    if (!l4proto) throw new DroptraceError('ERR_DROPTRACE_FILTER_PROTO', `unknown protocol: ${filter.proto}`, 'use tcp, udp, icmp or icmpv6');
+    if (!l4proto)
+      throw new DroptraceError('ERR_DROPTRACE_FILTER_PROTO', `unknown protocol: ${filter.proto}`, 'use tcp, udp, icmp or icmpv6');
     flags |= c.DT_FILTER_PROTO;
   }
   let port = 0;

@@ -4,16 +4,16 @@
  */
 import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
-import { WallClock } from './decode/format.js';
 import { createDecoder, type Decoder } from './decode/decoder.js';
+import { WallClock } from './decode/format.js';
 import type { LostRecord, StartRecord, StopRecord, TraceEvent } from './events.js';
 import { SCHEMA_VERSION } from './events.js';
 import { nativeFilter, type TraceFilter } from './filter.js';
-import { caStateNames, reasonNames, tcpStateNames, type ReasonNames } from './kernel/btf-names.js';
+import { caStateNames, type ReasonNames, reasonNames, tcpStateNames } from './kernel/btf-names.js';
 import { Kallsyms } from './kernel/kallsyms.js';
 import { fromNative } from './kernel/libbpf-errors.js';
 import { checkBtf, checkPrivileges, ensureTracefs } from './kernel/preflight.js';
-import { loadAddon, type Addon, type NativeTracer } from './native/addon.js';
+import { type Addon, loadAddon, type NativeTracer } from './native/addon.js';
 
 export interface SessionOptions {
   filter?: TraceFilter;
@@ -181,7 +181,12 @@ export class Session {
     if (this.finalCounts) return this.finalCounts;
     return this.tracer
       .counts()
-      .map(([netns, reason, location, count]) => ({ netns, reason: this.reasons.name(reason), location: this.kallsyms.lookup(location), count }))
+      .map(([netns, reason, location, count]) => ({
+        netns,
+        reason: this.reasons.name(reason),
+        location: this.kallsyms.lookup(location),
+        count,
+      }))
       .sort((a, b) => b.count - a.count);
   }
 

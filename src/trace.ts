@@ -5,8 +5,8 @@
  */
 import { Enricher, type EnrichOptions } from './enrich.js';
 import type { LostRecord, StartRecord, StopRecord, TraceEvent } from './events.js';
-import { Session, type DropCount, type SessionOptions, type SessionStats } from './session.js';
 import type { TraceFilter } from './filter.js';
+import { type DropCount, Session, type SessionOptions, type SessionStats } from './session.js';
 
 export interface TraceOptions extends SessionOptions, EnrichOptions {
   /** Queue length at which the kernel side is paused (default 65536 events). */

@@ -20,10 +20,7 @@ export function parseConntrackStats(text: string): ConntrackStats | null {
   return { count, max };
 }
 
-export async function readConntrackStats(
-  netnsPath: string,
-  run: NetnsRunner = nsenterRunner,
-): Promise<ConntrackStats | null> {
+export async function readConntrackStats(netnsPath: string, run: NetnsRunner = nsenterRunner): Promise<ConntrackStats | null> {
   const res = await run(netnsPath, ['cat', ...FILES]);
   return res.code === 0 ? parseConntrackStats(res.stdout) : null;
 }

@@ -39,10 +39,7 @@ export interface NetfilterRuleHit {
 
 // iptables-save prints the probability as the kernel stores it (0.29999999981): show what was typed
 function tidyRule(rule: string): string {
-  return rule.replace(
-    /(--probability )(\d+\.\d+)/g,
-    (_m, flag: string, p: string) => flag + String(Number(Number(p).toPrecision(6))),
-  );
+  return rule.replace(/(--probability )(\d+\.\d+)/g, (_m, flag: string, p: string) => flag + String(Number(Number(p).toPrecision(6))));
 }
 
 const IPT_VERDICT = /\s-j (DROP|REJECT)(\s|$)/;
@@ -170,10 +167,7 @@ export function parseNftText(text: string): Map<string, string> {
  * The drop rules whose counter rose between two reads, most first. Without a previous read, the drop
  * rules that have counted anything (delta null): better than nothing on the first drop.
  */
-export function risingDropRules(
-  prev: ReadonlyMap<string, number> | null,
-  next: readonly RuleCounter[],
-): NetfilterRuleHit[] {
+export function risingDropRules(prev: ReadonlyMap<string, number> | null, next: readonly RuleCounter[]): NetfilterRuleHit[] {
   const hits: NetfilterRuleHit[] = [];
   for (const r of next) {
     if (!r.verdict) continue;
@@ -216,10 +210,7 @@ export async function readRuleset(netnsPath: string, run: NetnsRunner = nsenterR
     if (iptablesBackendIsNft(res.stdout)) for (const r of parsed) nftManaged.add(`${family} ${r.table}`);
   }
   if (legacyNames.stdout.trim() !== '') {
-    const [l4, l6] = await Promise.all([
-      run(netnsPath, ['iptables-legacy-save', '-c']),
-      run(netnsPath, ['ip6tables-legacy-save', '-c']),
-    ]);
+    const [l4, l6] = await Promise.all([run(netnsPath, ['iptables-legacy-save', '-c']), run(netnsPath, ['ip6tables-legacy-save', '-c'])]);
     if (l4.code === 0) rules.push(...parseIptablesSave(l4.stdout, 'iptables-legacy'));
     if (l6.code === 0) rules.push(...parseIptablesSave(l6.stdout, 'ip6tables-legacy'));
   }
@@ -272,11 +263,7 @@ export class NetfilterRules {
   }
 
   // nft -j has no rule text; fetch it only when an nft rule is to be shown
-  private async nameNftRules(
-    netnsPath: string,
-    hits: NetfilterRuleHit[],
-    rules: readonly RuleCounter[],
-  ): Promise<void> {
+  private async nameNftRules(netnsPath: string, hits: NetfilterRuleHit[], rules: readonly RuleCounter[]): Promise<void> {
     const res = await this.run(netnsPath, ['nft', '-a', 'list', 'ruleset']);
     if (res.code !== 0) return;
     const text = parseNftText(res.stdout);

@@ -4,10 +4,7 @@
  * uses it and picks up the fresh value on a later event.
  */
 export class RefreshCache<T> {
-  private readonly entries = new Map<
-    string,
-    { value: T | undefined; at: number; pending?: Promise<T>; error?: unknown }
-  >();
+  private readonly entries = new Map<string, { value: T | undefined; at: number; pending?: Promise<T>; error?: unknown }>();
 
   constructor(
     private readonly read: (key: string) => Promise<T>,

@@ -5,13 +5,13 @@ import { droptraceVersion } from '../session.js';
 import { EXIT_USAGE, exitCodeFor } from './exit-codes.js';
 import { collect, port, positiveInteger, positiveNumber, proto } from './options.js';
 import { reasonsCommand } from './reasons.js';
-import { stream, type StreamOptions } from './stream.js';
-import { top, type TopOptions } from './top.js';
+import { type StreamOptions, stream } from './stream.js';
+import { type TopOptions, top } from './top.js';
 
 function addFilterOptions(cmd: Command): Command {
   return cmd
     .option('--netns <name|inode|path>', 'only this network namespace (repeatable; names from /run/netns)', collect, [])
-    .option('--pid <pid>', "only the network namespace of this process (repeatable)", collect, [])
+    .option('--pid <pid>', 'only the network namespace of this process (repeatable)', collect, [])
     .option('--reason <NAME>', 'only this drop reason, e.g. NETFILTER_DROP (repeatable)', collect, [])
     .option('--proto <tcp|udp|icmp|icmpv6>', 'only this transport protocol', proto)
     .option('--port <n>', 'only packets with this port at either end', port);

@@ -49,7 +49,12 @@ export function filterFromOptions(o: FilterOptions): TraceFilter {
   const netns = [...o.netns.map((n) => resolveNetns(n)), ...o.pid.map((p) => netnsOfPid(p))];
   const reasons = o.reason.map((r) => r.toUpperCase().replace(/^SKB_DROP_REASON_/, ''));
   for (const r of reasons) {
-    if (!/^[A-Z0-9_]+$/.test(r)) throw new DroptraceError('ERR_DROPTRACE_FILTER_REASON', `bad reason name: ${r}`, 'reason names look like NETFILTER_DROP; `droptrace reasons` lists them');
+    if (!/^[A-Z0-9_]+$/.test(r))
+      throw new DroptraceError(
+        'ERR_DROPTRACE_FILTER_REASON',
+        `bad reason name: ${r}`,
+        'reason names look like NETFILTER_DROP; `droptrace reasons` lists them',
+      );
   }
   return {
     ...(netns.length ? { netns } : {}),

@@ -1,11 +1,12 @@
 /** `droptrace`: the live stream, text or NDJSON, until Ctrl-C, --duration or --count. */
+
+import { Enricher } from '../enrich.js';
 import type { DroptraceRecord, LostRecord, StopRecord, TraceEvent } from '../events.js';
 import { ndjsonLines } from '../output/ndjson.js';
-import { lostLine, textLine } from '../output/text.js';
-import { Enricher } from '../enrich.js';
-import { Session } from '../session.js';
-import { filterFromOptions, type FilterOptions } from './options.js';
 import { summaryText } from '../output/summary.js';
+import { lostLine, textLine } from '../output/text.js';
+import { Session } from '../session.js';
+import { type FilterOptions, filterFromOptions } from './options.js';
 
 export interface StreamOptions extends FilterOptions {
   json?: boolean;
@@ -65,7 +66,10 @@ export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRec
   // written once attached (batches reach JS only after this tick): `start` means streaming
   const start = session.startRecord();
   if (json) write(ndjsonLines([start]));
-  else io.err.write(`droptrace ${start.droptrace_version}: tracing drops and retransmits (${start.program}, kernel ${start.kernel}); Ctrl-C to stop\n`);
+  else
+    io.err.write(
+      `droptrace ${start.droptrace_version}: tracing drops and retransmits (${start.program}, kernel ${start.kernel}); Ctrl-C to stop\n`,
+    );
 
   const onSignal = () => finish();
   process.once('SIGINT', onSignal);

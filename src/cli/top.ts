@@ -2,8 +2,8 @@
  * `droptrace top`: counts only. The kernel counts by (netns, reason, location) and streams
  * nothing, so a storm costs a map update per drop; the table is redrawn from the counters.
  */
-import { Session, type DropCount } from '../session.js';
-import { filterFromOptions, type FilterOptions } from './options.js';
+import { type DropCount, Session } from '../session.js';
+import { type FilterOptions, filterFromOptions } from './options.js';
 
 export interface TopOptions extends FilterOptions {
   interval: number;

@@ -4,13 +4,13 @@
  * object's BTF and that this decoder reads every field.
  */
 import type { DropRecord, Evidence, RetransmitKind, RetransmitRecord, TraceEvent } from '../events.js';
-import type { AddonLayout } from '../native/addon.js';
 import type { ReasonNames } from '../kernel/btf-names.js';
+import type { AddonLayout } from '../native/addon.js';
 import { cString, formatIPv4, formatIPv6, L4_PROTO, TCP_FLAGS, type WallClock } from './format.js';
 
 const AF_INET = 2;
 const AF_INET6 = 10;
-const ETHER_NAMES: Record<number, string> = { 0x0806: 'arp', 0x8035: 'rarp', 0x88cc: 'lldp', 0x8100: 'vlan' };
+const ETHER_NAMES: Record<number, string> = { 2054: 'arp', 32821: 'rarp', 35020: 'lldp', 33024: 'vlan' };
 
 /** Non-IP packets: the ethertype's name, or its number in hex. */
 function etherProto(ethertype: number): string | null {
@@ -30,10 +30,40 @@ export interface DecoderContext {
 
 /** The fields of struct dt_event this decoder reads: the layout test requires all of them. */
 export const DECODED_FIELDS = [
-  'ts_ns', 'location', 'cgroup_id', 'netns', 'reason', 'len', 'ifindex', 'mtu', 'peer_ifindex', 'peer_mtu',
-  'peer_netns', 'sk_rmem', 'sk_rcvbuf', 'sk_backlog', 'sk_max_backlog', 'qdisc_qlen', 'qdisc_backlog', 'err',
-  'saddr', 'daddr', 'sport', 'dport', 'protocol', 'type', 'family', 'l4proto', 'tcp_flags', 'direction',
-  'sk_state', 'rtx_kind', 'ca_state', 'ifname', 'peer_ifname', 'qdisc_kind',
+  'ts_ns',
+  'location',
+  'cgroup_id',
+  'netns',
+  'reason',
+  'len',
+  'ifindex',
+  'mtu',
+  'peer_ifindex',
+  'peer_mtu',
+  'peer_netns',
+  'sk_rmem',
+  'sk_rcvbuf',
+  'sk_backlog',
+  'sk_max_backlog',
+  'qdisc_qlen',
+  'qdisc_backlog',
+  'err',
+  'saddr',
+  'daddr',
+  'sport',
+  'dport',
+  'protocol',
+  'type',
+  'family',
+  'l4proto',
+  'tcp_flags',
+  'direction',
+  'sk_state',
+  'rtx_kind',
+  'ca_state',
+  'ifname',
+  'peer_ifname',
+  'qdisc_kind',
 ] as const;
 
 export type Decoder = (batch: Buffer, emit: (event: TraceEvent) => void) => number;
@@ -46,19 +76,48 @@ export function createDecoder(ctx: DecoderContext): Decoder {
     if (!f[name]) throw new Error(`addon layout lacks dt_event.${name}: rebuild the addon`);
   }
   const off = (name: (typeof DECODED_FIELDS)[number]) => f[name][0];
-  const TS = off('ts_ns'), LOC = off('location'), CG = off('cgroup_id'), NETNS = off('netns');
-  const REASON = off('reason'), LEN = off('len'), IFINDEX = off('ifindex'), MTU = off('mtu');
-  const PEER_IFINDEX = off('peer_ifindex'), PEER_MTU = off('peer_mtu'), PEER_NETNS = off('peer_netns');
-  const RMEM = off('sk_rmem'), RCVBUF = off('sk_rcvbuf'), BACKLOG = off('sk_backlog'), MAX_BACKLOG = off('sk_max_backlog');
-  const QLEN = off('qdisc_qlen'), QBACKLOG = off('qdisc_backlog'), ERR = off('err');
-  const SADDR = off('saddr'), DADDR = off('daddr'), SPORT = off('sport'), DPORT = off('dport');
-  const TYPE = off('type'), FAMILY = off('family'), L4 = off('l4proto'), FLAGS = off('tcp_flags');
-  const DIR = off('direction'), STATE = off('sk_state'), RTX = off('rtx_kind'), CA = off('ca_state'), ETH = off('protocol');
-  const IFNAME = off('ifname'), PEER_IFNAME = off('peer_ifname'), QDISC = off('qdisc_kind');
+  const TS = off('ts_ns'),
+    LOC = off('location'),
+    CG = off('cgroup_id'),
+    NETNS = off('netns');
+  const REASON = off('reason'),
+    LEN = off('len'),
+    IFINDEX = off('ifindex'),
+    MTU = off('mtu');
+  const PEER_IFINDEX = off('peer_ifindex'),
+    PEER_MTU = off('peer_mtu'),
+    PEER_NETNS = off('peer_netns');
+  const RMEM = off('sk_rmem'),
+    RCVBUF = off('sk_rcvbuf'),
+    BACKLOG = off('sk_backlog'),
+    MAX_BACKLOG = off('sk_max_backlog');
+  const QLEN = off('qdisc_qlen'),
+    QBACKLOG = off('qdisc_backlog'),
+    ERR = off('err');
+  const SADDR = off('saddr'),
+    DADDR = off('daddr'),
+    SPORT = off('sport'),
+    DPORT = off('dport');
+  const TYPE = off('type'),
+    FAMILY = off('family'),
+    L4 = off('l4proto'),
+    FLAGS = off('tcp_flags');
+  const DIR = off('direction'),
+    STATE = off('sk_state'),
+    RTX = off('rtx_kind'),
+    CA = off('ca_state'),
+    ETH = off('protocol');
+  const IFNAME = off('ifname'),
+    PEER_IFNAME = off('peer_ifname'),
+    QDISC = off('qdisc_kind');
   const NAME_LEN = f.ifname[1];
 
   const kinds: Record<number, RetransmitKind> = {
-    [c.DT_RTX_RTO]: 'rto', [c.DT_RTX_FAST]: 'fast', [c.DT_RTX_TLP]: 'tlp', [c.DT_RTX_SYN]: 'syn', [c.DT_RTX_SYNACK]: 'synack',
+    [c.DT_RTX_RTO]: 'rto',
+    [c.DT_RTX_FAST]: 'fast',
+    [c.DT_RTX_TLP]: 'tlp',
+    [c.DT_RTX_SYN]: 'syn',
+    [c.DT_RTX_SYNACK]: 'synack',
   };
   const directions: Record<number, DropRecord['direction']> = { [c.DT_DIR_RX]: 'rx', [c.DT_DIR_TX]: 'tx' };
   const listen = ctx.tcpStates.indexOf('LISTEN');

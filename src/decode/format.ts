@@ -9,7 +9,9 @@ export const TCP_FLAGS: readonly string[] = Array.from({ length: 256 }, (_, byte
 
 const L4_NAMES: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 58: 'icmpv6', 132: 'sctp' };
 export const L4_PROTO: readonly string[] = Array.from({ length: 256 }, (_, n) => L4_NAMES[n] ?? String(n));
-export const L4_NUMBER: Readonly<Record<string, number>> = Object.fromEntries(Object.entries(L4_NAMES).map(([n, name]) => [name, Number(n)]));
+export const L4_NUMBER: Readonly<Record<string, number>> = Object.fromEntries(
+  Object.entries(L4_NAMES).map(([n, name]) => [name, Number(n)]),
+);
 
 export function formatIPv4(buf: Buffer, off: number): string {
   return `${buf[off]}.${buf[off + 1]}.${buf[off + 2]}.${buf[off + 3]}`;

@@ -30,7 +30,9 @@ export function fromNative(e: unknown): unknown {
     out = new DroptraceError(
       'ERR_DROPTRACE_BPF_LOAD',
       `${err.message}${tail}`,
-      err.errno === EINVAL ? 'the verifier or CO-RE rejected the programs for this kernel: report it with the libbpf lines above' : 'see the libbpf lines above',
+      err.errno === EINVAL
+        ? 'the verifier or CO-RE rejected the programs for this kernel: report it with the libbpf lines above'
+        : 'see the libbpf lines above',
     );
   }
   out.errno = err.errno;

@@ -3,7 +3,7 @@
  * ruleset): an `ip netns` name, else any process living in it. Misses rescan at most once a second.
  */
 import { readdirSync, readlinkSync } from 'node:fs';
-import { netnsNames, NETNS_RUN_DIR } from './netns.js';
+import { NETNS_RUN_DIR, netnsNames } from './netns.js';
 
 const RESCAN_MS = 1000;
 

@@ -39,7 +39,9 @@ export function resolveNetns(spec: string, dir = NETNS_RUN_DIR): number {
   throw new DroptraceError(
     'ERR_DROPTRACE_NETNS_UNKNOWN',
     `unknown network namespace: ${spec}`,
-    known.length ? `known names (ip netns list): ${known.slice(0, 20).join(', ')}` : 'give an `ip netns` name, an inode number or a path such as /proc/<pid>/ns/net',
+    known.length
+      ? `known names (ip netns list): ${known.slice(0, 20).join(', ')}`
+      : 'give an `ip netns` name, an inode number or a path such as /proc/<pid>/ns/net',
   );
 }
 

@@ -20,8 +20,7 @@ const SRV_ADDR = '10.231.7.1';
 const CLI_ADDR = '10.231.7.2';
 const NS_PATH = `/run/netns/${SRV}`;
 
-const sh = (...argv: string[]) =>
-  execFileSync(argv[0] as string, argv.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const sh = (...argv: string[]) => execFileSync(argv[0] as string, argv.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 const inSrv = (...argv: string[]) => sh('ip', 'netns', 'exec', SRV, ...argv);
 
 /** Sends `count` UDP datagrams from the client namespace to the server's port. */
@@ -108,9 +107,7 @@ describe.skipIf(!runnable)('netfilter rule evidence in a real namespace', () => 
     await rules.lookup(NS_PATH); // baseline
     sendUdp(9999, 300);
     const first = await rules.lookup(NS_PATH);
-    expect(first.map((h) => [h.source, h.table, h.chain, h.rule, h.verdict])).toEqual([
-      ['iptables', 'filter', 'INPUT', IPT_RULE, 'DROP'],
-    ]);
+    expect(first.map((h) => [h.source, h.table, h.chain, h.rule, h.verdict])).toEqual([['iptables', 'filter', 'INPUT', IPT_RULE, 'DROP']]);
     const [hit] = first;
     expect(hit?.delta).toBeGreaterThan(30); // 30% of 300, with ample slack for chance
     expect(hit?.delta).toBeLessThan(200);

@@ -1,7 +1,7 @@
 /** The library API on the real kernel, and the environment errors a user meets first. */
 import { spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { trace, type TraceRecord } from '../../src/index.js';
+import { type TraceRecord, trace } from '../../src/index.js';
 import type { Trace } from '../../src/trace.js';
 import { BIN } from '../helpers/droptrace-cli.js';
 import { SKIP_KERNEL } from '../helpers/kernel-env.js';
@@ -40,7 +40,9 @@ describe.skipIf(SKIP_KERNEL)('trace() as a library', () => {
 
     const stop = session.stop();
     expect(stop.by_reason.NO_SOCKET).toBeGreaterThanOrEqual(3);
-    expect(session.counts().some((c) => c.reason === 'NO_SOCKET' && c.netns === lab?.b.inode && /^__udp4_lib_rcv\+/.test(c.location))).toBe(true);
+    expect(session.counts().some((c) => c.reason === 'NO_SOCKET' && c.netns === lab?.b.inode && /^__udp4_lib_rcv\+/.test(c.location))).toBe(
+      true,
+    );
   });
 
   it('changes its filter without reloading', async () => {
@@ -59,9 +61,13 @@ describe.skipIf(SKIP_KERNEL)('trace() as a library', () => {
 
 describe.skipIf(SKIP_KERNEL)('environment errors', () => {
   it('not root: ERR_DROPTRACE_PERMISSION with a hint, exit 77', () => {
-    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, BIN, '--duration', '1'], {
-      encoding: 'utf8',
-    });
+    const r = spawnSync(
+      'setpriv',
+      ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, BIN, '--duration', '1'],
+      {
+        encoding: 'utf8',
+      },
+    );
     expect(r.stderr).toContain('[ERR_DROPTRACE_PERMISSION]');
     expect(r.stderr).toMatch(/hint: run it as root/);
     expect(r.status).toBe(77);

@@ -78,7 +78,8 @@ describe.skipIf(SKIP_KERNEL)('droptrace --json streams real drops', () => {
     if (facts.peer) expect(first.peer).toEqual(facts.peer);
     for (const d of drops) expect(facts.sports).toContain(d.sport);
     // nothing outside the two namespaces (a veth's peer counts as inside)
-    for (const d of run.drops()) expect([lab.a.inode, lab.b.inode]).toContain(d.peer && d.netns !== lab.a.inode && d.netns !== lab.b.inode ? d.peer.netns : d.netns);
+    for (const d of run.drops())
+      expect([lab.a.inode, lab.b.inode]).toContain(d.peer && d.netns !== lab.a.inode && d.netns !== lab.b.inode ? d.peer.netns : d.netns);
     const records = run.records();
     expect(records[0].type).toBe('start');
     expect(records.at(-1)?.type).toBe('stop');

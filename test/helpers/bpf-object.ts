@@ -23,7 +23,9 @@ export interface StructLayout {
 }
 
 export function bpfStructLayout(name: string, object = BPF_OBJECT): StructLayout {
-  const { types } = JSON.parse(execFileSync('bpftool', ['btf', 'dump', 'file', object, '-j'], { encoding: 'utf8' })) as { types: BtfType[] };
+  const { types } = JSON.parse(execFileSync('bpftool', ['btf', 'dump', 'file', object, '-j'], { encoding: 'utf8' })) as {
+    types: BtfType[];
+  };
   const byId = new Map(types.map((t) => [t.id, t]));
   const sizeOf = (id: number): number => {
     const t = byId.get(id);

@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { DroptraceRecord, DropRecord, RetransmitRecord } from '../../src/events.js';
+import type { DropRecord, DroptraceRecord, RetransmitRecord } from '../../src/events.js';
 import { assertValidRecord } from './schema.js';
 
 export const BIN = fileURLToPath(new URL('../../bin/droptrace.js', import.meta.url));

@@ -5,7 +5,10 @@ import { loadAddon } from '../../src/native/addon.js';
 
 // Reason numbers move between kernels; names are read from this kernel's BTF. bpftool's C dump of
 // the same BTF is the independent source the addon's answer is checked against.
-const btfC = execFileSync('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux', 'format', 'c'], { encoding: 'utf8', maxBuffer: 1 << 30 });
+const btfC = execFileSync('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux', 'format', 'c'], {
+  encoding: 'utf8',
+  maxBuffer: 1 << 30,
+});
 function enumValue(member: string): number {
   const m = new RegExp(`\\b${member} = (\\d+),`).exec(btfC);
   if (!m) throw new Error(`${member} not in vmlinux BTF`);

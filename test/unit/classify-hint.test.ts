@@ -228,18 +228,14 @@ describe('hints name the numbers of the event', () => {
       'iptables',
       'nftables',
     ]);
-    const ct = classify(
-      ev({ reason: 'NETFILTER_DROP', location: 'nf_hook_slow+0x1', conntrack: { count: 5, max: 5 } }),
-    );
+    const ct = classify(ev({ reason: 'NETFILTER_DROP', location: 'nf_hook_slow+0x1', conntrack: { count: 5, max: 5 } }));
     expect(ct.component).toBe('conntrack');
     const tbf = classify(ev({ reason: 'QDISC_DROP', location: '__dev_queue_xmit+0x1', qdisc_kind: 'tbf' }));
     expect([tbf.layer, tbf.component]).toEqual(['qdisc', 'tbf']);
   });
 
   it('uses the local port by direction', () => {
-    const tx = classify(
-      ev({ reason: 'NO_SOCKET', location: 'x+0x1', proto: 'tcp', sport: 8080, dport: 5555, direction: 'tx' }),
-    );
+    const tx = classify(ev({ reason: 'NO_SOCKET', location: 'x+0x1', proto: 'tcp', sport: 8080, dport: 5555, direction: 'tx' }));
     expect(tx.hint).toBe('no socket listening on tcp :8080 (closed port)');
   });
 

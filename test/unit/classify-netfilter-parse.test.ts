@@ -26,13 +26,7 @@ describe('parseIptablesSave', () => {
       ['filter', 'OUTPUT', '-P OUTPUT ACCEPT', null, 0],
       ['filter', 'INPUT', '-A INPUT -j DTCLS-BLOCK', null, 87],
       ['filter', 'INPUT', PROB_RULE, 'DROP', 13],
-      [
-        'filter',
-        'INPUT',
-        '-A INPUT -p tcp -m tcp --dport 81 -j REJECT --reject-with icmp-port-unreachable',
-        'REJECT',
-        0,
-      ],
+      ['filter', 'INPUT', '-A INPUT -p tcp -m tcp --dport 81 -j REJECT --reject-with icmp-port-unreachable', 'REJECT', 0],
       ['filter', 'INPUT', '-A INPUT -p udp -m udp --dport 9000 -j ACCEPT', null, 0],
       ['filter', 'DTCLS-BLOCK', '-A DTCLS-BLOCK -s 127.0.0.2/32 -j DROP', 'DROP', 0],
     ]);
@@ -83,9 +77,7 @@ describe('parseNftJson and parseNftText', () => {
   it('finds the nft rule whose counter rose', () => {
     const prev = new Map(parseNftJson(fx('nft-before.json'), skip).map((r) => [r.key, r.packets]));
     const hits = risingDropRules(prev, parseNftJson(fx('nft-after.json'), skip));
-    expect(hits.map((h) => [h.source, h.table, h.chain, h.verdict, h.delta])).toEqual([
-      ['nftables', 'inet dtcls', 'input', 'DROP', 50],
-    ]);
+    expect(hits.map((h) => [h.source, h.table, h.chain, h.verdict, h.delta])).toEqual([['nftables', 'inet dtcls', 'input', 'DROP', 50]]);
   });
 
   it('gives rule text by handle without the changing counter numbers', () => {
@@ -118,8 +110,7 @@ function replay(outputs: Record<string, string[]>): { run: NetnsRunner; calls: s
     calls.push(`${ns} ${cmd}`);
     const queue = outputs[cmd];
     const stdout = queue && queue.length > 1 ? (queue.shift() as string) : queue?.[0];
-    const res: CommandResult =
-      stdout === undefined ? { stdout: '', stderr: 'not found', code: 127 } : { stdout, stderr: '', code: 0 };
+    const res: CommandResult = stdout === undefined ? { stdout: '', stderr: 'not found', code: 127 } : { stdout, stderr: '', code: 0 };
     return res;
   };
   return { run, calls };
@@ -175,10 +166,7 @@ describe('NetfilterRules cache', () => {
       'cat /proc/net/ip_tables_names /proc/net/ip6_tables_names': ['filter\n'],
     });
     await new NetfilterRules({ run }).lookup('/ns');
-    expect(calls.filter((c) => c.includes('legacy-save'))).toEqual([
-      '/ns iptables-legacy-save -c',
-      '/ns ip6tables-legacy-save -c',
-    ]);
+    expect(calls.filter((c) => c.includes('legacy-save'))).toEqual(['/ns iptables-legacy-save -c', '/ns ip6tables-legacy-save -c']);
   });
 });
 

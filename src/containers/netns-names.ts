@@ -1,0 +1,95 @@
+/**
+ * Plain network namespaces named by `ip netns add <name>` (bind mounts under /run/netns), and
+ * `--netns <name|inode|path>` resolution for the CLI.
+ */
+import { readdirSync, statSync, statfsSync } from 'node:fs';
+import { join } from 'node:path';
+import { DroptraceError } from '../errors.js';
+import type { ContainerInfo, Resolver } from './types.js';
+
+export const NETNS_DIR = '/run/netns';
+export const NETNS_UNKNOWN = 'ERR_DROPTRACE_NETNS_UNKNOWN';
+/** statfs f_type of nsfs: a namespace file, as opposed to a plain file that happens to be there. */
+const NSFS_MAGIC = 0x6e736673;
+
+export interface NamedNetns {
+  name: string;
+  inode: number;
+}
+
+export function listNetnsNames(dir = NETNS_DIR): NamedNetns[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const out: NamedNetns[] = [];
+  for (const name of names.sort()) {
+    try {
+      // A name whose namespace was never mounted (a failed `ip netns add`) is an empty file.
+      if (statfsSync(join(dir, name)).type !== NSFS_MAGIC) continue;
+      out.push({ name, inode: statSync(join(dir, name)).ino });
+    } catch {}
+  }
+  return out;
+}
+
+export class NetnsNamesResolver implements Resolver {
+  readonly source = 'netns';
+
+  constructor(readonly dir = NETNS_DIR) {}
+
+  async list(): Promise<ContainerInfo[]> {
+    return listNetnsNames(this.dir).map((n) => ({
+      id: n.name,
+      name: n.name,
+      runtime: 'netns',
+      image: null,
+      pid: null,
+      netns: n.inode,
+      cgroupId: null,
+      addresses: [],
+      running: true,
+    }));
+  }
+}
+
+export interface ResolvedNetns {
+  inode: number;
+  /** The `ip netns` name when there is one. */
+  name: string | null;
+  path: string | null;
+}
+
+/**
+ * `--netns` accepts an `ip netns` name, an inode number (as droptrace prints it), or a path to
+ * a namespace file (`/proc/<pid>/ns/net`, `/var/run/docker/netns/<id>`, …).
+ */
+export function resolveNetns(spec: string | number, dir = NETNS_DIR): ResolvedNetns {
+  const named = () => listNetnsNames(dir);
+  if (typeof spec === 'number' || /^\d+$/.test(spec)) {
+    const inode = Number(spec);
+    if (!Number.isSafeInteger(inode) || inode <= 0) {
+      throw new DroptraceError(NETNS_UNKNOWN, `"${spec}" is not a netns inode`);
+    }
+    return { inode, name: named().find((n) => n.inode === inode)?.name ?? null, path: null };
+  }
+  const path = spec.includes('/') ? spec : join(dir, spec);
+  try {
+    if (statfsSync(path).type !== NSFS_MAGIC) {
+      throw new DroptraceError(NETNS_UNKNOWN, `${path} is not a network namespace file`);
+    }
+    const inode = statSync(path).ino;
+    return { inode, name: spec.includes('/') ? (named().find((n) => n.inode === inode)?.name ?? null) : spec, path };
+  } catch (e) {
+    if (e instanceof DroptraceError) throw e;
+    const known = named().map((n) => n.name);
+    throw new DroptraceError(
+      NETNS_UNKNOWN,
+      `no network namespace "${spec}"${spec.includes('/') ? '' : `; named ones: ${known.length ? known.join(', ') : 'none'}`}`,
+      'give an `ip netns` name, a netns inode, or a path such as /proc/<pid>/ns/net',
+      { cause: e },
+    );
+  }
+}
