@@ -3,7 +3,7 @@
  * drops the layer, component, hint, benign flag and evidence. Per-event work is table look-ups;
  * anything that needs I/O (rulesets, conntrack) is refreshed in the background and used when ready.
  */
-import { ConntrackEvidence, classify, NetfilterRules } from './classify/index.js';
+import { type ClassifyInput, ConntrackEvidence, classify, NetfilterRules } from './classify/index.js';
 import type { Container, ContainerVia, DropRecord, TraceEvent } from './events.js';
 import { NetnsPaths } from './kernel/netns-paths.js';
 
