@@ -269,6 +269,7 @@ static __always_inline void device_facts(struct dt_event *e, const struct net_de
 {
 	const struct Qdisc *q = BPF_CORE_READ(dev, qdisc);
 
+	e->ifindex = BPF_CORE_READ(dev, ifindex);
 	e->mtu = BPF_CORE_READ(dev, mtu);
 	bpf_probe_read_kernel_str(e->ifname, sizeof(e->ifname), dev->name);
 	if (q) {
@@ -322,6 +323,7 @@ static __always_inline int handle_drop(struct sk_buff *skb, __u64 location, __u3
 	const struct dt_filter *f;
 	struct net_device *dev, *peer = NULL;
 	struct sock *sk;
+	bool emit, need_peer, need_cgroup, need_tuple;
 	__u32 zero = 0;
 
 	stat_inc(DT_STAT_SEEN);
@@ -338,29 +340,42 @@ static __always_inline int handle_drop(struct sk_buff *skb, __u64 location, __u3
 	if (!sk)
 		sk = rx_sk;
 
+	/*
+	 * Read only what the filters or the event need: in summary mode with no
+	 * filter, a drop costs the netns reads and a counter update.
+	 */
+	emit = f->emit;
+	need_peer = emit || (f->flags & DT_FILTER_NETNS);
+	need_cgroup = emit || (f->flags & DT_FILTER_CGROUP);
+	need_tuple = emit || (f->flags & (DT_FILTER_ADDR | DT_FILTER_PROTO | DT_FILTER_PORT));
+
 	/* netns from the device, else the socket: skb->dev is NULL inside TCP and on OUTPUT */
 	if (dev) {
 		e.netns = dev_netns(dev);
-		e.ifindex = BPF_CORE_READ(dev, ifindex);
-		peer = veth_peer(dev);
-		if (peer)
-			e.peer_netns = dev_netns(peer);
+		if (need_peer) {
+			peer = veth_peer(dev);
+			if (peer)
+				e.peer_netns = dev_netns(peer);
+		}
 	}
 	if (sk) {
 		e.sk_state = BPF_CORE_READ(sk, __sk_common.skc_state);
 		if (!e.netns)
 			e.netns = sk_netns(sk);
-		e.cgroup_id = sk_cgroup_id(sk, e.sk_state);
+		if (need_cgroup)
+			e.cgroup_id = sk_cgroup_id(sk, e.sk_state);
 	}
-	parse_headers(&e, skb);
-	if (!e.family && sk)
-		sock_common_tuple(&e, &sk->__sk_common);
+	if (need_tuple) {
+		parse_headers(&e, skb);
+		if (!e.family && sk)
+			sock_common_tuple(&e, &sk->__sk_common);
+	}
 	if (!entity_allowed(f, &e) || !l4_allowed(f, &e))
 		return 0;
 
 	stat_inc(DT_STAT_MATCHED);
 	count_drop(&e);
-	if (!f->emit)
+	if (!emit)
 		return 0;
 
 	e.ts_ns = bpf_ktime_get_ns();

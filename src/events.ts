@@ -123,5 +123,12 @@ export interface StopRecord {
   by_reason: Record<string, number>;
 }
 
-export type DroptraceRecord = StartRecord | DropRecord | RetransmitRecord | LostRecord | StopRecord;
+/** `droptrace top --json`: the in-kernel counters, exact, once per interval. */
+export interface CountsRecord {
+  type: 'counts';
+  time: string;
+  rows: { netns: number; reason: string; location: string; count: number }[];
+}
+
+export type DroptraceRecord = StartRecord | DropRecord | RetransmitRecord | LostRecord | StopRecord | CountsRecord;
 export type TraceEvent = DropRecord | RetransmitRecord;

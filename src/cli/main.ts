@@ -22,6 +22,8 @@ export function buildProgram(io = { out: process.stdout, err: process.stderr }):
     .description('Every packet the kernel drops and every TCP retransmit, live, with where and why.')
     .version(droptraceVersion())
     .showHelpAfterError('(droptrace --help lists the options)')
+    // a verb's options (top --json) belong to the verb, not to the default stream command
+    .enablePositionalOptions()
     .configureOutput({ writeErr: (s) => io.err.write(s), writeOut: (s) => io.out.write(s) });
 
   addFilterOptions(program)
@@ -40,7 +42,7 @@ export function buildProgram(io = { out: process.stdout, err: process.stderr }):
     .option('--duration <seconds>', 'stop after this many seconds', positiveNumber('--duration'))
     .option('--json', 'one NDJSON counts record per interval')
     .action(async (opts: TopOptions) => {
-      await top(opts, { out: io.out, tty: Boolean((io.out as NodeJS.WriteStream).isTTY) && !opts.json });
+      await top(opts, { out: io.out, err: io.err, tty: Boolean((io.out as NodeJS.WriteStream).isTTY) && !opts.json });
     });
 
   program.addCommand(reasonsCommand(io));

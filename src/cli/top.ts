@@ -2,6 +2,7 @@
  * `droptrace top`: counts only. The kernel counts by (netns, reason, location) and streams
  * nothing, so a storm costs a map update per drop; the table is redrawn from the counters.
  */
+import type { CountsRecord } from '../events.js';
 import { type DropCount, Session } from '../session.js';
 import { type FilterOptions, filterFromOptions } from './options.js';
 
@@ -21,14 +22,17 @@ function table(rows: DropCount[], previous: Map<string, number>, seconds: number
   return [head, ...lines].join('\n');
 }
 
-export async function top(opts: TopOptions, io: { out: NodeJS.WritableStream; tty: boolean }): Promise<void> {
+export async function top(opts: TopOptions, io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream; tty: boolean }): Promise<void> {
   const session = Session.open({ filter: filterFromOptions(opts), emit: false });
   session.start({ events() {}, lost() {} });
+  if (opts.json) io.out.write(`${JSON.stringify(session.startRecord())}\n`);
+  else io.err.write('droptrace top: counting drops in the kernel; Ctrl-C to stop\n');
   const previous = new Map<string, number>();
   const draw = () => {
     const rows = session.counts();
     if (opts.json) {
-      io.out.write(`${JSON.stringify({ type: 'counts', time: session.clock.now(), rows })}\n`);
+      const record: CountsRecord = { type: 'counts', time: session.clock.now(), rows };
+      io.out.write(`${JSON.stringify(record)}\n`);
     } else {
       io.out.write(`${io.tty ? '\x1b[H\x1b[2J' : ''}${table(rows, previous, opts.interval)}\n\n`);
     }
@@ -46,5 +50,6 @@ export async function top(opts: TopOptions, io: { out: NodeJS.WritableStream; tt
     if (opts.duration !== undefined) setTimeout(end, opts.duration * 1000);
   });
   draw();
-  session.stop();
+  const stop = session.stop();
+  if (opts.json) io.out.write(`${JSON.stringify(stop)}\n`);
 }

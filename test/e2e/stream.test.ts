@@ -3,7 +3,7 @@
  * this test creates, and what `droptrace --json --netns …` printed, record by record.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { DropRecord, RetransmitRecord } from '../../src/events.js';
+import type { CountsRecord, DropRecord, RetransmitRecord } from '../../src/events.js';
 import { DroptraceRun } from '../helpers/droptrace-cli.js';
 import { SKIP_KERNEL } from '../helpers/kernel-env.js';
 import { Lab } from './lab/netns.js';
@@ -137,6 +137,24 @@ describe.skipIf(SKIP_KERNEL)('in-kernel filters', () => {
     // a random port of the second run: it only shows when it equals the first one's
     expect(other).toBe(again.dports[0] === facts.dports[0]);
     expect(run.drops().every((d) => d.sport === facts.dports[0] || d.dport === facts.dports[0])).toBe(true);
+  });
+});
+
+describe.skipIf(SKIP_KERNEL)('droptrace top: counts in the kernel, no events', () => {
+  it('counts every drop of the namespace exactly, by reason and location', async () => {
+    const lab = await newLab();
+    const run = await DroptraceRun.start(['top', '--json', '--netns', lab.b.ns, '--interval', '0.5', '--duration', '3']);
+    runs.push(run);
+    const facts = (await SCENARIOS['udp-closed-port'](lab)) as DropFacts;
+    expect(await run.exited).toBe(0);
+    const last = run
+      .records()
+      .filter((r) => r.type === 'counts')
+      .at(-1) as CountsRecord;
+    const row = last.rows.find((r) => r.reason === 'NO_SOCKET' && r.netns === lab.b.inode);
+    expect(row.location).toMatch(/^__udp4_lib_rcv\+0x/);
+    // each datagram sent to the closed port is one drop, none missed, none extra
+    expect(row.count).toBe(facts.sent);
   });
 });
 

@@ -30,6 +30,7 @@ describe('CLI argument errors', () => {
     [['--attach', 'kprobe'], /Allowed choices are auto, tp_btf, tracepoint/],
     [['--no-such-option'], /unknown option '--no-such-option'/],
     [['top', '--interval', '0'], /--interval must be a positive number/],
+    [['top', '--duration', '-1'], /--duration must be a positive number/],
   ])('%j exits 2 and says why', async (args, message) => {
     const { code, err } = await cli(args);
     expect(code).toBe(2);
