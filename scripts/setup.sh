@@ -24,5 +24,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-npm ci --no-audit --no-fund
+# `npm install`, not `npm ci`: npm 11 here writes lock files without the optional per-platform
+# packages of @biomejs/biome (omit-lockfile-registry-resolved), which `npm ci` then refuses
+npm install --no-audit --no-fund
 npm run build
