@@ -130,5 +130,28 @@ export interface CountsRecord {
   rows: { netns: number; reason: string; location: string; count: number }[];
 }
 
-export type DroptraceRecord = StartRecord | DropRecord | RetransmitRecord | LostRecord | StopRecord | CountsRecord;
+/** `droptrace explain --json`: drops folded by (where, layer, component, reason), ranked by count. */
+export interface Finding {
+  type: 'finding';
+  rank: number;
+  /** The container's name, an `ip netns` name, or netns:<inode>. */
+  where: string;
+  container: Container | null;
+  netns: number;
+  layer: Layer | null;
+  component: string | null;
+  reason: string;
+  count: number;
+  benign: boolean;
+  /** The most informative hint seen (one naming a rule beats one that could not). */
+  hint: string | null;
+  evidence: Evidence;
+  locations: string[];
+  /** One packet of the finding, as an example. */
+  example: { proto: string | null; saddr: string | null; sport: number | null; daddr: string | null; dport: number | null };
+  first_seen: string;
+  last_seen: string;
+}
+
+export type DroptraceRecord = StartRecord | DropRecord | RetransmitRecord | LostRecord | StopRecord | CountsRecord | Finding;
 export type TraceEvent = DropRecord | RetransmitRecord;

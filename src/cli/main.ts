@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { DroptraceError } from '../errors.js';
 import { droptraceVersion } from '../session.js';
 import { EXIT_USAGE, exitCodeFor } from './exit-codes.js';
+import { type ExplainOptions, explain } from './explain.js';
 import { collect, port, positiveInteger, positiveNumber, proto } from './options.js';
 import { reasonsCommand } from './reasons.js';
 import { type StreamOptions, stream } from './stream.js';
@@ -43,6 +44,14 @@ export function buildProgram(io = { out: process.stdout, err: process.stderr }):
     .option('--json', 'one NDJSON counts record per interval')
     .action(async (opts: TopOptions) => {
       await top(opts, { out: io.out, err: io.err, tty: Boolean((io.out as NodeJS.WriteStream).isTTY) && !opts.json });
+    });
+
+  addFilterOptions(program.command('explain'))
+    .description('trace for a while, then say what is dropping packets, where and why, most first')
+    .option('--duration <seconds>', 'how long to trace', positiveNumber('--duration'), 10)
+    .option('--json', 'NDJSON: start, one finding per line, stop')
+    .action(async (opts: ExplainOptions) => {
+      await explain(opts, io);
     });
 
   program.addCommand(reasonsCommand(io));

@@ -1,0 +1,119 @@
+/**
+ * `droptrace explain`: events folded into findings, one per (where, layer, component, reason),
+ * ranked by count: the conclusion the layer-by-layer counter hunt would reach, with its evidence.
+ * Pure: the caller feeds events and reads findings.
+ */
+import type { DropRecord, Finding, TraceEvent } from '../events.js';
+
+export interface RetransmitSummary {
+  where: string;
+  kinds: Record<string, number>;
+  count: number;
+}
+
+function richness(e: DropRecord): number {
+  return (e.evidence.rule ? 4 : 0) + (e.evidence.conntrack_max ? 2 : 0) + (e.hint ? 1 : 0);
+}
+
+export class FindingsBuilder {
+  private readonly findings = new Map<string, Finding & { richness: number }>();
+  private readonly retransmits = new Map<string, RetransmitSummary>();
+  drops = 0;
+
+  constructor(private readonly nameOf: (netns: number) => string | undefined = () => undefined) {}
+
+  where(e: TraceEvent): string {
+    return e.container?.name ?? this.nameOf(e.netns) ?? `netns:${e.netns}`;
+  }
+
+  add(e: TraceEvent): void {
+    const where = this.where(e);
+    if (e.type === 'retransmit') {
+      const r = this.retransmits.get(where) ?? { where, kinds: {}, count: 0 };
+      r.kinds[e.kind] = (r.kinds[e.kind] ?? 0) + 1;
+      r.count++;
+      this.retransmits.set(where, r);
+      return;
+    }
+    this.drops++;
+    const key = `${where}\t${e.layer}\t${e.component}\t${e.reason}`;
+    let f = this.findings.get(key);
+    if (!f) {
+      f = {
+        type: 'finding',
+        rank: 0,
+        where,
+        container: e.container,
+        netns: e.netns,
+        layer: e.layer,
+        component: e.component,
+        reason: e.reason,
+        count: 0,
+        benign: e.benign,
+        hint: e.hint,
+        evidence: e.evidence,
+        locations: [],
+        example: { proto: e.proto, saddr: e.saddr, sport: e.sport, daddr: e.daddr, dport: e.dport },
+        first_seen: e.time,
+        last_seen: e.time,
+        richness: -1,
+      };
+      this.findings.set(key, f);
+    }
+    f.count++;
+    f.last_seen = e.time;
+    if (!f.locations.includes(e.location) && f.locations.length < 8) f.locations.push(e.location);
+    const r = richness(e);
+    if (r >= f.richness) {
+      f.richness = r;
+      f.hint = e.hint;
+      f.evidence = e.evidence;
+    }
+  }
+
+  /** Findings by count, most first; benign ones after the others. */
+  result(): { findings: Finding[]; retransmits: RetransmitSummary[] } {
+    const findings = [...this.findings.values()]
+      .sort((a, b) => Number(a.benign) - Number(b.benign) || b.count - a.count)
+      .map(({ richness: _, ...f }, i) => ({ ...f, rank: i + 1 }));
+    const retransmits = [...this.retransmits.values()].sort((a, b) => b.count - a.count);
+    return { findings, retransmits };
+  }
+}
+
+export function findingsText(findings: Finding[], retransmits: RetransmitSummary[], seconds: number): string {
+  const real = findings.filter((f) => !f.benign);
+  const benign = findings.filter((f) => f.benign);
+  const lines = [
+    `droptrace explain: ${seconds} s traced, ${real.reduce((n, f) => n + f.count, 0)} drops that matter, ${benign.reduce((n, f) => n + f.count, 0)} benign`,
+  ];
+  if (!real.length) lines.push('  no drops found that are not normal operation');
+  for (const f of real) {
+    lines.push('');
+    lines.push(`${String(f.rank).padStart(2)}. ${f.where}  ${f.layer ?? '?'}/${f.component ?? '?'}  ${f.reason}  ×${f.count}`);
+    if (f.hint) lines.push(`    ${f.hint}`);
+    const ev = Object.entries(f.evidence)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ');
+    if (ev) lines.push(`    evidence: ${ev}`);
+    const ex = f.example;
+    if (ex.saddr)
+      lines.push(
+        `    e.g. ${ex.proto} ${ex.saddr}${ex.sport !== null ? `:${ex.sport}` : ''} > ${ex.daddr}${ex.dport !== null ? `:${ex.dport}` : ''} at ${f.locations[0]}`,
+      );
+  }
+  if (retransmits.length) {
+    lines.push('', 'TCP retransmits:');
+    for (const r of retransmits) {
+      lines.push(
+        `    ${r.where}: ${r.count} (${Object.entries(r.kinds)
+          .map(([k, n]) => `${k} ${n}`)
+          .join(', ')})`,
+      );
+    }
+  }
+  if (benign.length) {
+    lines.push('', `benign (normal operation): ${benign.map((f) => `${f.where} ${f.reason} ×${f.count}`).join(', ')}`);
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import type { DropRecord, RetransmitRecord } from '../../src/events.js';
+import { FindingsBuilder, findingsText } from '../../src/explain/findings.js';
+
+function drop(over: Partial<DropRecord>): DropRecord {
+  return {
+    type: 'drop',
+    time: '2026-01-01T00:00:00.000000000Z',
+    reason: 'NETFILTER_DROP',
+    reason_code: 6,
+    location: 'nft_do_chain+0x46f',
+    direction: 'rx',
+    proto: 'udp',
+    family: 'ipv4',
+    saddr: '10.0.0.1',
+    sport: 4000,
+    daddr: '10.0.0.2',
+    dport: 80,
+    tcp_flags: null,
+    len: 40,
+    ifindex: 2,
+    ifname: 'eth0',
+    mtu: 1500,
+    netns: 100,
+    cgroup_id: null,
+    peer: null,
+    sk_state: null,
+    container: null,
+    container_via: null,
+    layer: 'netfilter',
+    component: 'nftables',
+    hint: 'dropped by an nftables/iptables-nft rule (no rule counter rose)',
+    benign: false,
+    evidence: {},
+    ...over,
+  };
+}
+
+const rtx: RetransmitRecord = {
+  type: 'retransmit',
+  time: '2026-01-01T00:00:01.000000000Z',
+  kind: 'rto',
+  state: 'ESTABLISHED',
+  proto: 'tcp',
+  family: 'ipv4',
+  saddr: '10.0.0.1',
+  sport: 4000,
+  daddr: '10.0.0.2',
+  dport: 80,
+  netns: 100,
+  cgroup_id: null,
+  err: 0,
+  ca_state: 'Loss',
+  container: null,
+  container_via: null,
+};
+
+describe('FindingsBuilder', () => {
+  it('folds drops by where, layer, component and reason, and ranks them by count, benign last', () => {
+    const b = new FindingsBuilder((netns) => (netns === 100 ? 'web' : undefined));
+    for (let i = 0; i < 3; i++) b.add(drop({}));
+    for (let i = 0; i < 5; i++) b.add(drop({ reason: 'QUEUE_PURGE', layer: 'socket', component: 'tcp', benign: true }));
+    for (let i = 0; i < 2; i++) b.add(drop({ netns: 200, reason: 'NO_SOCKET', layer: 'transport', component: 'udp' }));
+    b.add(rtx);
+    const { findings, retransmits } = b.result();
+    expect(findings.map((f) => [f.rank, f.where, f.reason, f.count])).toEqual([
+      [1, 'web', 'NETFILTER_DROP', 3],
+      [2, 'netns:200', 'NO_SOCKET', 2],
+      [3, 'web', 'QUEUE_PURGE', 5],
+    ]);
+    expect(retransmits).toEqual([{ where: 'web', kinds: { rto: 1 }, count: 1 }]);
+  });
+
+  it('keeps the most informative hint: one naming the rule beats one that could not', () => {
+    const b = new FindingsBuilder();
+    b.add(drop({}));
+    b.add(drop({ hint: 'dropped by iptables rule `-A INPUT -j DROP`', component: 'nftables', evidence: { rule: '-A INPUT -j DROP' } }));
+    b.add(drop({}));
+    const [f] = b.result().findings;
+    expect(f.hint).toBe('dropped by iptables rule `-A INPUT -j DROP`');
+    expect(f.evidence).toEqual({ rule: '-A INPUT -j DROP' });
+    expect(f.count).toBe(3);
+  });
+
+  it('names a container before a namespace name before an inode', () => {
+    const b = new FindingsBuilder(() => 'ns-name');
+    const container = { id: 'abc', name: 'nginx', runtime: 'docker', image: null, pid: 1 };
+    expect(b.where(drop({ container }))).toBe('nginx');
+    expect(b.where(drop({}))).toBe('ns-name');
+    expect(new FindingsBuilder().where(drop({}))).toBe('netns:100');
+  });
+});
+
+describe('findingsText', () => {
+  it('prints ranked findings with hint, evidence and an example packet', () => {
+    const b = new FindingsBuilder(() => 'web');
+    b.add(drop({ hint: 'dropped by iptables rule `-A INPUT -j DROP`', evidence: { rule: '-A INPUT -j DROP' } }));
+    b.add(rtx);
+    const { findings, retransmits } = b.result();
+    expect(findingsText(findings, retransmits, 5)).toBe(
+      [
+        'droptrace explain: 5 s traced, 1 drops that matter, 0 benign',
+        '',
+        ' 1. web  netfilter/nftables  NETFILTER_DROP  ×1',
+        '    dropped by iptables rule `-A INPUT -j DROP`',
+        '    evidence: rule=-A INPUT -j DROP',
+        '    e.g. udp 10.0.0.1:4000 > 10.0.0.2:80 at nft_do_chain+0x46f',
+        '',
+        'TCP retransmits:',
+        '    web: 1 (rto 1)',
+        '',
+      ].join('\n'),
+    );
+  });
+});
