@@ -97,6 +97,20 @@ describe.skipIf(SKIP_KERNEL)('droptrace --json streams real drops', () => {
   });
 });
 
+describe.skipIf(SKIP_KERNEL)('the classic-tracepoint fallback (kernels where tp_btf cannot attach)', () => {
+  it.each(['udp-closed-port', 'retransmit-syn'])('%s is reported the same way', async (name) => {
+    const lab = await newLab();
+    const run = await trace(['--attach', 'tracepoint', '--netns', lab.a.ns, '--netns', lab.b.ns]);
+    const facts = await SCENARIOS[name](lab);
+    const hit = await run.waitFor((r) =>
+      facts.type === 'drop' ? r.type === 'drop' && matchesDrop(r, facts) : r.type === 'retransmit' && matchesRetransmit(r, facts),
+    );
+    expect(await run.stop()).toBe(0);
+    expect(run.records()[0]).toMatchObject({ type: 'start', program: 'tracepoint' });
+    expect(hit.netns).toBe(facts.netns);
+  });
+});
+
 describe.skipIf(SKIP_KERNEL)('in-kernel filters', () => {
   it('shows drops of the namespace asked for, never those of another', async () => {
     const mine = await newLab();
