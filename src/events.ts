@@ -121,6 +121,8 @@ export interface StopRecord {
   retransmits: number;
   lost: number;
   by_reason: Record<string, number>;
+  /** Events shown, by container name (`host` for none): the stream's own count, not the kernel's. */
+  by_container?: Record<string, number>;
 }
 
 /** `droptrace top --json`: the in-kernel counters, exact, once per interval. */

@@ -19,6 +19,11 @@ export interface TraceFilter {
   reasons?: string[];
   proto?: string;
   port?: number;
+  /**
+   * Only the listed namespaces, cgroups and addresses, even when the lists are empty (a followed
+   * container that is down: trace nothing of it rather than everything).
+   */
+  restrict?: boolean;
 }
 
 const AF_INET = 2;
@@ -50,7 +55,7 @@ export function nativeFilter(filter: TraceFilter, emit: boolean, reasons: Reason
   const netns = filter.netns ?? [];
   const cgroups = filter.cgroups ?? [];
   const addrs = (filter.addresses ?? []).map(addressBytes);
-  if (netns.length) flags |= c.DT_FILTER_NETNS;
+  if (netns.length || filter.restrict) flags |= c.DT_FILTER_NETNS;
   if (cgroups.length) flags |= c.DT_FILTER_CGROUP;
   if (addrs.length) flags |= c.DT_FILTER_ADDR;
   const codes = (filter.reasons ?? []).map((name) => {

@@ -1,19 +1,28 @@
 /** `droptrace explain`: trace for a while, then the findings ranked by count, with their evidence. */
+
+import { listNetnsNames } from '../containers/netns-names.js';
 import { Enricher } from '../enrich.js';
 import { FindingsBuilder, findingsText } from '../explain/findings.js';
-import { netnsNames } from '../kernel/netns.js';
 import { Session } from '../session.js';
-import { type FilterOptions, filterFromOptions } from './options.js';
+import { type ContainerOptions, prepare } from './prepare.js';
 
-export interface ExplainOptions extends FilterOptions {
+export interface ExplainOptions extends ContainerOptions {
   duration: number;
   json?: boolean;
 }
 
 export async function explain(opts: ExplainOptions, io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream }): Promise<void> {
-  const session = Session.open({ filter: filterFromOptions(opts) });
-  const enricher = new Enricher();
-  const names = netnsNames();
+  const prepared = await prepare(opts, io.err);
+  let session: Session;
+  try {
+    session = Session.open({ filter: prepared.filter });
+  } catch (e) {
+    prepared.close();
+    throw e;
+  }
+  prepared.onFilter = (filter) => session.applyFilter(filter);
+  const enricher = new Enricher({ attribute: prepared.attribute });
+  const names = new Map(listNetnsNames().map((n) => [n.inode, n.name]));
   const builder = new FindingsBuilder((netns) => names.get(netns));
   session.start({
     events(events) {
@@ -37,6 +46,7 @@ export async function explain(opts: ExplainOptions, io: { out: NodeJS.WritableSt
     process.once('SIGTERM', early);
   });
   const stop = session.stop();
+  prepared.close();
   const { findings, retransmits } = builder.result();
   if (opts.json) {
     io.out.write(findings.map((f) => `${JSON.stringify(f)}\n`).join(''));

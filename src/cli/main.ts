@@ -13,6 +13,7 @@ function addFilterOptions(cmd: Command): Command {
   return cmd
     .option('--netns <name|inode|path>', 'only this network namespace (repeatable; names from /run/netns)', collect, [])
     .option('--pid <pid>', 'only the network namespace of this process (repeatable)', collect, [])
+    .option('--container <name|id>', 'only drops that concern this container, followed across restarts (repeatable)', collect, [])
     .option('--reason <NAME>', 'only this drop reason, e.g. NETFILTER_DROP (repeatable)', collect, [])
     .option('--proto <tcp|udp|icmp|icmpv6>', 'only this transport protocol', proto)
     .option('--port <n>', 'only packets with this port at either end', port);

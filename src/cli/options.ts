@@ -1,8 +1,9 @@
 /** Option parsing shared by the verbs: values are checked here, with codes and hints. */
 import { InvalidArgumentError } from 'commander';
+import { resolveNetns } from '../containers/netns-names.js';
 import { DroptraceError } from '../errors.js';
 import type { TraceFilter } from '../filter.js';
-import { netnsOfPid, resolveNetns } from '../kernel/netns.js';
+import { netnsOfPid } from '../kernel/netns.js';
 
 export interface FilterOptions {
   netns: string[];
@@ -46,7 +47,7 @@ export function proto(value: string): string {
 
 /** The kernel filter from the options; names are resolved now, so a typo fails before loading anything. */
 export function filterFromOptions(o: FilterOptions): TraceFilter {
-  const netns = [...o.netns.map((n) => resolveNetns(n)), ...o.pid.map((p) => netnsOfPid(p))];
+  const netns = [...o.netns.map((n) => resolveNetns(n).inode), ...o.pid.map((p) => netnsOfPid(p))];
   const reasons = o.reason.map((r) => r.toUpperCase().replace(/^SKB_DROP_REASON_/, ''));
   for (const r of reasons) {
     if (!/^[A-Z0-9_]+$/.test(r))

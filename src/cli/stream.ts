@@ -6,9 +6,9 @@ import { ndjsonLines } from '../output/ndjson.js';
 import { summaryText } from '../output/summary.js';
 import { lostLine, textLine } from '../output/text.js';
 import { Session } from '../session.js';
-import { type FilterOptions, filterFromOptions } from './options.js';
+import { type ContainerOptions, prepare } from './prepare.js';
 
-export interface StreamOptions extends FilterOptions {
+export interface StreamOptions extends ContainerOptions {
   json?: boolean;
   duration?: number;
   count?: number;
@@ -23,9 +23,18 @@ export interface StreamIO {
 }
 
 export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRecord> {
-  const session = Session.open({ filter: filterFromOptions(opts), attach: opts.attach });
+  const prepared = await prepare(opts, io.err);
+  let session: Session;
+  try {
+    session = Session.open({ filter: prepared.filter, attach: opts.attach });
+  } catch (e) {
+    prepared.close();
+    throw e;
+  }
+  prepared.onFilter = (filter) => session.applyFilter(filter);
   const json = Boolean(opts.json);
-  const enricher = new Enricher();
+  const enricher = new Enricher({ attribute: prepared.attribute });
+  const byContainer: Record<string, number> = {};
   let shown = 0;
   let finish: () => void = () => {};
   const done = new Promise<void>((resolve) => {
@@ -57,6 +66,10 @@ export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRec
         finish();
       }
       shown += visible.length;
+      for (const e of visible) {
+        const name = e.container?.name ?? 'host';
+        byContainer[name] = (byContainer[name] ?? 0) + 1;
+      }
       emit(visible);
     },
     lost(record) {
@@ -81,7 +94,8 @@ export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRec
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
 
-  const stop = session.stop();
+  const stop = { ...session.stop(), by_container: byContainer };
+  prepared.close();
   if (json) write(ndjsonLines([stop]));
   io.err.write(summaryText(stop, session.stats()));
   return stop;

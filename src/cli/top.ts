@@ -4,9 +4,9 @@
  */
 import type { CountsRecord } from '../events.js';
 import { type DropCount, Session } from '../session.js';
-import { type FilterOptions, filterFromOptions } from './options.js';
+import { type ContainerOptions, prepare } from './prepare.js';
 
-export interface TopOptions extends FilterOptions {
+export interface TopOptions extends ContainerOptions {
   interval: number;
   duration?: number;
   json?: boolean;
@@ -23,7 +23,15 @@ function table(rows: DropCount[], previous: Map<string, number>, seconds: number
 }
 
 export async function top(opts: TopOptions, io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream; tty: boolean }): Promise<void> {
-  const session = Session.open({ filter: filterFromOptions(opts), emit: false });
+  const prepared = await prepare(opts, io.err);
+  let session: Session;
+  try {
+    session = Session.open({ filter: prepared.filter, emit: false });
+  } catch (e) {
+    prepared.close();
+    throw e;
+  }
+  prepared.onFilter = (filter) => session.applyFilter(filter);
   session.start({ events() {}, lost() {} });
   if (opts.json) io.out.write(`${JSON.stringify(session.startRecord())}\n`);
   else io.err.write('droptrace top: counting drops in the kernel; Ctrl-C to stop\n');
@@ -51,5 +59,6 @@ export async function top(opts: TopOptions, io: { out: NodeJS.WritableStream; er
   });
   draw();
   const stop = session.stop();
+  prepared.close();
   if (opts.json) io.out.write(`${JSON.stringify(stop)}\n`);
 }

@@ -84,8 +84,11 @@ export function containerFromPath(path: string): ContainerRef | null {
     if (hit) found = hit;
   }
   if (found && podUid !== undefined) found.podUid = podUid;
-  // A process in the pod's own cgroup (no container below it) still belongs to the pod.
-  if (!found && podUid !== undefined) return { id: `pod${podUid}`, runtime: 'cri', podUid };
+  // A process in the pod's own cgroup (no container below it) still belongs to the pod; one in
+  // a cgroup beside the containers (crio-conmon-…) does not.
+  if (!found && podUid !== undefined && POD.test(parts[parts.length - 1] ?? '')) {
+    return { id: `pod${podUid}`, runtime: 'cri', podUid };
+  }
   return found;
 }
 

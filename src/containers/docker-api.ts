@@ -127,8 +127,15 @@ export class DockerApi {
   /**
    * Streams `/events`. `onEnd` is called once when the stream ends for any reason other than
    * stop() (the engine stopped, the socket went away), with the error when there was one.
+   * `since` (unix seconds) replays what happened from then on: events that occur while the
+   * connection is still being made, or while it was down, are not lost.
    */
-  events(filters: EventFilters, onEvent: (ev: ApiEvent) => void, onEnd?: (err?: DroptraceError) => void): () => void {
+  events(
+    filters: EventFilters,
+    onEvent: (ev: ApiEvent) => void,
+    onEnd?: (err?: DroptraceError) => void,
+    opts: { since?: number } = {},
+  ): () => void {
     let stopped = false;
     let ended = false;
     const end = (err?: DroptraceError) => {
@@ -136,7 +143,8 @@ export class DockerApi {
       ended = true;
       onEnd?.(err);
     };
-    const path = `/events?filters=${encodeURIComponent(JSON.stringify(filters))}`;
+    const since = opts.since !== undefined ? `&since=${Math.floor(opts.since)}` : '';
+    const path = `/events?filters=${encodeURIComponent(JSON.stringify(filters))}${since}`;
     const req = httpRequest({ socketPath: this.socketPath, path, method: 'GET' });
     // Only the connection gets a deadline: an idle event stream is normal.
     const connectTimer = setTimeout(() => {
@@ -200,10 +208,7 @@ export class DockerApi {
         });
       });
       // `timeout` is socket inactivity; a wall-clock deadline as well, so a trickling engine cannot hang us.
-      const deadline = setTimeout(
-        () => req.destroy(this.error(`${method} ${path} took longer than ${this.timeoutMs} ms`)),
-        this.timeoutMs,
-      );
+      const deadline = setTimeout(() => req.destroy(this.error(`${method} ${path} took longer than ${this.timeoutMs} ms`)), this.timeoutMs);
       req.on('timeout', () => req.destroy(this.error(`${method} ${path}: no answer within ${this.timeoutMs} ms`)));
       req.on('error', (e) => reject(e instanceof DroptraceError ? e : this.wrap(e, path)));
       req.on('close', () => clearTimeout(deadline));

@@ -112,6 +112,8 @@ export class DockerResolver implements Resolver {
     let stopStream: (() => void) | null = null;
     let retry: NodeJS.Timeout | null = null;
     let delay = 250;
+    // Replay from the moment we were asked to watch, then from the last event seen.
+    let since = Math.floor(Date.now() / 1000);
     const connect = (reconnecting: boolean) => {
       if (stopped) return;
       let heard = false;
@@ -120,6 +122,7 @@ export class DockerResolver implements Resolver {
         (ev) => {
           heard = true;
           delay = 250;
+          if (typeof ev.time === 'number') since = ev.time;
           const action = ev.Action ?? ev.status ?? '';
           if (!WATCHED_ACTIONS.includes(action)) return;
           onChange({ id: ev.Actor?.ID ?? ev.id ?? null, action });
@@ -131,6 +134,7 @@ export class DockerResolver implements Resolver {
           retry.unref();
           delay = Math.min(delay * 2, 10_000);
         },
+        { since },
       );
       if (reconnecting) onChange({ id: null, action: 'reconnect' });
     };

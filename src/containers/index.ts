@@ -17,7 +17,7 @@ import { normalizeAddress } from './address.js';
 import { DockerApi } from './docker-api.js';
 import { DockerResolver } from './docker-resolver.js';
 import { NETNS_DIR, NetnsNamesResolver } from './netns-names.js';
-import { hostNetns as readHostNetns, netnsOf } from './proc.js';
+import { netnsOf, hostNetns as readHostNetns } from './proc.js';
 import { ProcfsResolver } from './procfs-resolver.js';
 import type { ContainerInfo, Resolver, RuntimeChange } from './types.js';
 
@@ -300,7 +300,8 @@ export class ContainerIndex extends EventEmitter {
     );
   }
 
-  private find(spec: string): ContainerInfo | null {
+  /** Synchronous `resolve` over what the index holds now: null when nothing matches. */
+  find(spec: string): ContainerInfo | null {
     const candidates = this.all.filter((c) => c.runtime !== 'netns');
     const pick = (list: ContainerInfo[]): ContainerInfo | null => {
       if (list.length === 0) return null;

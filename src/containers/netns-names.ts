@@ -2,7 +2,7 @@
  * Plain network namespaces named by `ip netns add <name>` (bind mounts under /run/netns), and
  * `--netns <name|inode|path>` resolution for the CLI.
  */
-import { readdirSync, statSync, statfsSync } from 'node:fs';
+import { readdirSync, statfsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DroptraceError } from '../errors.js';
 import type { ContainerInfo, Resolver } from './types.js';

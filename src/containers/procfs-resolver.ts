@@ -3,10 +3,10 @@
  * its /proc entry gives the netns and addresses. Works for any runtime, without any API,
  * but knows ids only: the name is the short id unless a better source supplies one.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ContainerRef, containerFromCgroupFile } from './cgroup-path.js';
-import { PROC, addressesOf, cgroupIdOfPath, netnsOf, parentOf } from './proc.js';
+import { addressesOf, cgroupIdOfPath, netnsOf, PROC, parentOf } from './proc.js';
 import type { ContainerInfo, Resolver } from './types.js';
 
 export interface ProcMember {
@@ -30,10 +30,11 @@ export function groupByContainer(
   for (const list of byId.values()) {
     list.sort((a, b) => a.pid - b.pid);
     const pids = new Set(list.map((m) => m.pid));
-    const init = list.find((m) => {
-      const ppid = parentOfPid(m.pid);
-      return ppid === null || !pids.has(ppid);
-    }) ?? list[0];
+    const init =
+      list.find((m) => {
+        const ppid = parentOfPid(m.pid);
+        return ppid === null || !pids.has(ppid);
+      }) ?? list[0];
     out.push({ ref: init.ref, init: init.pid, v2Path: init.v2Path });
   }
   return out;

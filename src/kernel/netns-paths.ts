@@ -3,7 +3,7 @@
  * ruleset): an `ip netns` name, else any process living in it. Misses rescan at most once a second.
  */
 import { readdirSync, readlinkSync } from 'node:fs';
-import { NETNS_RUN_DIR, netnsNames } from './netns.js';
+import { listNetnsNames, NETNS_DIR } from '../containers/netns-names.js';
 
 const RESCAN_MS = 1000;
 
@@ -12,7 +12,7 @@ export class NetnsPaths {
   private scannedAt = -Infinity;
 
   constructor(
-    private readonly runDir = NETNS_RUN_DIR,
+    private readonly runDir = NETNS_DIR,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -32,7 +32,7 @@ export class NetnsPaths {
   private rescan(): void {
     this.scannedAt = this.now();
     const paths = new Map<number, string>();
-    for (const [ino, name] of netnsNames(this.runDir)) paths.set(ino, `${this.runDir}/${name}`);
+    for (const { name, inode } of listNetnsNames(this.runDir)) paths.set(inode, `${this.runDir}/${name}`);
     for (const pid of readdirSync('/proc')) {
       if (pid.charCodeAt(0) > 0x39) continue; // not a pid
       try {

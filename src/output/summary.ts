@@ -7,5 +7,10 @@ export function summaryText(stop: StopRecord, stats: SessionStats): string {
   const width = Math.max(6, ...rows.map(([r]) => r.length));
   const lines = [`droptrace: ${stop.drops} drops, ${stop.retransmits} retransmits; ${stats.delivered} events delivered, ${stop.lost} lost`];
   for (const [reason, count] of rows) lines.push(`  ${reason.padEnd(width)} ${String(count).padStart(10)}`);
+  const containers = Object.entries(stop.by_container ?? {}).sort((a, b) => b[1] - a[1]);
+  if (containers.length) {
+    lines.push('events shown by container:');
+    for (const [name, count] of containers) lines.push(`  ${name.padEnd(width)} ${String(count).padStart(10)}`);
+  }
   return `${lines.join('\n')}\n`;
 }
