@@ -2,6 +2,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { DroptraceError } from '../errors.js';
 import { droptraceVersion } from '../session.js';
+import { containersCommand } from './containers.js';
 import { EXIT_USAGE, exitCodeFor } from './exit-codes.js';
 import { type ExplainOptions, explain } from './explain.js';
 import { collect, port, positiveInteger, positiveNumber, proto } from './options.js';
@@ -55,6 +56,7 @@ export function buildProgram(io = { out: process.stdout, err: process.stderr }):
       await explain(opts, io);
     });
 
+  program.addCommand(containersCommand(io));
   program.addCommand(reasonsCommand(io));
   // errors are thrown, never process.exit(): main() maps them to exit statuses, tests inspect them
   for (const cmd of [program, ...program.commands]) cmd.exitOverride().configureOutput(program.configureOutput());

@@ -4,6 +4,7 @@ import { normalizeAddress } from '../../src/containers/address.js';
 import { DockerApi, dockerSocketFromEnv, splitJsonLines } from '../../src/containers/docker-api.js';
 import { addressesFromNetworks, infoFromSummary } from '../../src/containers/docker-resolver.js';
 import { parseFibTrieLocal, parseIfInet6 } from '../../src/containers/netns-addresses.js';
+import { parseLinkPeers } from '../../src/containers/veth.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/containers/${name}`, import.meta.url), 'utf8');
 
@@ -106,5 +107,19 @@ describe('Engine API plumbing', () => {
     const api = new DockerApi({ socketPath: '/nonexistent/dtctr.sock', timeoutMs: 500 });
     const err = await new Promise((resolve) => api.events({}, () => {}, resolve));
     expect(err).toMatchObject({ code: 'ERR_DROPTRACE_CONTAINER_API' });
+  });
+});
+
+describe('parseLinkPeers (ip -o link inside a container)', () => {
+  test('pairs each veth with its peer ifindex, and skips devices without a peer', () => {
+    const text = [
+      '1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN mode DEFAULT group default qlen 1000\\    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00',
+      '14: eth0@if15: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP mode DEFAULT group default \\    link/ether 02:42:ac:11:00:02 brd ff:ff:ff:ff:ff:ff link-netnsid 0',
+      '16: eth1@if17: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 100 qdisc noqueue state UP',
+    ].join('\n');
+    expect(parseLinkPeers(text)).toEqual([
+      { inner: 'eth0', peerIndex: 15 },
+      { inner: 'eth1', peerIndex: 17 },
+    ]);
   });
 });

@@ -1,0 +1,60 @@
+/** `droptrace containers`: what droptrace sees, and how it would attribute a drop to each. */
+import { Command } from 'commander';
+import { ContainerIndex } from '../containers/index.js';
+import { hostVeths } from '../containers/veth.js';
+
+export function containersCommand(io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream }): Command {
+  return new Command('containers')
+    .description('list the containers (and named network namespaces) droptrace sees: name, id, runtime, netns, addresses, veth')
+    .option('--json', 'one JSON array')
+    .action(async (opts: { json?: boolean }) => {
+      const index = new ContainerIndex({ pollMs: 0 });
+      index.on('warning', (e) => io.err.write(`droptrace: warning [${e.code}]: ${e.message}\n`));
+      await index.refresh();
+      const rows = await Promise.all(
+        index
+          .list()
+          .sort((a, b) => Number(b.running) - Number(a.running) || a.name.localeCompare(b.name))
+          .map(async (c) => ({
+            name: c.name,
+            id: c.id,
+            runtime: c.runtime,
+            image: c.image,
+            running: c.running,
+            pid: c.pid,
+            netns: c.netns,
+            cgroup_id: c.cgroupId === null ? null : String(c.cgroupId),
+            addresses: c.addresses,
+            veth: c.pid !== null && c.running ? await hostVeths(c.pid) : [],
+          })),
+      );
+      if (opts.json) {
+        io.out.write(`${JSON.stringify(rows)}\n`);
+        return;
+      }
+      const table = [['NAME', 'ID', 'RUNTIME', 'STATE', 'PID', 'NETNS', 'ADDRESSES', 'VETH']];
+      for (const r of rows) {
+        table.push([
+          r.name,
+          r.id.slice(0, 12),
+          r.runtime,
+          r.running ? 'running' : 'stopped',
+          String(r.pid ?? '-'),
+          String(r.netns ?? '-'),
+          r.addresses.join(',') || '-',
+          r.veth.map((v) => `${v.inner}<>${v.host}`).join(',') || '-',
+        ]);
+      }
+      const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
+      io.out.write(
+        `${table
+          .map((row) =>
+            row
+              .map((cell, i) => cell.padEnd(widths[i]))
+              .join('  ')
+              .trimEnd(),
+          )
+          .join('\n')}\n`,
+      );
+    });
+}
