@@ -3,8 +3,7 @@
 import { listNetnsNames } from '../containers/netns-names.js';
 import { Enricher } from '../enrich.js';
 import { FindingsBuilder, findingsText } from '../explain/findings.js';
-import { Session } from '../session.js';
-import { type ContainerOptions, prepare } from './prepare.js';
+import { type ContainerOptions, openSession } from './prepare.js';
 
 export interface ExplainOptions extends ContainerOptions {
   duration: number;
@@ -12,15 +11,7 @@ export interface ExplainOptions extends ContainerOptions {
 }
 
 export async function explain(opts: ExplainOptions, io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream }): Promise<void> {
-  const prepared = await prepare(opts, io.err);
-  let session: Session;
-  try {
-    session = Session.open({ filter: prepared.filter });
-  } catch (e) {
-    prepared.close();
-    throw e;
-  }
-  prepared.onFilter = (filter) => session.applyFilter(filter);
+  const { prepared, session } = await openSession(opts, io.err);
   const enricher = new Enricher({ attribute: prepared.attribute });
   const names = new Map(listNetnsNames().map((n) => [n.inode, n.name]));
   const builder = new FindingsBuilder((netns) => names.get(netns));

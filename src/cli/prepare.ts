@@ -8,6 +8,7 @@ import { ContainerIndex, type ContainerInfo, toContainer } from '../containers/i
 import type { Attribution } from '../enrich.js';
 import type { Container, TraceEvent } from '../events.js';
 import type { TraceFilter } from '../filter.js';
+import { Session, type SessionOptions } from '../session.js';
 import { type FilterOptions, filterFromOptions } from './options.js';
 
 export interface ContainerOptions extends FilterOptions {
@@ -75,4 +76,21 @@ export async function prepare(opts: ContainerOptions, err: NodeJS.WritableStream
     prepared.follower = follower;
   }
   return prepared;
+}
+
+/** prepare(), then the session on its filter, with --container's rewrites routed to it. */
+export async function openSession(
+  opts: ContainerOptions,
+  err: NodeJS.WritableStream,
+  options: Omit<SessionOptions, 'filter'> = {},
+): Promise<{ prepared: Prepared; session: Session }> {
+  const prepared = await prepare(opts, err);
+  try {
+    const session = Session.open({ ...options, filter: prepared.filter });
+    prepared.onFilter = (filter) => session.applyFilter(filter);
+    return { prepared, session };
+  } catch (e) {
+    prepared.close();
+    throw e;
+  }
 }

@@ -5,8 +5,7 @@ import type { DroptraceRecord, LostRecord, StopRecord, TraceEvent } from '../eve
 import { ndjsonLines } from '../output/ndjson.js';
 import { summaryText } from '../output/summary.js';
 import { lostLine, textLine } from '../output/text.js';
-import { Session } from '../session.js';
-import { type ContainerOptions, prepare } from './prepare.js';
+import { type ContainerOptions, openSession } from './prepare.js';
 
 export interface StreamOptions extends ContainerOptions {
   json?: boolean;
@@ -23,15 +22,7 @@ export interface StreamIO {
 }
 
 export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRecord> {
-  const prepared = await prepare(opts, io.err);
-  let session: Session;
-  try {
-    session = Session.open({ filter: prepared.filter, attach: opts.attach });
-  } catch (e) {
-    prepared.close();
-    throw e;
-  }
-  prepared.onFilter = (filter) => session.applyFilter(filter);
+  const { prepared, session } = await openSession(opts, io.err, { attach: opts.attach });
   const json = Boolean(opts.json);
   const enricher = new Enricher({ attribute: prepared.attribute });
   const byContainer: Record<string, number> = {};

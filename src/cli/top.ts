@@ -3,8 +3,8 @@
  * nothing, so a storm costs a map update per drop; the table is redrawn from the counters.
  */
 import type { CountsRecord } from '../events.js';
-import { type DropCount, Session } from '../session.js';
-import { type ContainerOptions, prepare } from './prepare.js';
+import type { DropCount } from '../session.js';
+import { type ContainerOptions, openSession } from './prepare.js';
 
 export interface TopOptions extends ContainerOptions {
   interval: number;
@@ -23,15 +23,7 @@ function table(rows: DropCount[], previous: Map<string, number>, seconds: number
 }
 
 export async function top(opts: TopOptions, io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream; tty: boolean }): Promise<void> {
-  const prepared = await prepare(opts, io.err);
-  let session: Session;
-  try {
-    session = Session.open({ filter: prepared.filter, emit: false });
-  } catch (e) {
-    prepared.close();
-    throw e;
-  }
-  prepared.onFilter = (filter) => session.applyFilter(filter);
+  const { prepared, session } = await openSession(opts, io.err, { emit: false });
   session.start({ events() {}, lost() {} });
   if (opts.json) io.out.write(`${JSON.stringify(session.startRecord())}\n`);
   else io.err.write('droptrace top: counting drops in the kernel; Ctrl-C to stop\n');
