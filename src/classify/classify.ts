@@ -283,7 +283,9 @@ export function classify(input: ClassifyInput): Classification {
   }
   const evidence: Evidence = {};
   for (const fill of c.evidence) fill(input, evidence);
-  return { layer: c.layer, component: component(input), benign, hint: render(ctx), evidence, fallback: c.fallback };
+  // a reason newer than the table is placed by its name prefix: say so, the user should know
+  const hint = c.fallback && c.layer !== 'unknown' ? `${render(ctx)} [reason not in droptrace's table; placed by its name]` : render(ctx);
+  return { layer: c.layer, component: component(input), benign, hint, evidence, fallback: c.fallback };
 }
 
 /** Static facts of a reason (for `droptrace reasons`/`explain` listings), without an event. */

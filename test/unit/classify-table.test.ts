@@ -113,6 +113,10 @@ describe('unknown reasons fall back to a prefix of the name', () => {
     const c = classify({ reason, ...FULL });
     expect([c.layer, c.component, c.fallback]).toEqual([layer, component, true]);
     expect(c.hint).toContain(reason);
+    // the hint tells the reader the reason was placed by its name, not by the table
+    expect(c.hint).toMatch(
+      layer === 'unknown' ? /is not in droptrace's table/ : /\[reason not in droptrace's table; placed by its name\]$/,
+    );
   });
 
   it('says so for a known reason too: fallback false', () => {
