@@ -34,7 +34,7 @@ const struct dt_event *dt_event_btf __attribute__((unused));
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 8 * 1024 * 1024); /* the loader may resize */
+	__uint(max_entries, 4 * 1024 * 1024); /* the loader may resize */
 } events SEC(".maps");
 
 struct {
@@ -286,9 +286,14 @@ static __always_inline void device_facts(struct dt_event *e, const struct net_de
 
 static __always_inline void submit(struct dt_event *e)
 {
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 	__u64 flags = BPF_RB_NO_WAKEUP;
 
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+	/*
+	 * Wake the consumer only as the ring crosses wakeup_bytes: waking on every
+	 * event while it is above (a consumer behind) costs microseconds each.
+	 */
+	if (avail < wakeup_bytes && avail + sizeof(*e) >= wakeup_bytes)
 		flags = BPF_RB_FORCE_WAKEUP;
 	if (bpf_ringbuf_output(&events, e, sizeof(*e), flags)) {
 		stat_inc(DT_STAT_LOST);

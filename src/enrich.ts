@@ -69,7 +69,9 @@ export class Enricher {
       qdisc_kind: ev.qdisc,
       qdisc_qlen: ev.qdisc_qlen,
       qdisc_backlog: ev.qdisc_backlog,
-      container: e.container?.name ?? null,
+      // Hints say "in <container>" of where the drop happened: only true when it was in the
+      // container's own namespace (not the host's FORWARD chain for its address, nor its veth's host end).
+      container: e.container_via === 'netns' ? (e.container?.name ?? null) : null,
       netfilter,
       conntrack,
     });

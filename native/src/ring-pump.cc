@@ -25,10 +25,13 @@ void CallJs(Napi::Env env, Napi::Function on_batch, Batch* batch) {
 
 }  // namespace
 
-RingPump::RingPump(Napi::Env env, int ring_fd, Napi::Function on_batch, size_t max_pending_bytes, int poll_ms)
+RingPump::RingPump(Napi::Env env, int ring_fd, Napi::Function on_batch, size_t max_pending_bytes, size_t batch_bytes,
+                   int poll_ms)
     : pending_bytes_(std::make_shared<std::atomic<size_t>>(0)),
       max_pending_bytes_(max_pending_bytes),
+      batch_bytes_(batch_bytes),
       poll_ms_(poll_ms) {
+  batch_.reserve(batch_bytes_);
   ring_ = ring_buffer__new(ring_fd, OnSample, this, nullptr);
   if (ring_ == nullptr) throw Napi::Error::New(env, "ring_buffer__new failed");
   tsfn_ = Napi::ThreadSafeFunction::New(env, on_batch, "droptrace-ring-pump", 0, 1);
@@ -46,6 +49,9 @@ int RingPump::OnSample(void* ctx, void* data, size_t size) {
   auto* self = static_cast<RingPump*>(ctx);
   auto* bytes = static_cast<uint8_t*>(data);
   self->batch_.insert(self->batch_.end(), bytes, bytes + size);
+  if (self->batch_.size() >= self->batch_bytes_) self->Flush();
+  // libbpf commits the records consumed so far and stops: the rest waits in the ring
+  if (self->pending_bytes_->load() > self->max_pending_bytes_) return -EAGAIN;
   return 0;
 }
 
@@ -58,8 +64,9 @@ void RingPump::Run() {
     // Producers submit with BPF_RB_NO_WAKEUP until the ring holds wakeup_bytes: epoll returns on
     // those forced wake-ups or after poll_ms, and consume() then drains what never woke us.
     int err = ring_buffer__poll(ring_, poll_ms_);
-    if (err < 0 && err != -EINTR) break;
-    ring_buffer__consume(ring_);
+    if (err < 0 && err != -EINTR && err != -EAGAIN) break;
+    err = ring_buffer__consume(ring_);
+    if (err < 0 && err != -EAGAIN) break;
     Flush();
   }
 }
@@ -68,7 +75,7 @@ void RingPump::Flush() {
   if (batch_.empty()) return;
   auto* batch = new Batch{std::move(batch_), pending_bytes_};
   batch_.clear();
-  batch_.reserve(batch->bytes.size());
+  batch_.reserve(batch_bytes_);
   pending_bytes_->fetch_add(batch->bytes.size());
   if (tsfn_.NonBlockingCall(batch, CallJs) != napi_ok) {
     pending_bytes_->fetch_sub(batch->bytes.size());

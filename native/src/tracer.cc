@@ -82,7 +82,7 @@ Napi::Function Tracer::Init(Napi::Env env) {
 Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info), env_(info.Env()) {
   Napi::Env env = info.Env();
   Napi::Object opts = info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object::New(env);
-  uint32_t ring_bytes = GetU32(opts, "ringBytes", 8u << 20);
+  uint32_t ring_bytes = GetU32(opts, "ringBytes", 4u << 20);
   uint32_t wakeup_bytes = GetU32(opts, "wakeupBytes", 256u << 10);
   std::string attach = opts.Has("attach") ? opts.Get("attach").ToString().Utf8Value() : "auto";
 
@@ -159,7 +159,8 @@ Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
     links_.push_back(link);
   }
   pump_ = std::make_unique<RingPump>(env, bpf_map__fd(skel_->maps.events), on_batch,
-                                     GetU32(opts, "maxPendingBytes", 32u << 20), GetU32(opts, "pollMs", 10));
+                                     GetU32(opts, "maxPendingBytes", 4u << 20), GetU32(opts, "batchBytes", 256u << 10),
+                                     GetU32(opts, "pollMs", 10));
   return env.Undefined();
 }
 

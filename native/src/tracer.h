@@ -23,7 +23,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   ~Tracer() override;
 
  private:
-  // start(onBatch, { maxPendingBytes, pollMs }): attach every program, then stream. Main thread.
+  // start(onBatch, { maxPendingBytes, batchBytes, pollMs }): attach every program, then stream. Main thread.
   Napi::Value Start(const Napi::CallbackInfo& info);
   // stop(): detach, join the pump; idempotent. Main thread.
   Napi::Value Stop(const Napi::CallbackInfo& info);

@@ -53,14 +53,17 @@ export async function prepare(opts: ContainerOptions, err: NodeJS.WritableStream
       index.stop();
     },
   };
-  await index.start();
   if (opts.container.length) {
+    // Before start(): a source that fails then (Docker API unreachable) warns only once, on the first load.
     const warned = new Set<string>();
     index.on('warning', (e) => {
       if (warned.has(e.code)) return;
       warned.add(e.code);
       err.write(`droptrace: warning [${e.code}]: ${e.message}\n`);
     });
+  }
+  await index.start();
+  if (opts.container.length) {
     const follower = new ContainerFollower(
       index,
       opts.container,

@@ -261,9 +261,13 @@ export class ContainerIndex extends EventEmitter {
         if (c) return { container: c, via: 'cgroup' };
       }
     }
+    // A plain `ip netns` namespace at the other end of the veth (a client joined to the host) is
+    // only a fallback: a container the packet is addressed to or from says more.
+    let plainPeer: ContainerInfo | null = null;
     if (ev.peer) {
       c = this.byNetns(ev.peer.netns);
-      if (c) return { container: c, via: 'veth-peer' };
+      if (c && c.runtime !== 'netns') return { container: c, via: 'veth-peer' };
+      plainPeer = c;
     }
     // Only the host's bridge, FORWARD chain and DNAT see a container's traffic by address alone;
     // in any other namespace an address match would be a coincidence of private ranges.
@@ -274,7 +278,7 @@ export class ContainerIndex extends EventEmitter {
         if (c) return { container: c, via: 'address' };
       }
     }
-    return null;
+    return plainPeer ? { container: plainPeer, via: 'veth-peer' } : null;
   }
 
   /**

@@ -26,9 +26,20 @@ export function netnsOf(pid: number, procRoot = PROC): number | null {
   }
 }
 
-/** The netns of the host: the one init (pid 1 of our pid namespace) lives in. */
+/**
+ * The netns of the host: the one init (pid 1 of our pid namespace) lives in. Where /proc/1/ns is
+ * closed to us (a sandboxed root may not pass the ptrace check on init), our own is the best guess.
+ */
 export function hostNetns(procRoot = PROC): number | null {
-  return netnsOf(1, procRoot);
+  return netnsOf(1, procRoot) ?? selfNetns(procRoot);
+}
+
+function selfNetns(procRoot: string): number | null {
+  try {
+    return statSync(join(procRoot, 'self', 'ns', 'net')).ino;
+  } catch {
+    return null;
+  }
 }
 
 export function processCgroup(pid: number, procRoot = PROC): ProcessCgroup | null {

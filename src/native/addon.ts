@@ -31,7 +31,7 @@ export interface NativeFilter {
 
 export interface NativeTracer {
   readonly attachMode: 'tp_btf' | 'tracepoint';
-  start(onBatch: (batch: Buffer) => void, opts?: { maxPendingBytes?: number; pollMs?: number }): void;
+  start(onBatch: (batch: Buffer) => void, opts?: { maxPendingBytes?: number; batchBytes?: number; pollMs?: number }): void;
   stop(): void;
   setPaused(paused: boolean): void;
   setFilter(filter: NativeFilter): void;

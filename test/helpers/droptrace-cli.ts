@@ -25,21 +25,30 @@ export class DroptraceRun {
     this.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1))));
   }
 
-  /** Starts `droptrace args…` and resolves once it printed `start` (JSON) or its banner (text). */
-  static async start(args: string[], timeoutMs = 15_000): Promise<DroptraceRun> {
-    const run = new DroptraceRun(spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  /**
+   * Starts `droptrace args…` and resolves once it printed `start` (JSON) or its banner (text).
+   * `env` replaces the child's environment (e.g. a test engine's DOCKER_HOST).
+   */
+  static async start(args: string[], timeoutMs = 15_000, env?: NodeJS.ProcessEnv): Promise<DroptraceRun> {
+    const run = new DroptraceRun(spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env }));
     const deadline = Date.now() + timeoutMs;
-    while (!/"type":"start"|tracing drops/.test(run.stdout + run.stderr)) {
+    while (!/"type":"start"|tracing drops|counting drops/.test(run.stdout + run.stderr)) {
       if (run.child.exitCode !== null) throw new Error(`droptrace exited ${run.child.exitCode} before starting:\n${run.stderr}`);
-      if (Date.now() > deadline) throw new Error(`droptrace did not start in ${timeoutMs} ms:\n${run.stderr}`);
+      if (Date.now() > deadline) {
+        run.kill(); // never leave a tracer attached behind a failed test
+        throw new Error(`droptrace did not start in ${timeoutMs} ms:\n${run.stderr}`);
+      }
       await new Promise((r) => setTimeout(r, 20));
     }
     return run;
   }
 
   /** Runs to completion (for --duration/--count or error cases). */
-  static async run(args: string[]): Promise<{ code: number; stdout: string; stderr: string; records: DroptraceRecord[] }> {
-    const run = new DroptraceRun(spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  static async run(
+    args: string[],
+    env?: NodeJS.ProcessEnv,
+  ): Promise<{ code: number; stdout: string; stderr: string; records: DroptraceRecord[] }> {
+    const run = new DroptraceRun(spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env }));
     const code = await run.exited;
     return { code, stdout: run.stdout, stderr: run.stderr, records: args.includes('--json') ? run.records() : [] };
   }

@@ -1,0 +1,159 @@
+// The bench's conditions: one row each. To add or change one, edit this table only.
+//
+//   name       what the tables call it
+//   skip(ctx)  null when it can run here, else the reason it cannot (printed, and kept in the JSON)
+//   argv(ctx)  the tracer command (null: no tracer, the storm alone)
+//   stdout     'file': stdout goes to a scratch file that read() gets; 'null': /dev/null
+//   ready      when the tracer is attached: {stdout: RegExp} | {stderr: RegExp} | {delayMs}
+//   settleMs   wait this long after the storm before stopping the tracer (default 0)
+//   read(out, ctx)  {delivered, lost, lost_note?, extra?} from what the tracer wrote: delivered = events
+//              that reached the consumer (or were counted), lost = events the tracer itself says it
+//              lost (null: it cannot say; lost_note then says what it did say)
+//
+// ctx: {ns: {tx, rx, tx_addr, rx_addr, port, rx_inode}, duration, node, scratch(name) → scratch path} ; out: {stdoutPath, stdout (small files only), stderr}
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoDir, scanNdjson, which } from './lib.mjs';
+
+const droptraceBin = join(repoDir, 'bin', 'droptrace.js');
+
+function needs(cmd) {
+  return which(cmd) ? null : `${cmd} not installed`;
+}
+
+function needsDroptrace() {
+  return existsSync(droptraceBin) ? null : `${droptraceBin} does not exist yet`;
+}
+
+// Fires after every probe is attached, unlike bpftrace's own "Attaching N probes..." line.
+const BPFTRACE_READY = 'BEGIN { printf("ready\\n"); }';
+
+/** bpftrace reports ring/perf-buffer loss as "Lost N events" lines. */
+function bpftraceLost(text) {
+  let lost = 0;
+  for (const m of text.matchAll(/Lost (\d+) events/g)) lost += Number(m[1]);
+  return lost;
+}
+
+/** Checks once that perf can open the tracepoint system-wide here. */
+function perfSkip() {
+  const missing = needs('perf');
+  if (missing) return missing;
+  try {
+    execFileSync('perf', ['stat', '-e', 'skb:kfree_skb', '-a', '--', 'true'], { stdio: 'pipe', timeout: 20000 });
+    return null;
+  } catch (err) {
+    return `perf cannot open skb:kfree_skb: ${
+      String(err.stderr ?? err.message)
+        .trim()
+        .split('\n')[0]
+    }`;
+  }
+}
+
+export const conditions = [
+  {
+    name: 'untraced',
+    skip: () => null,
+    argv: () => null,
+  },
+  {
+    name: 'bpftrace-count',
+    skip: () => needs('bpftrace'),
+    argv: () => ['bpftrace', '-e', `${BPFTRACE_READY} tracepoint:skb:kfree_skb { @[args->reason] = count(); }`],
+    stdout: 'file',
+    ready: { stdout: /^ready$/m },
+    // counted in the kernel, printed at exit: nothing to lose; counts every drop on the host
+    read: ({ stdout }) => {
+      let delivered = 0;
+      for (const m of stdout.matchAll(/^@\[[^\]]*\]: (\d+)$/gm)) delivered += Number(m[1]);
+      return { delivered, lost: bpftraceLost(stdout) };
+    },
+  },
+  {
+    name: 'bpftrace-printf',
+    skip: () => needs('bpftrace'),
+    // the cheapest line bpftrace can print per drop: the strongest version of this peer
+    argv: () => ['bpftrace', '-e', `${BPFTRACE_READY} tracepoint:skb:kfree_skb { printf("%d\\n", args->reason); }`],
+    stdout: 'file',
+    ready: { stdout: /^ready$/m },
+    read: ({ stdout, stderr }) => {
+      const delivered = (stdout.match(/^\d+$/gm) ?? []).length;
+      return { delivered, lost: bpftraceLost(stdout) + bpftraceLost(stderr) };
+    },
+  },
+  {
+    name: 'perf-record',
+    skip: perfSkip,
+    argv: ({ scratch }) => ['perf', 'record', '-e', 'skb:kfree_skb', '-a', '-o', scratch('perf.data')],
+    stdout: 'null',
+    // perf prints nothing once attached; system-wide set-up takes well under a second here
+    ready: { delayMs: 1500 },
+    // perf reports lost *chunks*, not events: lost stays null and the chunks go to extra
+    read: ({ stderr }) => {
+      const samples = /\((\d+) samples\)/.exec(stderr);
+      const chunks = /lost (\d+) chunks/.exec(stderr);
+      return {
+        delivered: samples ? Number(samples[1]) : null,
+        lost: null,
+        lost_note: `${chunks ? chunks[1] : 0} chunks`,
+      };
+    },
+  },
+  {
+    name: 'droptrace-stream',
+    skip: needsDroptrace,
+    argv: ({ ns, node }) => [node, droptraceBin, '--json', '--netns', ns.rx],
+    stdout: 'file',
+    ready: { stdout: /"type":"start"/ },
+    read: ({ stdoutPath }) => {
+      const s = scanNdjson(stdoutPath);
+      return {
+        delivered: s.drops,
+        lost: s.lost,
+        extra: { lost_records: s.lost_records, stop: s.stop, program: s.start?.program ?? null },
+      };
+    },
+  },
+  {
+    name: 'droptrace-top',
+    skip: needsDroptrace,
+    // --duration only bounds it if the bench dies; the runner stops it with SIGINT after the storm
+    argv: ({ ns, node, duration }) => [
+      node,
+      droptraceBin,
+      'top',
+      '--netns',
+      ns.rx,
+      '--interval',
+      '0.5',
+      '--duration',
+      String(duration + 30),
+    ],
+    stdout: 'file',
+    // the first table is drawn one interval after attaching
+    ready: { stdout: /^NETNS\s+REASON/m },
+    // one more redraw after the storm, so the last table holds all of it
+    settleMs: 1200,
+    // counted in the kernel: "delivered" is the rx namespace's NETFILTER_DROP count in the last table
+    read: ({ stdout }, { ns }) => {
+      const tables = stdout.split(/^NETNS\s+REASON.*$/m);
+      const last = tables[tables.length - 1] ?? '';
+      let delivered = null;
+      for (const m of last.matchAll(/^(\d+)\s+NETFILTER_DROP\s+\S+\s+(\d+)/gm)) {
+        if (Number(m[1]) === ns.rx_inode) delivered = (delivered ?? 0) + Number(m[2]);
+      }
+      return { delivered, lost: delivered === null ? null : 0, extra: { output_tail: stdout.slice(-1500) } };
+    },
+  },
+];
+
+/** Reads a small output file whole (bpftrace's and top's; never the stream's GB-sized one). */
+export function readSmall(path) {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}

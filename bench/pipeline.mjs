@@ -1,0 +1,85 @@
+#!/usr/bin/env node
+// The user-space half of the stream, without the kernel: decode → enrich (attribution, classify) →
+// NDJSON, over synthetic batches laid out by the addon's own offsets. Prints events/s per stage, so
+// the cost of each stage shows. Usage: node bench/pipeline.mjs [events=400000]
+import { createDecoder } from '../dist/decode/decoder.js';
+import { WallClock } from '../dist/decode/format.js';
+import { Enricher } from '../dist/enrich.js';
+import { caStateNames, reasonNames, tcpStateNames } from '../dist/kernel/btf-names.js';
+import { Kallsyms } from '../dist/kernel/kallsyms.js';
+import { loadAddon } from '../dist/native/addon.js';
+import { ndjsonLines } from '../dist/output/ndjson.js';
+
+const total = Number(process.argv[2] ?? 400_000);
+const addon = loadAddon();
+const { layout } = addon;
+const reasons = reasonNames(addon);
+const f = layout.event;
+const batchEvents = Math.floor((256 * 1024) / layout.eventSize);
+
+// one batch of a NETFILTER_DROP storm: UDP 10.231.0.1 → 10.231.0.2:9 on a veth, 64 source ports
+const batch = Buffer.alloc(batchEvents * layout.eventSize);
+const kallsyms = new Kallsyms();
+for (let i = 0; i < batchEvents; i++) {
+  const o = i * layout.eventSize;
+  batch.writeBigUInt64LE(BigInt(1e12 + i * 1000), o + f.ts_ns[0]);
+  batch.writeBigUInt64LE(0xffffffff81a00000n, o + f.location[0]);
+  batch.writeUInt32LE(4026532999, o + f.netns[0]);
+  batch.writeUInt32LE(reasons.code('NETFILTER_DROP'), o + f.reason[0]);
+  batch.writeUInt32LE(44, o + f.len[0]);
+  batch.writeUInt32LE(7, o + f.ifindex[0]);
+  batch.writeUInt32LE(1500, o + f.mtu[0]);
+  batch.writeUInt32LE(6, o + f.peer_ifindex[0]);
+  batch.writeUInt32LE(1500, o + f.peer_mtu[0]);
+  batch.writeUInt32LE(4026532998, o + f.peer_netns[0]);
+  Buffer.from([10, 231, 0, 1]).copy(batch, o + f.saddr[0]);
+  Buffer.from([10, 231, 0, 2]).copy(batch, o + f.daddr[0]);
+  batch.writeUInt16LE(40000 + (i % 64), o + f.sport[0]);
+  batch.writeUInt16LE(9, o + f.dport[0]);
+  batch.writeUInt16LE(0x0800, o + f.protocol[0]);
+  batch[o + f.type[0]] = layout.constants.DT_EVENT_DROP;
+  batch[o + f.family[0]] = 2;
+  batch[o + f.l4proto[0]] = 17;
+  batch[o + f.direction[0]] = layout.constants.DT_DIR_RX;
+  batch.write('dtbench-rx0', o + f.ifname[0], 'latin1');
+  batch.write('dtbench-tx0', o + f.peer_ifname[0], 'latin1');
+  batch.write('noqueue', o + f.qdisc_kind[0], 'latin1');
+}
+
+const [sec, nsec] = addon.clockOffset();
+const decode = createDecoder({
+  layout,
+  reasons,
+  tcpStates: tcpStateNames(addon),
+  caStates: caStateNames(addon),
+  symbolize: (hi, lo) => kallsyms.symbolize(hi, lo),
+  clock: new WallClock(sec, nsec),
+});
+// no ruleset reads here: netfilter evidence is I/O, not per-event CPU
+const enricher = new Enricher({ netfilterEvidence: false, attribute: () => ({ container: null, via: null }) });
+
+function run(name, stage) {
+  const rounds = Math.ceil(total / batchEvents);
+  const t0 = process.hrtime.bigint();
+  let n = 0;
+  let bytes = 0;
+  for (let r = 0; r < rounds; r++) {
+    const events = [];
+    decode(batch, (e) => events.push(e));
+    n += events.length;
+    bytes += stage(events);
+  }
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  const rate = Math.round(n / s).toLocaleString('en');
+  console.log(`${name.padEnd(34)} ${rate.padStart(10)} events/s${bytes ? `  ${Math.round(bytes / n)} B/line` : ''}`);
+}
+
+run('decode', () => 0);
+run('decode + enrich', (events) => {
+  for (const e of events) enricher.apply(e);
+  return 0;
+});
+run('decode + enrich + NDJSON', (events) => {
+  for (const e of events) enricher.apply(e);
+  return ndjsonLines(events).length;
+});

@@ -1,0 +1,198 @@
+// Start-up and idle cost, side by side with node's own start-up and bpftrace's attach time.
+//
+//   node bench/startup.mjs [--runs 10] [--idle 10] [--netns dtbench-xxxx] [--out file]
+//
+// exec → first `start` record on stdout of `droptrace --json --netns <rx>`; exec → exit of `node -e 0`;
+// exec → bpftrace's "Attaching" line and exec → its BEGIN probe (fires once every probe is attached);
+// then CPU and context switches of droptrace and bpftrace idling side by side with nothing dropping.
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  CLK_TCK,
+  cpuTicks,
+  fmt,
+  killLiveChildren,
+  markdownTable,
+  median,
+  memAndSwitches,
+  netnsDown,
+  netnsExists,
+  netnsUp,
+  outDir,
+  randomName,
+  repoDir,
+  scratchDir,
+  sleep,
+  Tracer,
+  which,
+} from './lib.mjs';
+
+const { values: opt } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '10' },
+    idle: { type: 'string', default: '10' },
+    netns: { type: 'string' },
+    out: { type: 'string', default: join(outDir, 'startup.json') },
+  },
+});
+const runs = Number(opt.runs);
+const idleSeconds = Number(opt.idle);
+if (process.getuid?.() !== 0) {
+  console.error('startup.mjs: needs root (BPF)');
+  process.exit(2);
+}
+const ownNetns = !opt.netns;
+const nsName = opt.netns ?? randomName();
+if (!nsName.startsWith('dtbench-')) {
+  console.error('startup.mjs: --netns must start with dtbench-');
+  process.exit(2);
+}
+const rx = `${nsName}-rx`;
+const droptraceBin = join(repoDir, 'bin', 'droptrace.js');
+const scratchFiles = new Set();
+const scratch = (what) => {
+  const p = join(scratchDir, `${nsName}-${process.pid}-${what}`);
+  scratchFiles.add(p);
+  return p;
+};
+
+function cleanup() {
+  killLiveChildren();
+  for (const p of scratchFiles) rmSync(p, { force: true });
+  if (ownNetns) netnsDown(nsName);
+}
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, () => {
+    console.error(`startup.mjs: ${signal}, cleaning up`);
+    cleanup();
+    process.exit(130);
+  });
+}
+
+const BPFTRACE_PROG = 'BEGIN { printf("ready\\n"); } tracepoint:skb:kfree_skb { @[args->reason] = count(); }';
+
+/** Times from spawn to each `marks` regex on stdout (ms); stops the process after the last one. */
+async function timeTo(argv, marks, { untilExit = false } = {}) {
+  const tracer = new Tracer(argv, { stdoutPath: 'pipe' });
+  try {
+    if (untilExit) {
+      await tracer.exited;
+      if (tracer.exit.code !== 0) throw new Error(`exit ${JSON.stringify(tracer.exit)}: ${tracer.stderr.slice(-300)}`);
+      return [performance.now() - tracer.startedAt];
+    }
+    const times = [];
+    for (const re of marks) times.push(await tracer.waitReady({ stdout: re }, 10000));
+    return times;
+  } finally {
+    await tracer.stop();
+  }
+}
+
+async function series(label, argv, marks, options) {
+  const samples = marks ? marks.map(() => []) : [[]];
+  for (let i = 0; i < runs; i++) {
+    const t = await timeTo(argv, marks ?? [], options);
+    for (const [j, v] of t.entries()) samples[j].push(v);
+    await sleep(100);
+  }
+  const meds = samples.map(median);
+  console.error(`${label}: ${meds.map((m) => `${fmt(m, 1)} ms`).join(' / ')}`);
+  return { samples, median_ms: meds };
+}
+
+/** CPU%, context switches/s and RSS of already-attached tracers over `seconds` with nothing dropping. */
+async function idle(tracers, seconds) {
+  const before = tracers.map((t) => ({ ticks: cpuTicks(t.pid), m: memAndSwitches(t.pid), at: performance.now() }));
+  await sleep(seconds * 1000);
+  return tracers.map((t, i) => {
+    const after = { ticks: cpuTicks(t.pid), m: memAndSwitches(t.pid), at: performance.now() };
+    const s = (after.at - before[i].at) / 1000;
+    if (after.ticks === null) return { error: `exited while idle: ${t.stderr.slice(-300)}` };
+    return {
+      seconds: s,
+      cpu_pct: ((after.ticks - before[i].ticks) / CLK_TCK / s) * 100,
+      switches_per_s: (after.m.switches - before[i].m.switches) / s,
+      rss_mb: after.m.rss_kb / 1024,
+    };
+  });
+}
+
+async function main() {
+  mkdirSync(outDir, { recursive: true });
+  if (ownNetns) netnsUp(nsName, 9);
+  else if (!netnsExists(rx)) throw new Error(`namespace ${rx} does not exist`);
+
+  const results = { time: new Date().toISOString(), runs, idle_s: idleSeconds, skipped: {} };
+  results.node = await series('node -e 0 (exec → exit)', [process.execPath, '-e', '0'], null, { untilExit: true });
+
+  if (which('bpftrace')) {
+    results.bpftrace = await series(
+      'bpftrace (exec → "Attaching" / → BEGIN)',
+      ['bpftrace', '-e', BPFTRACE_PROG],
+      [/Attaching/, /^ready$/m],
+    );
+  } else results.skipped.bpftrace = 'bpftrace not installed';
+
+  const dtArgv = [process.execPath, droptraceBin, '--json', '--netns', rx];
+  if (!existsSync(droptraceBin)) results.skipped.droptrace = `${droptraceBin} does not exist yet`;
+  else {
+    try {
+      results.droptrace = await series('droptrace --json (exec → start record)', dtArgv, [/"type":"start"/]);
+    } catch (err) {
+      results.skipped.droptrace = `failed: ${err.message}`;
+    }
+  }
+
+  // idle side by side: a busy poller shows up as CPU and as thousands of context switches per second
+  const idlers = [];
+  if (!results.skipped.droptrace)
+    idlers.push(['droptrace --json', new Tracer(dtArgv, { stdoutPath: scratch('idle-dt.out') }), { stdout: /"type":"start"/ }]);
+  if (results.bpftrace)
+    idlers.push([
+      'bpftrace count',
+      new Tracer(['bpftrace', '-e', BPFTRACE_PROG], { stdoutPath: scratch('idle-bt.out') }),
+      { stdout: /^ready$/m },
+    ]);
+  try {
+    for (const [, t, ready] of idlers) await t.waitReady(ready);
+    const idleResults = idlers.length
+      ? await idle(
+          idlers.map(([, t]) => t),
+          idleSeconds,
+        )
+      : [];
+    results.idle = Object.fromEntries(idlers.map(([name], i) => [name, idleResults[i]]));
+  } finally {
+    for (const [, t] of idlers) await t.stop();
+  }
+
+  writeFileSync(opt.out, `${JSON.stringify(results, null, 2)}\n`);
+
+  const rows = [['node -e 0', 'exec → exit', fmt(results.node.median_ms[0], 0)]];
+  if (results.bpftrace) {
+    rows.push(['bpftrace (kfree_skb count)', 'exec → "Attaching"', fmt(results.bpftrace.median_ms[0], 0)]);
+    rows.push(['bpftrace (kfree_skb count)', 'exec → BEGIN fired (attached)', fmt(results.bpftrace.median_ms[1], 0)]);
+  }
+  if (results.droptrace) rows.push(['droptrace --json --netns', 'exec → `start` record', fmt(results.droptrace.median_ms[0], 0)]);
+  for (const [name, why] of Object.entries(results.skipped)) rows.push([name, `skipped: ${why.slice(0, 160)}`, '']);
+  console.log(`\n### Start-up (median of ${runs})\n`);
+  console.log(markdownTable(['program', 'measured', 'ms'], rows));
+  if (results.idle && Object.keys(results.idle).length) {
+    console.log(`\n### Idle, nothing dropping (${idleSeconds} s)\n`);
+    const idleRows = Object.entries(results.idle).map(([name, r]) =>
+      r.error ? [name, r.error, '', ''] : [name, `${fmt(r.cpu_pct, 2)} %`, fmt(r.switches_per_s, 1), `${fmt(r.rss_mb, 0)} MB`],
+    );
+    console.log(markdownTable(['tracer', 'CPU', 'context switches/s', 'RSS'], idleRows));
+  }
+  console.log(`\nJSON: ${opt.out}`);
+}
+
+try {
+  await main();
+} catch (err) {
+  console.error(`startup.mjs: ${err.stack ?? err}`);
+  process.exitCode = 1;
+} finally {
+  cleanup();
+}
