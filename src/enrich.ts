@@ -39,8 +39,9 @@ export class Enricher {
 
   private classifyDrop(e: DropRecord): void {
     const ev = e.evidence;
-    let netfilter: ClassifyInput['netfilter'];
-    let conntrack: ClassifyInput['conntrack'];
+    // null: no ruleset evidence to wait for; undefined (from current()): being read
+    let netfilter: ClassifyInput['netfilter'] = null;
+    let conntrack: ClassifyInput['conntrack'] = null;
     if (this.options.netfilterEvidence !== false && e.reason === 'NETFILTER_DROP') {
       const path = this.netnsPaths.pathOf(e.netns);
       if (path) {

@@ -45,7 +45,7 @@ export interface ClassifyInput {
   qdisc_backlog?: number;
   /** Container (or namespace) name, to say "in nginx". */
   container?: string | null;
-  /** From NetfilterRules.current() for NETFILTER_DROP; the first hit is used. */
+  /** From NetfilterRules.current() for NETFILTER_DROP; the first hit is used. Absent: not read yet. */
   netfilter?: readonly NetfilterRuleHit[] | null;
   /** From ConntrackEvidence.current() for NETFILTER_DROP. */
   conntrack?: ConntrackStats | null;
@@ -109,6 +109,9 @@ const CONDITIONS: Record<HintCondition, (i: ClassifyInput) => boolean> = {
   over_mtu: (i) => i.mtu != null && i.mtu > 0 && i.len > i.mtu,
   has_peer: (i) => i.peer != null,
   has_rule: (i) => (i.netfilter?.length ?? 0) > 0,
+  // undefined: not read yet; null or []: read, and no rule's counter rose
+  rules_unread: (i) => i.netfilter === undefined,
+  multicast_dst: (i) => i.daddr !== null && (/^ff/i.test(i.daddr) || /^2(2[4-9]|3\d)\./.test(i.daddr)),
   conntrack_full: (i) => i.conntrack != null && i.conntrack.max > 0 && i.conntrack.count >= i.conntrack.max,
 };
 
@@ -234,6 +237,8 @@ export function resolveRow(reason: string, func: string): { row: ReasonRow; fall
 function compile(reason: string, location: string): Compiled {
   const func = locationFunction(location);
   const { row, fallback } = resolveRow(reason, func);
+  // a location row replaces the reason's row; the reason's own variants still come first
+  const own = REASONS[reason]?.byLocation ? (REASONS[reason].variants ?? []) : [];
   return {
     layer: row.layer,
     component: componentOf(row.component),
@@ -241,7 +246,7 @@ function compile(reason: string, location: string): Compiled {
     fallback,
     func,
     render: renderOf(row.hint),
-    variants: (row.variants ?? []).map((v) => ({
+    variants: [...(row === REASONS[reason] ? [] : own), ...(row.variants ?? [])].map((v) => ({
       test: v.when ? CONDITIONS[v.when] : () => true,
       render: renderOf(v.hint),
       component: v.component === undefined ? undefined : componentOf(v.component),

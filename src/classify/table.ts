@@ -18,7 +18,9 @@ export type HintCondition =
   | 'over_mtu' // len > own device MTU
   | 'has_peer' // the device has a peer (veth)
   | 'has_rule' // user-space found the netfilter rule whose counter rose
-  | 'conntrack_full'; // conntrack count reached its max
+  | 'conntrack_full' // conntrack count reached its max
+  | 'rules_unread' // the namespace's ruleset has not been read yet (the first drops of a namespace)
+  | 'multicast_dst'; // sent to a multicast group (224.0.0.0/4, ff00::/8)
 
 /** Which Evidence fields a row fills (see Evidence in src/events.ts). */
 export type EvidenceKind = 'len' | 'mtu' | 'peer_mtu' | 'accept_queue' | 'rcvbuf' | 'qdisc' | 'rule' | 'conntrack';
@@ -81,6 +83,9 @@ export const REASONS: Readonly<Record<string, ReasonRow>> = {
   SKB_CONSUMED: { layer: 'unknown', component: 'consumed', benign: true, hint: 'packet consumed normally, not a drop' },
 
   NOT_SPECIFIED: {
+    // wherever it happens, a multicast packet nobody joined (IGMP, MLD, DAD after an MTU or
+    // address change) is dropped without a reason: normal operation
+    variants: [{ when: 'multicast_dst', benign: true, hint: 'multicast to {daddr} not joined here (normal)' }],
     layer: 'unknown',
     component: 'unspecified',
     hint: 'dropped without a reason[ at {func}]',
@@ -128,6 +133,7 @@ export const REASONS: Readonly<Record<string, ReasonRow>> = {
         component: 'conntrack',
         hint: 'conntrack table full ({conntrack_count}/{conntrack_max})',
       },
+      { when: 'rules_unread', hint: 'dropped by netfilter (reading the ruleset to name the rule)' },
     ],
     evidence: ['rule', 'conntrack'],
     at: {

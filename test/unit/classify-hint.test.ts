@@ -191,9 +191,15 @@ describe('hints name the numbers of the event', () => {
     ],
     [
       'netfilter without evidence at nft_do_chain',
-      { reason: 'NETFILTER_DROP', location: 'nft_do_chain+0x3a0', conntrack: { count: 3, max: 262144 } },
+      { reason: 'NETFILTER_DROP', location: 'nft_do_chain+0x3a0', netfilter: [], conntrack: { count: 3, max: 262144 } },
       'dropped by an nftables/iptables-nft rule (no rule counter rose)',
       { conntrack_count: 3, conntrack_max: 262144 },
+    ],
+    [
+      'netfilter before the ruleset was read',
+      { reason: 'NETFILTER_DROP', location: 'nft_do_chain+0x3a0' },
+      'dropped by netfilter (reading the ruleset to name the rule)',
+      {},
     ],
     [
       'rp_filter',

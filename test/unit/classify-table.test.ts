@@ -144,4 +144,17 @@ describe('benign reasons (PLATFORM.md: normal operation that looks like drops)',
   ])('%s benign=%s', (reason, benign) => {
     expect(classify({ reason, ...FULL }).benign).toBe(benign);
   });
+
+  it.each([
+    ['ip6_rcv_core+0x36f', 'ff02::16', true],
+    ['ip_rcv_finish_core+0x1', '224.0.0.22', true],
+    ['ip6_mc_input+0x15e', 'ff02::2', true],
+    ['ip6_rcv_core+0x36f', 'fd00::1', false],
+    ['ip_rcv_finish_core+0x1', '10.0.0.1', false],
+    ['__dev_forward_skb2+0x87', '239.1.2.3', true],
+  ])('NOT_SPECIFIED at %s to %s: benign=%s (multicast nobody joined)', (location, daddr, benign) => {
+    const c = classify({ ...FULL, reason: 'NOT_SPECIFIED', location, daddr });
+    expect(c.benign).toBe(benign);
+    if (benign) expect(c.hint).toMatch(new RegExp(`^multicast to ${daddr.replace(/\./g, '\\.')} not joined here \\(normal\\)`));
+  });
 });
