@@ -363,7 +363,7 @@ static __always_inline int handle_drop(struct sk_buff *skb, __u64 location, __u3
 				e.peer_netns = dev_netns(peer);
 		}
 	}
-	if (sk) {
+	if (sk && (!e.netns || need_cgroup)) {
 		e.sk_state = BPF_CORE_READ(sk, __sk_common.skc_state);
 		if (!e.netns)
 			e.netns = sk_netns(sk);
