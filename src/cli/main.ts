@@ -20,7 +20,12 @@ function addFilterOptions(cmd: Command): Command {
     .option('--port <n>', 'only packets with this port at either end', port);
 }
 
-export function buildProgram(io = { out: process.stdout, err: process.stderr }): Command {
+export interface ProgramIO {
+  out: NodeJS.WritableStream;
+  err: NodeJS.WritableStream;
+}
+
+export function buildProgram(io: ProgramIO = { out: process.stdout, err: process.stderr }): Command {
   const program = new Command('droptrace')
     .description('Every packet the kernel drops and every TCP retransmit, live, with where and why.')
     .version(droptraceVersion())

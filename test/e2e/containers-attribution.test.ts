@@ -3,15 +3,15 @@
  * port and a bystander, real drops made in and around them, and what `droptrace --container nginx`
  * printed for each: the reason, the layer, the container and how it was attributed.
  *
- * With DTATTR_SAMPLES=<file>, one NDJSON line and one text line per case are appended to the file
+ * With DROPTRACE_SAMPLES=<file>, one NDJSON line and one text line per case are appended to the file
  * (for the issue's note).
  */
 import { spawnSync } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DropRecord, DroptraceRecord } from '../../src/events.js';
 import { BIN, DroptraceRun } from '../helpers/droptrace-cli.js';
 import { SKIP_KERNEL } from '../helpers/kernel-env.js';
+import { sample } from '../helpers/samples.js';
 import {
   freePort,
   hostNetnsInode,
@@ -59,11 +59,6 @@ afterEach(cleanUp);
 
 const fn = (location: string) => location.replace(/\+0x[0-9a-f]+$/, '');
 const isDrop = (r: DroptraceRecord): r is DropRecord => r.type === 'drop';
-
-function sample(label: string, line: string): void {
-  const file = process.env.DTATTR_SAMPLES;
-  if (file) appendFileSync(file, `## ${label}\n${line}\n`);
-}
 
 /** The stdout line of a JSON run that printed `rec` (the first identical record). */
 function lineOf(r: DroptraceRun, rec: DroptraceRecord): string {
