@@ -9,8 +9,9 @@
 
 #include <bpf/bpf_core_read.h>
 
-/* Set by the loader from the kernel's BTF: does tcp_retransmit_skb pass `err`? */
+/* Set by the loader from the kernel's BTF: the tracepoints' argument counts. */
 const volatile bool rtx_has_err = false;
+const volatile bool kfree_skb_has_rx_sk = false;
 
 /*
  * netdev_priv(): v6.12 ("net: add a priv field to struct net_device") made the
@@ -46,6 +47,18 @@ static __always_inline int tcp_rtx_err_arg(unsigned long long *ctx)
 	if (rtx_has_err)
 		return (int)ctx[2];
 	return 0;
+}
+
+/*
+ * kfree_skb gained a fourth argument, `struct sock *rx_sk`, in v6.10 (the
+ * receiving socket of drops inside socket code). Read only where it exists,
+ * so that one tp_btf program loads on both sides of that change.
+ */
+static __always_inline struct sock *kfree_skb_rx_sk_arg(unsigned long long *ctx)
+{
+	if (kfree_skb_has_rx_sk)
+		return (struct sock *)ctx[3];
+	return NULL;
 }
 
 #endif /* DROPTRACE_CORE_FIXES_H */

@@ -322,13 +322,18 @@ static __always_inline void count_drop(const struct dt_event *e)
 		stat_inc(DT_STAT_COUNTER_FULL);
 }
 
-static __always_inline int handle_drop(struct sk_buff *skb, __u64 location, __u32 reason, struct sock *rx_sk)
+/*
+ * One drop. The twins read skb->dev, skb->sk (else rx_sk) and the device's netns
+ * themselves: the tp_btf one with plain loads through typed pointers, the
+ * classic one with probe reads. Those are on every drop's path, summary mode too.
+ */
+static __always_inline int handle_drop(struct sk_buff *skb, struct net_device *dev, struct sock *sk,
+				       __u32 dev_netns_inum, __u64 location, __u32 reason)
 {
 	struct dt_event e;
 	const struct dt_filter *f;
-	struct net_device *dev, *peer = NULL;
-	struct sock *sk;
-	bool emit, need_peer, need_cgroup, need_tuple;
+	struct net_device *peer = NULL;
+	bool emit, need_cgroup, need_tuple, in_netns;
 	__u32 zero = 0;
 
 	stat_inc(DT_STAT_SEEN);
@@ -340,29 +345,17 @@ static __always_inline int handle_drop(struct sk_buff *skb, __u64 location, __u3
 	e.type = DT_EVENT_DROP;
 	e.location = location;
 	e.reason = reason;
-	dev = BPF_CORE_READ(skb, dev);
-	sk = BPF_CORE_READ(skb, sk);
-	if (!sk)
-		sk = rx_sk;
 
 	/*
-	 * Read only what the filters or the event need: in summary mode with no
-	 * filter, a drop costs the netns reads and a counter update.
+	 * Read only what the filters or the event need: in summary mode a drop
+	 * in a listed namespace costs the netns reads, one look-up and a counter.
 	 */
 	emit = f->emit;
-	need_peer = emit || (f->flags & DT_FILTER_NETNS);
 	need_cgroup = emit || (f->flags & DT_FILTER_CGROUP);
 	need_tuple = emit || (f->flags & (DT_FILTER_ADDR | DT_FILTER_PROTO | DT_FILTER_PORT));
 
 	/* netns from the device, else the socket: skb->dev is NULL inside TCP and on OUTPUT */
-	if (dev) {
-		e.netns = dev_netns(dev);
-		if (need_peer) {
-			peer = veth_peer(dev);
-			if (peer)
-				e.peer_netns = dev_netns(peer);
-		}
-	}
+	e.netns = dev_netns_inum;
 	if (sk && (!e.netns || need_cgroup)) {
 		e.sk_state = BPF_CORE_READ(sk, __sk_common.skc_state);
 		if (!e.netns)
@@ -370,12 +363,19 @@ static __always_inline int handle_drop(struct sk_buff *skb, __u64 location, __u3
 		if (need_cgroup)
 			e.cgroup_id = sk_cgroup_id(sk, e.sk_state);
 	}
+	in_netns = (f->flags & DT_FILTER_NETNS) && e.netns && bpf_map_lookup_elem(&filter_netns, &e.netns);
+	/* the veth peer matters to the netns filter only when the drop's own netns did not match */
+	if (dev && (emit || ((f->flags & DT_FILTER_NETNS) && !in_netns))) {
+		peer = veth_peer(dev);
+		if (peer)
+			e.peer_netns = dev_netns(peer);
+	}
 	if (need_tuple) {
 		parse_headers(&e, skb);
 		if (!e.family && sk)
 			sock_common_tuple(&e, &sk->__sk_common);
 	}
-	if (!entity_allowed(f, &e) || !l4_allowed(f, &e))
+	if (!(in_netns || entity_allowed(f, &e)) || !l4_allowed(f, &e))
 		return 0;
 
 	stat_inc(DT_STAT_MATCHED);
@@ -451,10 +451,14 @@ static __always_inline int handle_retransmit(const struct sock *sk, const struct
 
 /* tp_btf twins: typed arguments, cheapest to attach. The loader disables one set. */
 SEC("tp_btf/kfree_skb")
-int BPF_PROG(kfree_skb_btf, struct sk_buff *skb, void *location, enum skb_drop_reason reason,
-	     struct sock *rx_sk)
+int BPF_PROG(kfree_skb_btf, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
 {
-	return handle_drop(skb, (__u64)location, reason, rx_sk);
+	struct net_device *dev = skb->dev;
+	struct sock *sk = skb->sk;
+
+	if (!sk)
+		sk = kfree_skb_rx_sk_arg(ctx);
+	return handle_drop(skb, dev, sk, dev ? dev->nd_net.net->ns.inum : 0, (__u64)location, reason);
 }
 
 SEC("tp_btf/tcp_retransmit_skb")
@@ -475,13 +479,15 @@ int BPF_PROG(tcp_synack_btf, const struct sock *sk, const struct request_sock *r
 SEC("tracepoint/skb/kfree_skb")
 int kfree_skb_tp(struct trace_event_raw_kfree_skb *ctx)
 {
-	struct sock *rx_sk = NULL;
+	struct sk_buff *skb = BPF_CORE_READ(ctx, skbaddr);
+	struct net_device *dev = BPF_CORE_READ(skb, dev);
+	struct sock *sk = BPF_CORE_READ(skb, sk);
 
 	/* rx_sk was added to the tracepoint in v6.10 */
-	if (bpf_core_field_exists(ctx->rx_sk))
-		rx_sk = BPF_CORE_READ(ctx, rx_sk);
-	return handle_drop(BPF_CORE_READ(ctx, skbaddr), (__u64)BPF_CORE_READ(ctx, location),
-			   BPF_CORE_READ(ctx, reason), rx_sk);
+	if (!sk && bpf_core_field_exists(ctx->rx_sk))
+		sk = BPF_CORE_READ(ctx, rx_sk);
+	return handle_drop(skb, dev, sk, dev ? dev_netns(dev) : 0, (__u64)BPF_CORE_READ(ctx, location),
+			   BPF_CORE_READ(ctx, reason));
 }
 
 /*

@@ -123,6 +123,7 @@ void Tracer::Load(Napi::Env env, bool use_btf, uint32_t ring_bytes, uint32_t wak
   }
   skel_->rodata->wakeup_bytes = wakeup_bytes;
   skel_->rodata->rtx_has_err = TracepointArgCount("tcp_retransmit_skb") >= 3;
+  skel_->rodata->kfree_skb_has_rx_sk = TracepointArgCount("kfree_skb") >= 4;
   int err = bpf_map__set_max_entries(skel_->maps.events, ring_bytes);
   if (err == 0) err = droptrace_bpf__load(skel_);
   if (err != 0) {
