@@ -104,7 +104,8 @@ export const conditions = [
   {
     name: 'droptrace-stream',
     skip: needsDroptrace,
-    argv: ({ ns, node }) => [node, droptraceBin, '--json', '--netns', ns.rx],
+    // the bin as users run it: its shebang carries droptrace's node flags
+    argv: ({ ns }) => [droptraceBin, '--json', '--netns', ns.rx],
     stdout: 'file',
     ready: { stdout: /"type":"start"/ },
     read: ({ stdoutPath }) => {
@@ -120,17 +121,7 @@ export const conditions = [
     name: 'droptrace-top',
     skip: needsDroptrace,
     // --duration only bounds it if the bench dies; the runner stops it with SIGINT after the storm
-    argv: ({ ns, node, duration }) => [
-      node,
-      droptraceBin,
-      'top',
-      '--netns',
-      ns.rx,
-      '--interval',
-      '0.5',
-      '--duration',
-      String(duration + 30),
-    ],
+    argv: ({ ns, duration }) => [droptraceBin, 'top', '--netns', ns.rx, '--interval', '0.5', '--duration', String(duration + 30)],
     stdout: 'file',
     // the first table is drawn one interval after attaching
     ready: { stdout: /^NETNS\s+REASON/m },

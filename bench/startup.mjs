@@ -134,7 +134,7 @@ async function main() {
     );
   } else results.skipped.bpftrace = 'bpftrace not installed';
 
-  const dtArgv = [process.execPath, droptraceBin, '--json', '--netns', rx];
+  const dtArgv = [droptraceBin, '--json', '--netns', rx];
   if (!existsSync(droptraceBin)) results.skipped.droptrace = `${droptraceBin} does not exist yet`;
   else {
     try {

@@ -153,6 +153,7 @@ export class Session {
     } catch (e) {
       throw fromNative(e);
     }
+    setImmediate(() => this.kallsyms.warm());
     this.timer = setInterval(() => this.checkLost(), STATS_INTERVAL_MS);
     this.timer.unref();
   }

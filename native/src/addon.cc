@@ -5,6 +5,7 @@
 
 #include "btf-enums.h"
 #include "errors.h"
+#include "kallsyms.h"
 #include "layout.h"
 #include "tracer.h"
 
@@ -33,6 +34,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("layout", EventLayout(env));
   exports.Set("btfEnum", Napi::Function::New(env, BtfEnum));
   exports.Set("clockOffset", Napi::Function::New(env, ClockOffset));
+  exports.Set("kallsymsLookup", Napi::Function::New(env, KallsymsLookup));
   return exports;
 }
 

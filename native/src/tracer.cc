@@ -160,7 +160,7 @@ Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
     links_.push_back(link);
   }
   pump_ = std::make_unique<RingPump>(env, bpf_map__fd(skel_->maps.events), on_batch,
-                                     GetU32(opts, "maxPendingBytes", 4u << 20), GetU32(opts, "batchBytes", 256u << 10),
+                                     GetU32(opts, "maxPendingBytes", 1u << 20), GetU32(opts, "batchBytes", 64u << 10),
                                      GetU32(opts, "pollMs", 10));
   return env.Undefined();
 }

@@ -7,6 +7,9 @@ import { summaryText } from '../output/summary.js';
 import { lostLine, textLine } from '../output/text.js';
 import { type ContainerOptions, openSession } from './prepare.js';
 
+/** Records per write: about 64 KiB of NDJSON. */
+const WRITE_CHUNK = 96;
+
 export interface StreamOptions extends ContainerOptions {
   json?: boolean;
   duration?: number;
@@ -43,9 +46,14 @@ export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRec
       session.pause(false);
     });
   };
+  const line = (r: DroptraceRecord) => `${r.type === 'lost' ? lostLine(r as LostRecord) : textLine(r as TraceEvent, io)}\n`;
   const emit = (records: DroptraceRecord[]) => {
-    if (json) write(ndjsonLines(records));
-    else write(records.map((r) => `${r.type === 'lost' ? lostLine(r as LostRecord) : textLine(r as TraceEvent, io)}\n`).join(''));
+    // chunks well under V8's large-object size: a megabyte string per batch would live in
+    // large-object space until a full GC, and a storm makes one every few milliseconds
+    for (let i = 0; i < records.length; i += WRITE_CHUNK) {
+      const chunk = records.slice(i, i + WRITE_CHUNK);
+      write(json ? ndjsonLines(chunk) : chunk.map(line).join(''));
+    }
   };
 
   session.start({

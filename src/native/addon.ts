@@ -46,6 +46,8 @@ export interface Addon {
   layout: AddonLayout;
   btfEnum(query: { name?: string; member?: string }): [string, number][] | null;
   clockOffset(): [seconds: number, nanoseconds: number];
+  /** `function+0xoff` of a kernel text address, from a kallsyms file; null below every symbol. */
+  kallsymsLookup(path: string, hi: number, lo: number): string | null;
 }
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
