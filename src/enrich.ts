@@ -106,6 +106,7 @@ export class Enricher {
     e.component = c.component;
     e.hint = c.hint;
     e.benign = c.benign;
-    Object.assign(ev, c.evidence);
+    // the evidence the hint was built from, not every fact the kernel handed over
+    e.evidence = c.evidence;
   }
 }

@@ -155,5 +155,18 @@ export interface Finding {
   last_seen: string;
 }
 
-export type DroptraceRecord = StartRecord | DropRecord | RetransmitRecord | LostRecord | StopRecord | CountsRecord | Finding;
+/** `droptrace check --json`: the verdict on a command run under the tracer. */
+export interface CheckRecord {
+  type: 'check';
+  time: string;
+  command: string[];
+  status: number;
+  verdict: 'ok' | 'unexpected drops' | 'command failed';
+  unexpected: number;
+  allowed_max: number;
+  lost: number;
+  findings: Finding[];
+}
+
+export type DroptraceRecord = StartRecord | DropRecord | RetransmitRecord | LostRecord | StopRecord | CountsRecord | Finding | CheckRecord;
 export type TraceEvent = DropRecord | RetransmitRecord;

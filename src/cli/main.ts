@@ -2,10 +2,11 @@
 import { Command, CommanderError, Option } from 'commander';
 import { DroptraceError } from '../errors.js';
 import { droptraceVersion } from '../session.js';
+import { type CheckOptions, check } from './check.js';
 import { containersCommand } from './containers.js';
 import { EXIT_USAGE, exitCodeFor } from './exit-codes.js';
 import { type ExplainOptions, explain } from './explain.js';
-import { collect, port, positiveInteger, positiveNumber, proto } from './options.js';
+import { collect, nonNegativeInteger, port, positiveInteger, positiveNumber, proto } from './options.js';
 import { reasonsCommand } from './reasons.js';
 import { type StreamOptions, stream } from './stream.js';
 import { type TopOptions, top } from './top.js';
@@ -61,6 +62,17 @@ export function buildProgram(io: ProgramIO = { out: process.stdout, err: process
       await explain(opts, io);
     });
 
+  addFilterOptions(program.command('check'))
+    .description('run a command under the tracer; exit 3 when it made drops that are not benign or allowed')
+    .argument('<command...>', 'the command and its arguments, after --')
+    .option('--allow <REASON|layer|layer/component>', 'drops that may happen (repeatable)', collect, [])
+    .option('--max <n>', 'unexpected drops tolerated', nonNegativeInteger('--max'), 0)
+    .option('--json', 'one NDJSON `check` record on stdout at the end')
+    .action(async (command: string[], opts: CheckOptions) => {
+      const status = await check(command, opts, io);
+      if (status !== 0) throw new CheckFailed(status);
+    });
+
   program.addCommand(containersCommand(io));
   program.addCommand(reasonsCommand(io));
   // errors are thrown, never process.exit(): main() maps them to exit statuses, tests inspect them
@@ -68,7 +80,15 @@ export function buildProgram(io: ProgramIO = { out: process.stdout, err: process
   return program;
 }
 
+/** `check` ends with the command's status, or 3 for unexpected drops: not an error to print. */
+class CheckFailed extends Error {
+  constructor(readonly status: number) {
+    super(`check failed with ${status}`);
+  }
+}
+
 export function reportError(e: unknown, err: NodeJS.WritableStream): number {
+  if (e instanceof CheckFailed) return e.status;
   if (e instanceof DroptraceError) {
     err.write(`droptrace: error [${e.code}]: ${e.message}\n${e.hint ? `  hint: ${e.hint}\n` : ''}`);
     return exitCodeFor(e);

@@ -81,11 +81,11 @@ export class FindingsBuilder {
   }
 }
 
-export function findingsText(findings: Finding[], retransmits: RetransmitSummary[], seconds: number): string {
+export function findingsText(findings: Finding[], retransmits: RetransmitSummary[], seconds: number, title = 'droptrace explain'): string {
   const real = findings.filter((f) => !f.benign);
   const benign = findings.filter((f) => f.benign);
   const lines = [
-    `droptrace explain: ${seconds} s traced, ${real.reduce((n, f) => n + f.count, 0)} drops that matter, ${benign.reduce((n, f) => n + f.count, 0)} benign`,
+    `${title}: ${seconds} s traced, ${real.reduce((n, f) => n + f.count, 0)} drops that matter, ${benign.reduce((n, f) => n + f.count, 0)} benign`,
   ];
   if (!real.length) lines.push('  no drops found that are not normal operation');
   for (const f of real) {

@@ -1,0 +1,90 @@
+/**
+ * `droptrace check -- <command>`: run a command under the tracer and fail when it made drops that
+ * were not expected, for kernel-level regression tests (in a VM, in CI). Benign drops (queue purges
+ * on close and the like) never count; --allow names more that may happen.
+ */
+import { spawn } from 'node:child_process';
+import { Enricher } from '../enrich.js';
+import { DroptraceError } from '../errors.js';
+import type { CheckRecord, DropRecord } from '../events.js';
+import { FindingsBuilder, findingsText } from '../explain/findings.js';
+import { EXIT_FAILURE, EXIT_UNEXPECTED_DROPS } from './exit-codes.js';
+import { type ContainerOptions, openSession } from './prepare.js';
+
+export interface CheckOptions extends ContainerOptions {
+  allow: string[];
+  max: number;
+  json?: boolean;
+}
+
+/** Drops that arrive after the command exits still belong to it: wait two ring polls for them. */
+const SETTLE_MS = 100;
+
+/** `--allow` takes a reason (NO_SOCKET), a layer (netfilter) or a layer/component (qdisc/tbf). */
+export function allowed(drop: DropRecord, allow: readonly string[]): boolean {
+  return allow.some((a) => a === drop.reason || a === drop.layer || a === `${drop.layer}/${drop.component}`);
+}
+
+export async function check(
+  command: string[],
+  opts: CheckOptions,
+  io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream },
+): Promise<number> {
+  if (command.length === 0) {
+    throw new DroptraceError('ERR_DROPTRACE_OPTION', 'check needs a command to run', 'droptrace check [options] -- <command> [args…]');
+  }
+  const { prepared, session } = await openSession(opts, io.err);
+  const enricher = new Enricher({ attribute: prepared.attribute });
+  const builder = new FindingsBuilder();
+  let unexpected = 0;
+  session.start({
+    events(events) {
+      for (const e of events) {
+        enricher.apply(e);
+        if (e.type !== 'drop' || e.benign || allowed(e, opts.allow)) continue;
+        unexpected++;
+        builder.add(e);
+      }
+    },
+    lost() {},
+  });
+
+  const started = Date.now();
+  const status = await new Promise<number>((resolve) => {
+    const child = spawn(command[0], command.slice(1), { stdio: 'inherit' });
+    child.on('error', (e) => {
+      io.err.write(`droptrace check: cannot run ${command[0]}: ${e.message}\n`);
+      resolve(127);
+    });
+    child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : EXIT_FAILURE)));
+  });
+  await new Promise((r) => setTimeout(r, SETTLE_MS));
+  const stop = session.stop();
+  prepared.close();
+
+  const { findings } = builder.result();
+  const seconds = Math.round((Date.now() - started) / 100) / 10;
+  const failedDrops = unexpected > opts.max || stop.lost > 0;
+  const verdict = status !== 0 ? 'command failed' : failedDrops ? 'unexpected drops' : 'ok';
+  if (opts.json) {
+    const record = {
+      type: 'check',
+      time: session.clock.now(),
+      command,
+      status,
+      verdict,
+      unexpected,
+      allowed_max: opts.max,
+      lost: stop.lost,
+      findings,
+    };
+    io.out.write(`${JSON.stringify(record)}\n`);
+  }
+  io.err.write(
+    `droptrace check: ${command.join(' ')} exited ${status}; ${unexpected} unexpected drop${unexpected === 1 ? '' : 's'}` +
+      `${opts.max ? ` (${opts.max} allowed)` : ''}${stop.lost ? `; ${stop.lost} events lost, so drops may be missing: failing` : ''}: ${verdict}\n`,
+  );
+  if (findings.length) io.err.write(findingsText(findings, [], seconds, 'unexpected drops'));
+  if (status !== 0) return status;
+  return failedDrops ? EXIT_UNEXPECTED_DROPS : 0;
+}
