@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { Enricher } from '../enrich.js';
 import { DroptraceError } from '../errors.js';
-import type { DropRecord } from '../events.js';
+import type { CheckRecord, DropRecord } from '../events.js';
 import { FindingsBuilder, findingsText } from '../explain/findings.js';
 import { EXIT_FAILURE, EXIT_UNEXPECTED_DROPS } from './exit-codes.js';
 import { type ContainerOptions, openSession } from './prepare.js';
@@ -67,7 +67,7 @@ export async function check(
   const failedDrops = unexpected > opts.max || stop.lost > 0;
   const verdict = status !== 0 ? 'command failed' : failedDrops ? 'unexpected drops' : 'ok';
   if (opts.json) {
-    const record = {
+    const record: CheckRecord = {
       type: 'check',
       time: session.clock.now(),
       command,
