@@ -2,7 +2,7 @@
 // Plain ESM JavaScript so it runs on Node 20 without a build step.
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -337,4 +337,34 @@ export function fmt(n, digits = 0) {
 export function markdownTable(headers, rows) {
   const line = (cells) => `| ${cells.join(' | ')} |`;
   return [line(headers), line(headers.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+/**
+ * Scratch files and namespaces of one bench script, removed on exit and on SIGINT/SIGTERM/SIGHUP:
+ * `scratch(what)` names a file, `removeScratch()` deletes them; `cleanup()` kills the tracers started, deletes the files, and
+ * the namespace pair when the script made it.
+ */
+export function benchSession(script, nsName, ownNetns) {
+  const scratchFiles = new Set();
+  const scratch = (what) => {
+    const p = join(scratchDir, `${nsName}-${process.pid}-${what}`);
+    scratchFiles.add(p);
+    return p;
+  };
+  const removeScratch = () => {
+    for (const p of scratchFiles) rmSync(p, { force: true });
+  };
+  const cleanup = () => {
+    killLiveChildren();
+    removeScratch();
+    if (ownNetns) netnsDown(nsName);
+  };
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.on(signal, () => {
+      console.error(`${script}: ${signal}, cleaning up`);
+      cleanup();
+      process.exit(130);
+    });
+  }
+  return { scratch, removeScratch, cleanup };
 }

@@ -6,27 +6,25 @@
 // Needs root and bench/.output/storm (bench/run.sh builds it). With --netns it uses namespaces that
 // bench/netns.sh already set up (and leaves them); without, it sets up its own and tears them down.
 
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { conditions, readSmall } from './conditions.mjs';
 import {
+  benchSession,
   CLK_TCK,
   cpuTicks,
   dropCounter,
   fmt,
-  killLiveChildren,
   markdownTable,
   median,
-  netnsDown,
   netnsExists,
   netnsInfo,
   netnsUp,
   outDir,
   randomName,
   runStorm,
-  scratchDir,
   sleep,
   Tracer,
 } from './lib.mjs';
@@ -61,26 +59,7 @@ if (!nsName.startsWith('dtbench-')) {
   console.error('run.mjs: --netns must start with dtbench-');
   process.exit(2);
 }
-const scratchFiles = new Set();
-const scratchBase = join(scratchDir, `${nsName}-${process.pid}`);
-const scratch = (what) => {
-  const p = `${scratchBase}-${what}`;
-  scratchFiles.add(p);
-  return p;
-};
-
-function cleanup() {
-  killLiveChildren();
-  for (const p of scratchFiles) rmSync(p, { force: true });
-  if (ownNetns) netnsDown(nsName);
-}
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(signal, () => {
-    console.error(`run.mjs: ${signal}, cleaning up`);
-    cleanup();
-    process.exit(130);
-  });
-}
+const { scratch, removeScratch, cleanup } = benchSession('run.mjs', nsName, ownNetns);
 
 /** One storm under one condition: returns the measurements, or {error}. */
 async function runOnce(cond, ctx) {
@@ -135,7 +114,7 @@ async function runOnce(cond, ctx) {
     return { condition: cond.name, error: err.message };
   } finally {
     if (tracer && !tracer.exit) await tracer.stop();
-    for (const p of scratchFiles) rmSync(p, { force: true });
+    removeScratch();
   }
 }
 

@@ -5,24 +5,22 @@
 // exec → first `start` record on stdout of `droptrace --json --netns <rx>`; exec → exit of `node -e 0`;
 // exec → bpftrace's "Attaching" line and exec → its BEGIN probe (fires once every probe is attached);
 // then CPU and context switches of droptrace and bpftrace idling side by side with nothing dropping.
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
+  benchSession,
   CLK_TCK,
   cpuTicks,
   fmt,
-  killLiveChildren,
   markdownTable,
   median,
   memAndSwitches,
-  netnsDown,
   netnsExists,
   netnsUp,
   outDir,
   randomName,
   repoDir,
-  scratchDir,
   sleep,
   Tracer,
   which,
@@ -50,25 +48,7 @@ if (!nsName.startsWith('dtbench-')) {
 }
 const rx = `${nsName}-rx`;
 const droptraceBin = join(repoDir, 'bin', 'droptrace.js');
-const scratchFiles = new Set();
-const scratch = (what) => {
-  const p = join(scratchDir, `${nsName}-${process.pid}-${what}`);
-  scratchFiles.add(p);
-  return p;
-};
-
-function cleanup() {
-  killLiveChildren();
-  for (const p of scratchFiles) rmSync(p, { force: true });
-  if (ownNetns) netnsDown(nsName);
-}
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(signal, () => {
-    console.error(`startup.mjs: ${signal}, cleaning up`);
-    cleanup();
-    process.exit(130);
-  });
-}
+const { scratch, cleanup } = benchSession('startup.mjs', nsName, ownNetns);
 
 const BPFTRACE_PROG = 'BEGIN { printf("ready\\n"); } tracepoint:skb:kfree_skb { @[args->reason] = count(); }';
 

@@ -59,6 +59,14 @@ export interface FamilyOption {
   family?: 'ipv4' | 'ipv6';
 }
 
+/** UDP datagrams from a, bounded in count; the report names the source port the kernel chose. */
+function udpSend(lab: Lab, o: { src: string; dst: string; dport: number; count: number; intervalMs?: number; size?: number }) {
+  const args = ['udp-send', '--src', o.src, '--dst', o.dst, '--dport', String(o.dport), '--count', String(o.count)];
+  if (o.intervalMs !== undefined) args.push('--interval-ms', String(o.intervalMs));
+  if (o.size !== undefined) args.push('--size', String(o.size));
+  return traffic(lab, 'a', args);
+}
+
 function port(): number {
   return randomInt(20000, 40000);
 }
@@ -98,19 +106,7 @@ export async function netfilterDrop(lab: Lab, opts: FamilyOption & { probability
   rule.push('-j', 'DROP');
   await lab.exec('b', iptables(family), ['-A', ...rule]);
   try {
-    const r = await traffic(lab, 'a', [
-      'udp-send',
-      '--src',
-      a,
-      '--dst',
-      b,
-      '--dport',
-      String(dport),
-      '--count',
-      String(count),
-      '--interval-ms',
-      '10',
-    ]);
+    const r = await udpSend(lab, { src: a, dst: b, dport: dport, count, intervalMs: 10 });
     return dropAt(lab, 'b', {
       scenario: opts.probability ? 'netfilter-random' : 'netfilter',
       reason: 'NETFILTER_DROP',
@@ -139,19 +135,7 @@ export async function udpClosedPort(lab: Lab, opts: FamilyOption & { count?: num
   const count = opts.count ?? 10;
   const { a, b } = addrs(lab, family);
   const dport = port();
-  const r = await traffic(lab, 'a', [
-    'udp-send',
-    '--src',
-    a,
-    '--dst',
-    b,
-    '--dport',
-    String(dport),
-    '--count',
-    String(count),
-    '--interval-ms',
-    '10',
-  ]);
+  const r = await udpSend(lab, { src: a, dst: b, dport: dport, count, intervalMs: 10 });
   return dropAt(lab, 'b', {
     scenario: 'udp-closed-port',
     reason: 'NO_SOCKET',
@@ -204,19 +188,7 @@ export async function udpRcvbuf(lab: Lab, opts: { count?: number } = {}): Promis
   const dport = port();
   const sink = await trafficBg(lab, 'b', ['udp-sink', '--bind', lab.b.ipv4, '--port', String(dport), '--rcvbuf', '1']);
   try {
-    const r = await traffic(lab, 'a', [
-      'udp-send',
-      '--src',
-      lab.a.ipv4,
-      '--dst',
-      lab.b.ipv4,
-      '--dport',
-      String(dport),
-      '--count',
-      String(count),
-      '--size',
-      '1000',
-    ]);
+    const r = await udpSend(lab, { src: lab.a.ipv4, dst: lab.b.ipv4, dport: dport, count, size: 1000 });
     return dropAt(lab, 'b', {
       scenario: 'udp-rcvbuf',
       reason: 'SOCKET_RCVBUFF',
@@ -246,19 +218,7 @@ export async function qdiscDrop(lab: Lab, opts: { count?: number } = {}): Promis
   const tbf = ['qdisc', 'add', 'dev', lab.a.ifname, 'root', 'tbf', 'rate', '1mbit', 'burst', '1600', 'limit', '3000'];
   await lab.exec('a', 'tc', tbf);
   try {
-    const r = await traffic(lab, 'a', [
-      'udp-send',
-      '--src',
-      lab.a.ipv4,
-      '--dst',
-      lab.b.ipv4,
-      '--dport',
-      String(dport),
-      '--count',
-      String(count),
-      '--size',
-      '1000',
-    ]);
+    const r = await udpSend(lab, { src: lab.a.ipv4, dst: lab.b.ipv4, dport: dport, count, size: 1000 });
     return dropAt(lab, 'a', {
       scenario: 'qdisc-tbf',
       reason: 'QDISC_DROP',
@@ -620,19 +580,7 @@ export async function rpFilter(lab: Lab, opts: { count?: number } = {}): Promise
   await lab.ip('a', ['neigh', 'replace', lab.b.ipv4, 'lladdr', lab.b.mac, 'dev', lab.a.ifname, 'nud', 'permanent']);
   await lab.exec('b', 'sysctl', ['-qw', 'net.ipv4.conf.all.rp_filter=1', `net.ipv4.conf.${lab.b.ifname}.rp_filter=1`]);
   try {
-    const r = await traffic(lab, 'a', [
-      'udp-send',
-      '--src',
-      spoof,
-      '--dst',
-      lab.b.ipv4,
-      '--dport',
-      String(dport),
-      '--count',
-      String(count),
-      '--interval-ms',
-      '10',
-    ]);
+    const r = await udpSend(lab, { src: spoof, dst: lab.b.ipv4, dport: dport, count, intervalMs: 10 });
     return dropAt(lab, 'b', {
       scenario: 'rp-filter',
       reason: 'IP_RPFILTER',
@@ -671,19 +619,7 @@ export async function noRoute(lab: Lab, opts: { forwarding?: boolean; count?: nu
   await lab.ip('a', ['route', 'add', foreignNet, 'via', lab.b.ipv4]);
   await lab.exec('b', 'sysctl', ['-qw', `net.ipv4.conf.all.forwarding=${forwarding ? 1 : 0}`]);
   try {
-    const r = await traffic(lab, 'a', [
-      'udp-send',
-      '--src',
-      lab.a.ipv4,
-      '--dst',
-      foreign,
-      '--dport',
-      String(dport),
-      '--count',
-      String(count),
-      '--interval-ms',
-      '10',
-    ]);
+    const r = await udpSend(lab, { src: lab.a.ipv4, dst: foreign, dport: dport, count, intervalMs: 10 });
     return dropAt(lab, 'b', {
       scenario: forwarding ? 'no-route-forwarding' : 'no-route',
       reason: forwarding ? 'IP_INNOROUTES' : 'IP_INADDRERRORS',
