@@ -194,6 +194,9 @@ export class Session {
   /** Detaches everything; the final counts are read first. Idempotent. */
   stop(): StopRecord {
     if (this.stopRecord) return this.stopRecord;
+    // detached first, then what was in flight is delivered: every matched event is either in the
+    // stream or counted lost when the stop record is made
+    for (const batch of this.tracer.detach()) this.onBatch(batch);
     this.checkLost();
     const counts = this.counts();
     const stats = this.stats();

@@ -7,27 +7,38 @@
 
 namespace droptrace {
 
+void BatchQueue::Push(std::vector<uint8_t> batch) {
+  std::lock_guard<std::mutex> lock(mu);
+  bytes += batch.size();
+  batches.push_back(std::move(batch));
+}
+
+std::deque<std::vector<uint8_t>> BatchQueue::Take() {
+  std::lock_guard<std::mutex> lock(mu);
+  std::deque<std::vector<uint8_t>> out;
+  out.swap(batches);
+  bytes = 0;
+  doorbell = false;
+  return out;
+}
+
 namespace {
 
-struct Batch {
-  std::vector<uint8_t> bytes;
-  std::shared_ptr<std::atomic<size_t>> pending;
-};
-
-// Main thread: one JS call per batch. The bytes are copied into a JS Buffer so that nothing native
-// outlives the call; the copy is a memcpy per batch, not per event.
-void CallJs(Napi::Env env, Napi::Function on_batch, Batch* batch) {
-  std::unique_ptr<Batch> owned(batch);
-  owned->pending->fetch_sub(owned->bytes.size());
+// Main thread: the doorbell. Takes every queued batch and makes one JS call per batch. The bytes
+// are copied into JS Buffers so that nothing native outlives the call.
+void CallJs(Napi::Env env, Napi::Function on_batch, std::shared_ptr<BatchQueue>* context) {
+  std::unique_ptr<std::shared_ptr<BatchQueue>> queue(context);
   if (env == nullptr) return;  // the function is being torn down
-  on_batch.Call({Napi::Buffer<uint8_t>::Copy(env, owned->bytes.data(), owned->bytes.size())});
+  for (std::vector<uint8_t>& batch : (*queue)->Take()) {
+    on_batch.Call({Napi::Buffer<uint8_t>::Copy(env, batch.data(), batch.size())});
+  }
 }
 
 }  // namespace
 
 RingPump::RingPump(Napi::Env env, int ring_fd, Napi::Function on_batch, size_t max_pending_bytes, size_t batch_bytes,
                    int poll_ms)
-    : pending_bytes_(std::make_shared<std::atomic<size_t>>(0)),
+    : queue_(std::make_shared<BatchQueue>()),
       max_pending_bytes_(max_pending_bytes),
       batch_bytes_(batch_bytes),
       poll_ms_(poll_ms) {
@@ -39,10 +50,22 @@ RingPump::RingPump(Napi::Env env, int ring_fd, Napi::Function on_batch, size_t m
 }
 
 RingPump::~RingPump() {
-  stop_ = true;
-  if (thread_.joinable()) thread_.join();
+  Join();
   ring_buffer__free(ring_);
   tsfn_.Release();
+}
+
+void RingPump::Join() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+std::deque<std::vector<uint8_t>> RingPump::Drain() {
+  Join();
+  draining_ = true;
+  ring_buffer__consume(ring_);
+  Flush();
+  return queue_->Take();
 }
 
 int RingPump::OnSample(void* ctx, void* data, size_t size) {
@@ -51,38 +74,46 @@ int RingPump::OnSample(void* ctx, void* data, size_t size) {
   self->batch_.insert(self->batch_.end(), bytes, bytes + size);
   if (self->batch_.size() >= self->batch_bytes_) self->Flush();
   // libbpf commits the records consumed so far and stops: the rest waits in the ring
-  if (self->pending_bytes_->load() > self->max_pending_bytes_) return -EAGAIN;
+  if (!self->draining_ && self->queue_->bytes.load() > self->max_pending_bytes_) return -EAGAIN;
   return 0;
 }
 
 void RingPump::Run() {
+  bool busy = false;
   while (!stop_) {
-    if (paused_ || pending_bytes_->load() > max_pending_bytes_) {
+    if (paused_ || queue_->bytes.load() > max_pending_bytes_) {
       std::this_thread::sleep_for(std::chrono::milliseconds(poll_ms_));
       continue;
     }
-    // Producers submit with BPF_RB_NO_WAKEUP until the ring holds wakeup_bytes: epoll returns on
-    // those forced wake-ups or after poll_ms, and consume() then drains what never woke us.
-    int err = ring_buffer__poll(ring_, poll_ms_);
-    if (err < 0 && err != -EINTR && err != -EAGAIN) break;
-    err = ring_buffer__consume(ring_);
-    if (err < 0 && err != -EAGAIN) break;
+    // Producers wake us only when the ring was empty or crosses wakeup_bytes. Idle: block in
+    // epoll until the first event. Busy: let events gather for poll_ms without any wake-up, then
+    // drain them in one go.
+    int n = 0;
+    if (busy) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(poll_ms_));
+    } else {
+      n = ring_buffer__poll(ring_, kIdleWaitMs);
+      if (n < 0 && n != -EINTR && n != -EAGAIN) break;
+    }
+    int m = ring_buffer__consume(ring_);
+    if (m < 0 && m != -EAGAIN) break;
+    busy = n > 0 || m > 0 || m == -EAGAIN;
     Flush();
   }
 }
 
 void RingPump::Flush() {
   if (batch_.empty()) return;
-  auto* batch = new Batch{std::move(batch_), pending_bytes_};
-  batch_.clear();
-  batch_.reserve(batch_bytes_);
-  pending_bytes_->fetch_add(batch->bytes.size());
-  if (tsfn_.NonBlockingCall(batch, CallJs) != napi_ok) {
-    pending_bytes_->fetch_sub(batch->bytes.size());
-    delete batch;
-    return;
+  std::vector<uint8_t> batch;
+  batch.reserve(batch_bytes_);
+  batch.swap(batch_);
+  queue_->Push(std::move(batch));
+  if (draining_ || queue_->doorbell.exchange(true)) return;
+  auto* context = new std::shared_ptr<BatchQueue>(queue_);
+  if (tsfn_.NonBlockingCall(context, CallJs) != napi_ok) {
+    queue_->doorbell = false;
+    delete context;
   }
-  batches_++;
 }
 
 }  // namespace droptrace

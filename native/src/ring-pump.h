@@ -1,11 +1,13 @@
-// The thread that drains the BPF ring buffer and hands whole batches to JavaScript.
+// The thread that drains the BPF ring buffer into a bounded queue of batches for JavaScript.
 #pragma once
 
 #include <napi.h>
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -13,10 +15,22 @@ struct ring_buffer;
 
 namespace droptrace {
 
+// Batches of whole records waiting for JS, shared by the pump thread (producer) and the main thread
+// (consumer): it outlives the pump while a doorbell call is still queued.
+struct BatchQueue {
+  std::mutex mu;
+  std::deque<std::vector<uint8_t>> batches;
+  std::atomic<size_t> bytes{0};
+  std::atomic<bool> doorbell{false};  // a JS call is queued and will take everything
+
+  void Push(std::vector<uint8_t> batch);    // any thread
+  std::deque<std::vector<uint8_t>> Take();  // any thread
+};
+
 class RingPump {
  public:
   // Starts the pump thread on the ring buffer map `ring_fd`; `on_batch(buffer)` runs on the main
-  // thread once per batch of whole records. Main thread.
+  // thread once per batch. Main thread.
   RingPump(Napi::Env env, int ring_fd, Napi::Function on_batch, size_t max_pending_bytes, size_t batch_bytes,
            int poll_ms);
   // Stops and joins the thread. Main thread.
@@ -24,28 +38,35 @@ class RingPump {
   RingPump(const RingPump&) = delete;
   RingPump& operator=(const RingPump&) = delete;
 
+  // Joins the thread, drains what the ring still holds, and returns every batch not yet handed to
+  // JS, so that a stop loses nothing. Call after detaching the programs. Main thread.
+  std::deque<std::vector<uint8_t>> Drain();
+
   // While paused (or while JS has more than max_pending_bytes unhandled), the pump stops draining:
   // the ring fills and the kernel counts what it cannot deliver, so loss is counted in one place. Any thread.
   void SetPaused(bool paused) { paused_ = paused; }
-  uint64_t batches() const { return batches_; }
 
  private:
+  // Longest an idle pump blocks in epoll before it looks at stop_ again.
+  static constexpr int kIdleWaitMs = 100;
+
   // Appends a record; hands the batch over when it reaches batch_bytes, and stops draining (the
   // record stays in the ring) while JS has max_pending_bytes unhandled. Pump thread.
   static int OnSample(void* ctx, void* data, size_t size);
   void Run();    // pump thread
-  void Flush();  // pump thread
+  void Flush();  // pump thread, or main thread once the pump thread is joined
+  void Join();   // main thread
 
   struct ring_buffer* ring_ = nullptr;
   Napi::ThreadSafeFunction tsfn_;
+  std::shared_ptr<BatchQueue> queue_;
   std::vector<uint8_t> batch_;
-  std::shared_ptr<std::atomic<size_t>> pending_bytes_;
   size_t max_pending_bytes_;
   size_t batch_bytes_;
   int poll_ms_;
+  bool draining_ = false;  // Drain(): no backpressure, no doorbell
   std::atomic<bool> stop_{false};
   std::atomic<bool> paused_{false};
-  std::atomic<uint64_t> batches_{0};
   std::thread thread_;
 };
 

@@ -70,6 +70,7 @@ Napi::Function Tracer::Init(Napi::Env env) {
   return DefineClass(env, "Tracer",
                      {
                          InstanceMethod<&Tracer::Start>("start"),
+                         InstanceMethod<&Tracer::Detach>("detach"),
                          InstanceMethod<&Tracer::Stop>("stop"),
                          InstanceMethod<&Tracer::SetPaused>("setPaused"),
                          InstanceMethod<&Tracer::SetFilter>("setFilter"),
@@ -163,6 +164,20 @@ Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
                                      GetU32(opts, "maxPendingBytes", 1u << 20), GetU32(opts, "batchBytes", 64u << 10),
                                      GetU32(opts, "pollMs", 10));
   return env.Undefined();
+}
+
+Napi::Value Tracer::Detach(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  for (struct bpf_link* link : links_) bpf_link__destroy(link);
+  links_.clear();
+  Napi::Array out = Napi::Array::New(env);
+  if (!pump_) return out;
+  uint32_t i = 0;
+  for (std::vector<uint8_t>& batch : pump_->Drain()) {
+    out.Set(i++, Napi::Buffer<uint8_t>::Copy(env, batch.data(), batch.size()));
+  }
+  pump_.reset();
+  return out;
 }
 
 Napi::Value Tracer::Stop(const Napi::CallbackInfo& info) {

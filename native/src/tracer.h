@@ -25,7 +25,10 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
  private:
   // start(onBatch, { maxPendingBytes, batchBytes, pollMs }): attach every program, then stream. Main thread.
   Napi::Value Start(const Napi::CallbackInfo& info);
-  // stop(): detach, join the pump; idempotent. Main thread.
+  // detach(): detach every program, join the pump and return the batches not yet handed to JS
+  // (Buffer[]), so that nothing in flight is lost; maps stay readable. Main thread.
+  Napi::Value Detach(const Napi::CallbackInfo& info);
+  // stop(): detach, join the pump, close everything; idempotent. Main thread.
   Napi::Value Stop(const Napi::CallbackInfo& info);
   Napi::Value SetPaused(const Napi::CallbackInfo& info);
   // setFilter({ flags, emit, l4proto, port, reasons, netns, cgroups, addrs }). Main thread.

@@ -32,6 +32,8 @@ export interface NativeFilter {
 export interface NativeTracer {
   readonly attachMode: 'tp_btf' | 'tracepoint';
   start(onBatch: (batch: Buffer) => void, opts?: { maxPendingBytes?: number; batchBytes?: number; pollMs?: number }): void;
+  /** Detaches the programs and returns the batches still in flight; the maps stay readable. */
+  detach(): Buffer[];
   stop(): void;
   setPaused(paused: boolean): void;
   setFilter(filter: NativeFilter): void;

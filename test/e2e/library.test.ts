@@ -6,7 +6,7 @@ import type { Trace } from '../../src/trace.js';
 import { BIN } from '../helpers/droptrace-cli.js';
 import { SKIP_KERNEL } from '../helpers/kernel-env.js';
 import { assertValidRecord } from '../helpers/schema.js';
-import { Lab } from './lab/netns.js';
+import { Lab, PYTHON } from './lab/netns.js';
 import { type DropFacts, SCENARIOS } from './lab/scenarios.js';
 
 let lab: Lab | undefined;
@@ -58,6 +58,29 @@ describe.skipIf(SKIP_KERNEL)('trace() as a library', () => {
     // the kernel counted only what matched: the second run's drops
     expect(stop.by_reason.NO_SOCKET).toBeGreaterThanOrEqual(1);
     expect(session.stats().matched).toBe(stop.drops + stop.retransmits);
+  });
+});
+
+describe.skipIf(SKIP_KERNEL)('nothing is lost silently', () => {
+  it('a burst into a tiny ring: every event is delivered or reported lost, in the stream', async () => {
+    lab = await Lab.create('dtlib');
+    // 16 KiB holds about 85 events; the burst is 4000 datagrams sent as fast as python can
+    session = await trace({ filter: { netns: [lab.b.inode] }, ringBytes: 16384 });
+    const burst = `import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); [s.sendto(b"x", ("${lab.b.ipv4}", 9)) for _ in range(4000)]`;
+    await lab.exec('a', PYTHON, ['-c', burst]);
+    await new Promise((r) => setTimeout(r, 1200)); // the lost counter is read at least once a second
+    const stop = session.stop();
+    let delivered = 0;
+    let reported = 0;
+    for await (const r of session) {
+      if (r.type === 'lost') reported += r.count;
+      else delivered++;
+    }
+    expect(stop.lost).toBeGreaterThan(0);
+    expect(reported).toBe(stop.lost);
+    // the kernel's exact count of what matched: each either reached the stream or was reported lost
+    expect(delivered + stop.lost).toBe(stop.drops + stop.retransmits);
+    expect(stop.by_reason.NO_SOCKET).toBeGreaterThanOrEqual(4000);
   });
 });
 
