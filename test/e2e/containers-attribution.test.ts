@@ -147,6 +147,12 @@ describe.skipIf(SKIP_KERNEL)('droptrace --container nginx against a real Docker 
     const traffic = () => httpGets(port, 10, 800);
     const drop = await until(json, (r): r is DropRecord => isDrop(r) && r.reason === 'NETFILTER_DROP', traffic);
     const line = await textLine(text, NGINX, 'NETFILTER_DROP', traffic);
+    // once the namespace's ruleset has been read (at most a second), the drops name the rule
+    const named = await until(json, (r): r is DropRecord => isDrop(r) && r.evidence.rule !== undefined, traffic).catch(() => undefined);
+    expect(named?.hint).toMatch(
+      /^dropped by iptables rule `-A INPUT -p tcp -m tcp --dport 80 -m statistic --mode random --probability 0\.3 -j DROP` in nginx's namespace$/,
+    );
+    expect(named).toMatchObject({ component: 'iptables', container_via: 'netns', evidence: { table: 'filter' } });
     expect(await json.stop()).toBe(0);
     expect(drop).toMatchObject({
       reason: 'NETFILTER_DROP',
@@ -158,6 +164,7 @@ describe.skipIf(SKIP_KERNEL)('droptrace --container nginx against a real Docker 
       container_via: 'netns',
     });
     sample('1 netfilter (json)', lineOf(json, drop));
+    sample('1 netfilter, rule named (json)', lineOf(json, named as DropRecord));
     sample('1 netfilter (text)', line);
   });
 
@@ -199,6 +206,14 @@ describe.skipIf(SKIP_KERNEL)('droptrace --container nginx against a real Docker 
     const traffic = () => client.send(ip, 80);
     const drop = await until(json, (r): r is DropRecord => isDrop(r) && r.reason === 'NETFILTER_DROP', traffic);
     const line = await textLine(text, NGINX, 'NETFILTER_DROP', traffic);
+    const named = await until(json, (r): r is DropRecord => isDrop(r) && r.evidence.rule !== undefined, traffic).catch(() => undefined);
+    // the rule is the host's, not nginx's: the hint does not say "in nginx's namespace"
+    expect(named?.hint).toMatch(
+      new RegExp(
+        `^dropped by iptables rule \`-A DOCKER-USER -s ${client.addr.replace(/\./g, '\\.')}/32 -d ${ip.replace(/\./g, '\\.')}/32 .*-j DROP\`$`,
+      ),
+    );
+    expect(named).toMatchObject({ component: 'iptables', container_via: 'address' });
     expect(await json.stop()).toBe(0);
     expect(drop).toMatchObject({
       reason: 'NETFILTER_DROP',
@@ -211,6 +226,7 @@ describe.skipIf(SKIP_KERNEL)('droptrace --container nginx against a real Docker 
       container_via: 'address',
     });
     sample('3 docker-user (json)', lineOf(json, drop));
+    sample('3 docker-user, rule named (json)', lineOf(json, named as DropRecord));
     sample('3 docker-user (text)', line);
   });
 
