@@ -1,8 +1,11 @@
 /**
- * `droptrace explain`: events folded into findings, one per (where, layer, component, reason),
- * ranked by count: the conclusion the layer-by-layer counter hunt would reach, with its evidence.
- * Pure: the caller feeds events and reads findings.
+ * `droptrace explain`: events folded into findings, one per (where, layer, reason, function that
+ * dropped), ranked by count: the conclusion the layer-by-layer counter hunt would reach, with its
+ * evidence. The component and hint are the richest seen: the first drops of a netfilter rule come
+ * before its ruleset is read, the later ones name it, and they are one finding. Pure: the caller
+ * feeds events and reads findings.
  */
+import { locationFunction } from '../classify/classify.js';
 import type { DropRecord, Finding, TraceEvent } from '../events.js';
 
 export interface RetransmitSummary {
@@ -36,7 +39,7 @@ export class FindingsBuilder {
       return;
     }
     this.drops++;
-    const key = `${where}\t${e.layer}\t${e.component}\t${e.reason}`;
+    const key = `${where}\t${e.layer}\t${e.reason}\t${locationFunction(e.location)}`;
     let f = this.findings.get(key);
     if (!f) {
       f = {
@@ -66,6 +69,7 @@ export class FindingsBuilder {
     const r = richness(e);
     if (r >= f.richness) {
       f.richness = r;
+      f.component = e.component;
       f.hint = e.hint;
       f.evidence = e.evidence;
     }

@@ -56,7 +56,7 @@ const rtx: RetransmitRecord = {
 };
 
 describe('FindingsBuilder', () => {
-  it('folds drops by where, layer, component and reason, and ranks them by count, benign last', () => {
+  it('folds drops by where, layer, reason and function, and ranks them by count, benign last', () => {
     const b = new FindingsBuilder((netns) => (netns === 100 ? 'web' : undefined));
     for (let i = 0; i < 3; i++) b.add(drop({}));
     for (let i = 0; i < 5; i++) b.add(drop({ reason: 'QUEUE_PURGE', layer: 'socket', component: 'tcp', benign: true }));
@@ -71,15 +71,22 @@ describe('FindingsBuilder', () => {
     expect(retransmits).toEqual([{ where: 'web', kinds: { rto: 1 }, count: 1 }]);
   });
 
-  it('keeps the most informative hint: one naming the rule beats one that could not', () => {
+  it('keeps the most informative hint and its component: one naming the rule beats one that could not', () => {
     const b = new FindingsBuilder();
+    b.add(drop({ hint: 'dropped by netfilter (reading the ruleset to name the rule)' }));
+    b.add(drop({ hint: 'dropped by iptables rule `-A INPUT -j DROP`', component: 'iptables', evidence: { rule: '-A INPUT -j DROP' } }));
     b.add(drop({}));
-    b.add(drop({ hint: 'dropped by iptables rule `-A INPUT -j DROP`', component: 'nftables', evidence: { rule: '-A INPUT -j DROP' } }));
-    b.add(drop({}));
-    const [f] = b.result().findings;
-    expect(f.hint).toBe('dropped by iptables rule `-A INPUT -j DROP`');
-    expect(f.evidence).toEqual({ rule: '-A INPUT -j DROP' });
-    expect(f.count).toBe(3);
+    const { findings } = b.result();
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatchObject({ component: 'iptables', hint: 'dropped by iptables rule `-A INPUT -j DROP`', count: 3 });
+    expect(findings[0].evidence).toEqual({ rule: '-A INPUT -j DROP' });
+  });
+
+  it('keeps drops of one reason at different functions apart', () => {
+    const b = new FindingsBuilder();
+    b.add(drop({ location: 'nft_do_chain+0x46f' }));
+    b.add(drop({ location: 'nf_hook_slow+0x1f', component: 'conntrack', hint: 'conntrack table full (10/10)' }));
+    expect(b.result().findings.map((f) => f.component)).toEqual(['nftables', 'conntrack']);
   });
 
   it('names a container before a namespace name before an inode', () => {
