@@ -5,7 +5,6 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { DockerApi } from '../../../src/containers/docker-api.js';
@@ -15,21 +14,11 @@ import { NetnsNamesResolver, resolveNetns } from '../../../src/containers/netns-
 import { cgroup2Mount, hostNetns } from '../../../src/containers/proc.js';
 import { ProcfsResolver } from '../../../src/containers/procfs-resolver.js';
 import type { ContainerInfo } from '../../../src/containers/types.js';
+import { freePort } from './attribution-lab.js';
 import { DockerEngine, IMAGE, type RunningContainer } from './engine.js';
 
 const WEB = 'dtctr-web';
 const SIDE = 'dtctr-side';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** What the kernel says about a container's init, independently of src/containers. */
 function kernelFacts(pid: number, id: string) {
