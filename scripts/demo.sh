@@ -2,6 +2,7 @@
 # A two-minute look at droptrace: two throwaway network namespaces joined by a veth, a web server
 # in one, then the seed incident made for real (a 30% iptables drop, MTU 100 on the server side,
 # a closed port), while droptrace streams what the kernel dropped. Everything is removed at exit.
+# `scripts/demo.sh explain` runs `droptrace explain` over the same incident instead of the stream.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "demo: run as root" >&2; exit 1; }
@@ -31,8 +32,13 @@ ip netns exec "$srv" python3 -m http.server 8080 --bind 10.250.0.1 >/dev/null 2>
 pids+=($!)
 sleep 0.5
 
-echo "# droptrace --netns $srv --netns $cli   (text; --json for NDJSON)"
-node bin/droptrace.js --netns "$srv" --netns "$cli" --duration 12 &
+if [ "${1:-}" = explain ]; then
+  echo "# droptrace explain --netns $srv --netns $cli --duration 12"
+  node bin/droptrace.js explain --netns "$srv" --netns "$cli" --duration 12 &
+else
+  echo "# droptrace --netns $srv --netns $cli   (text; --json for NDJSON)"
+  node bin/droptrace.js --netns "$srv" --netns "$cli" --duration 12 &
+fi
 tracer=$!
 pids+=($tracer)
 sleep 1

@@ -117,7 +117,11 @@ export function findingsText(findings: Finding[], retransmits: RetransmitSummary
     }
   }
   if (benign.length) {
-    lines.push('', `benign (normal operation): ${benign.map((f) => `${f.where} ${f.reason} ×${f.count}`).join(', ')}`);
+    // one entry per place and reason: which function purged the queue does not matter here
+    const byReason = new Map<string, number>();
+    for (const f of benign) byReason.set(`${f.where} ${f.reason}`, (byReason.get(`${f.where} ${f.reason}`) ?? 0) + f.count);
+    const entries = [...byReason].sort((a, b) => b[1] - a[1]).map(([what, n]) => `${what} ×${n}`);
+    lines.push('', `benign (normal operation): ${entries.join(', ')}`);
   }
   return `${lines.join('\n')}\n`;
 }
