@@ -31,7 +31,8 @@ function withEntities(base: TraceFilter, e: ContainerEntities): TraceFilter {
 
 export async function prepare(opts: ContainerOptions, err: NodeJS.WritableStream): Promise<Prepared> {
   const base = filterFromOptions(opts);
-  const index = new ContainerIndex();
+  // the periodic full refresh is only a backstop (runtime events and misses refresh it): every 30 s
+  const index = new ContainerIndex({ pollMs: 30_000 });
   const containers = new WeakMap<ContainerInfo, Container>();
   const prepared: Prepared = {
     filter: base,

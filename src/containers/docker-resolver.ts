@@ -105,7 +105,8 @@ export class DockerResolver implements Resolver {
 
   /**
    * Follows start/die/restart/destroy. When the stream breaks (engine restarted), reconnects
-   * with back-off and reports `reconnect`, since anything may have happened meanwhile.
+   * with back-off, replays from the last event seen, and reports `reconnect` with the first event
+   * of the new stream, since anything may have happened meanwhile.
    */
   watch(onChange: (change: RuntimeChange) => void): () => void {
     let stopped = false;
@@ -117,11 +118,18 @@ export class DockerResolver implements Resolver {
     const connect = (reconnecting: boolean) => {
       if (stopped) return;
       let heard = false;
+      // only a stream that came back is news: a socket that is simply absent (no engine) retries
+      // quietly instead of making the index rescan /proc at every attempt
+      let owed = reconnecting;
       stopStream = this.api.events(
         { type: ['container'], event: WATCHED_ACTIONS },
         (ev) => {
           heard = true;
           delay = 250;
+          if (owed) {
+            owed = false;
+            onChange({ id: null, action: 'reconnect' });
+          }
           if (typeof ev.time === 'number') since = ev.time;
           const action = ev.Action ?? ev.status ?? '';
           if (!WATCHED_ACTIONS.includes(action)) return;
@@ -136,7 +144,6 @@ export class DockerResolver implements Resolver {
         },
         { since },
       );
-      if (reconnecting) onChange({ id: null, action: 'reconnect' });
     };
     connect(false);
     return () => {
