@@ -128,16 +128,27 @@ describe.skipIf(SKIP_KERNEL)('every drop is placed in the stack, with a hint tha
     sample(`classify ${name}`, `${d.layer}/${d.component}: ${d.hint}  evidence=${JSON.stringify(d.evidence)}`);
   });
 
-  it('marks the queue purge of an ordinary HTTP request close as benign', async () => {
+  it('marks the drops of ordinary HTTP request closes as benign, and hides them by default', async () => {
     const { lab, run } = await setUp();
     const port = randomInt(20000, 40000);
     const server = await trafficBg(lab, 'b', ['http-server', '--bind', lab.b.ipv4, '--port', String(port)]);
+    // a close purges the socket's queues (QUEUE_PURGE at sk_stream_kill_queues) or, when data was
+    // still unread, aborts (TCP_ABORT_ON_DATA): which one depends on timing, both are normal
+    const ofHttp = (d: DropRecord) => d.sport === port || d.dport === port || fn(d.location) === 'sk_stream_kill_queues';
     try {
-      await traffic(lab, 'a', ['http-get', '--dst', lab.b.ipv4, '--dport', String(port), '--count', '3']);
-      const purge = await run.waitFor((r): r is DropRecord => r.type === 'drop' && r.reason === 'QUEUE_PURGE');
-      expect(purge).toMatchObject({ benign: true, layer: 'socket' });
+      // not every close frees something (empty queues free nothing): a few rounds until one does
+      let seen: DropRecord | undefined;
+      for (let round = 0; round < 6 && !seen; round++) {
+        await traffic(lab, 'a', ['http-get', '--dst', lab.b.ipv4, '--dport', String(port), '--count', '5']);
+        seen = await run.waitFor((r): r is DropRecord => r.type === 'drop' && ofHttp(r), 2000).catch(() => undefined);
+      }
+      expect(seen).toBeDefined();
+      await new Promise((r) => setTimeout(r, 300));
       expect(await run.stop()).toBe(0);
-      // and the default view hides it
+      const http = run.drops().filter(ofHttp);
+      expect(http.length).toBeGreaterThan(0);
+      expect(http.filter((d) => !d.benign)).toEqual([]);
+      // and the default view hides them
       const quiet = await DroptraceRun.start(['--json', '--netns', lab.a.ns, '--netns', lab.b.ns]);
       runs.push(quiet);
       await traffic(lab, 'a', ['http-get', '--dst', lab.b.ipv4, '--dport', String(port), '--count', '3']);
