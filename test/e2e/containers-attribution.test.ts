@@ -148,7 +148,13 @@ describe.skipIf(SKIP_KERNEL)('droptrace --container nginx against a real Docker 
     const drop = await until(json, (r): r is DropRecord => isDrop(r) && r.reason === 'NETFILTER_DROP', traffic);
     const line = await textLine(text, NGINX, 'NETFILTER_DROP', traffic);
     // once the namespace's ruleset has been read (at most a second), the drops name the rule
-    const named = await until(json, (r): r is DropRecord => isDrop(r) && r.evidence.rule !== undefined, traffic).catch(() => undefined);
+    const named = await until(json, (r): r is DropRecord => isDrop(r) && r.evidence.rule !== undefined, traffic, 15_000).catch(
+      () => undefined,
+    );
+    if (!named)
+      console.error(
+        `no drop named its rule; hints seen: ${[...new Set(json.drops().map((d) => d.hint))].join(' | ')}\nstderr: ${json.stderr}`,
+      );
     expect(named?.hint).toMatch(
       /^dropped by iptables rule `-A INPUT -p tcp -m tcp --dport 80 -m statistic --mode random --probability 0\.3 -j DROP` in nginx's namespace$/,
     );
@@ -206,7 +212,13 @@ describe.skipIf(SKIP_KERNEL)('droptrace --container nginx against a real Docker 
     const traffic = () => client.send(ip, 80);
     const drop = await until(json, (r): r is DropRecord => isDrop(r) && r.reason === 'NETFILTER_DROP', traffic);
     const line = await textLine(text, NGINX, 'NETFILTER_DROP', traffic);
-    const named = await until(json, (r): r is DropRecord => isDrop(r) && r.evidence.rule !== undefined, traffic).catch(() => undefined);
+    const named = await until(json, (r): r is DropRecord => isDrop(r) && r.evidence.rule !== undefined, traffic, 15_000).catch(
+      () => undefined,
+    );
+    if (!named)
+      console.error(
+        `no drop named its rule; hints seen: ${[...new Set(json.drops().map((d) => d.hint))].join(' | ')}\nstderr: ${json.stderr}`,
+      );
     // the rule is the host's, not nginx's: the hint does not say "in nginx's namespace"
     expect(named?.hint).toMatch(
       new RegExp(
