@@ -87,6 +87,19 @@ async function until<T extends DroptraceRecord>(
   }
 }
 
+/**
+ * The first drop whose hint names the netfilter rule: the namespace's ruleset is read in the
+ * background (at most once a second) after the first drops. Says what it saw when none does.
+ */
+async function namedRule(r: DroptraceRun, traffic: () => unknown): Promise<DropRecord | undefined> {
+  const named = await until(r, (rec): rec is DropRecord => isDrop(rec) && rec.evidence.rule !== undefined, traffic, 15_000).catch(
+    () => undefined,
+  );
+  if (!named)
+    console.error(`no drop named its rule; hints seen: ${[...new Set(r.drops().map((d) => d.hint))].join(' | ')}\nstderr: ${r.stderr}`);
+  return named;
+}
+
 async function waitForText(get: () => string, re: RegExp, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!re.test(get())) {
@@ -148,13 +161,7 @@ describe.skipIf(SKIP_KERNEL)('droptrace --container nginx against a real Docker 
     const drop = await until(json, (r): r is DropRecord => isDrop(r) && r.reason === 'NETFILTER_DROP', traffic);
     const line = await textLine(text, NGINX, 'NETFILTER_DROP', traffic);
     // once the namespace's ruleset has been read (at most a second), the drops name the rule
-    const named = await until(json, (r): r is DropRecord => isDrop(r) && r.evidence.rule !== undefined, traffic, 15_000).catch(
-      () => undefined,
-    );
-    if (!named)
-      console.error(
-        `no drop named its rule; hints seen: ${[...new Set(json.drops().map((d) => d.hint))].join(' | ')}\nstderr: ${json.stderr}`,
-      );
+    const named = await namedRule(json, traffic);
     expect(named?.hint).toMatch(
       /^dropped by iptables rule `-A INPUT -p tcp -m tcp --dport 80 -m statistic --mode random --probability 0\.3 -j DROP` in nginx's namespace$/,
     );
@@ -212,13 +219,7 @@ describe.skipIf(SKIP_KERNEL)('droptrace --container nginx against a real Docker 
     const traffic = () => client.send(ip, 80);
     const drop = await until(json, (r): r is DropRecord => isDrop(r) && r.reason === 'NETFILTER_DROP', traffic);
     const line = await textLine(text, NGINX, 'NETFILTER_DROP', traffic);
-    const named = await until(json, (r): r is DropRecord => isDrop(r) && r.evidence.rule !== undefined, traffic, 15_000).catch(
-      () => undefined,
-    );
-    if (!named)
-      console.error(
-        `no drop named its rule; hints seen: ${[...new Set(json.drops().map((d) => d.hint))].join(' | ')}\nstderr: ${json.stderr}`,
-      );
+    const named = await namedRule(json, traffic);
     // the rule is the host's, not nginx's: the hint does not say "in nginx's namespace"
     expect(named?.hint).toMatch(
       new RegExp(
