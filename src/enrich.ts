@@ -3,7 +3,7 @@
  * drops the layer, component, hint, benign flag and evidence. Per-event work is table look-ups;
  * anything that needs I/O (rulesets, conntrack) is refreshed in the background and used when ready.
  */
-import { type ClassifyInput, ConntrackEvidence, classify, NetfilterRules } from './classify/index.js';
+import { type ClassifyInput, ConntrackEvidence, classify, emptyClassifyInput, NetfilterRules } from './classify/index.js';
 import type { Container, ContainerVia, DropRecord, TraceEvent } from './events.js';
 import { NetnsPaths } from './kernel/netns-paths.js';
 
@@ -25,31 +25,7 @@ export class Enricher {
   private readonly rules = new NetfilterRules();
   private readonly conntrack = new ConntrackEvidence();
   private readonly netnsPaths = new NetnsPaths();
-  private readonly input: ClassifyInput = {
-    reason: '',
-    location: '',
-    len: 0,
-    ifname: null,
-    mtu: null,
-    peer: null,
-    proto: null,
-    saddr: null,
-    daddr: null,
-    sport: null,
-    dport: null,
-    direction: 'unknown',
-    sk_state: null,
-    sk_backlog: undefined,
-    sk_max_backlog: undefined,
-    sk_rmem: undefined,
-    sk_rcvbuf: undefined,
-    qdisc_kind: undefined,
-    qdisc_qlen: undefined,
-    qdisc_backlog: undefined,
-    container: null,
-    netfilter: null,
-    conntrack: null,
-  };
+  private readonly input: ClassifyInput = emptyClassifyInput();
 
   constructor(private readonly options: EnrichOptions = {}) {}
 

@@ -51,6 +51,25 @@ export interface ClassifyInput {
   conntrack?: ConntrackStats | null;
 }
 
+/** An input with no facts at all: tests start from it, the enricher refills one per event. */
+export function emptyClassifyInput(reason = ''): ClassifyInput {
+  return {
+    reason,
+    location: '',
+    len: 0,
+    ifname: null,
+    mtu: null,
+    peer: null,
+    proto: null,
+    saddr: null,
+    daddr: null,
+    sport: null,
+    dport: null,
+    direction: 'unknown',
+    sk_state: null,
+  };
+}
+
 export interface Classification {
   layer: Layer;
   component: string;

@@ -1,21 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { type ClassifyInput, classify, locationFunction } from '../../src/classify/classify.js';
+import { type ClassifyInput, classify, emptyClassifyInput, locationFunction } from '../../src/classify/classify.js';
 
-const base: ClassifyInput = {
-  reason: 'NOT_SPECIFIED',
-  location: '',
-  len: 100,
-  ifname: null,
-  mtu: null,
-  peer: null,
-  proto: null,
-  saddr: null,
-  daddr: null,
-  sport: null,
-  dport: null,
-  direction: 'rx',
-  sk_state: null,
-};
+const base: ClassifyInput = { ...emptyClassifyInput('NOT_SPECIFIED'), len: 100, direction: 'rx' };
 const ev = (over: Partial<ClassifyInput>): ClassifyInput => ({ ...base, ...over });
 
 describe('locationFunction', () => {

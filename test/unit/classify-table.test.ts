@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { type ClassifyInput, classify, describeReason } from '../../src/classify/classify.js';
+import { type ClassifyInput, classify, describeReason, emptyClassifyInput } from '../../src/classify/classify.js';
 import { REASONS } from '../../src/classify/table.js';
 
 const fixture = (name: string) =>
@@ -48,20 +48,7 @@ const FULL: Omit<ClassifyInput, 'reason'> = {
   conntrack: { count: 10, max: 100 },
 };
 
-const BARE: Omit<ClassifyInput, 'reason'> = {
-  location: '0xffffffff81000000',
-  len: 0,
-  ifname: null,
-  mtu: null,
-  peer: null,
-  proto: null,
-  saddr: null,
-  daddr: null,
-  sport: null,
-  dport: null,
-  direction: 'unknown',
-  sk_state: null,
-};
+const BARE: Omit<ClassifyInput, 'reason'> = { ...emptyClassifyInput(), location: '0xffffffff81000000' };
 
 describe.each(Object.entries(LISTS))('every reason of %s', (kernel, reasons) => {
   it('has a plausible number of names', () => {
