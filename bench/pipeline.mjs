@@ -43,7 +43,7 @@ for (let i = 0; i < batchEvents; i++) {
   batch[o + f.direction[0]] = layout.constants.DT_DIR_RX;
   batch.write('dtbench-rx0', o + f.ifname[0], 'latin1');
   batch.write('dtbench-tx0', o + f.peer_ifname[0], 'latin1');
-  batch.write('noqueue', o + f.qdisc_kind[0], 'latin1');
+  batch.write('noqueue', o + f.qdisc[0], 'latin1');
 }
 
 const [sec, nsec] = addon.clockOffset();

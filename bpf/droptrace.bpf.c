@@ -256,11 +256,11 @@ static __always_inline void sock_common_tuple(struct dt_event *e, const struct s
 static __always_inline void sock_facts(struct dt_event *e, const struct sock *sk)
 {
 	if (e->sk_state == TCP_LISTEN) {
-		e->sk_backlog = BPF_CORE_READ(sk, sk_ack_backlog);
-		e->sk_max_backlog = BPF_CORE_READ(sk, sk_max_ack_backlog);
+		e->queue_len = BPF_CORE_READ(sk, sk_ack_backlog);
+		e->queue_limit = BPF_CORE_READ(sk, sk_max_ack_backlog);
 	} else if (e->sk_state != TCP_NEW_SYN_RECV && e->sk_state != TCP_TIME_WAIT) {
-		e->sk_rmem = BPF_CORE_READ(sk, sk_backlog.rmem_alloc.counter);
-		e->sk_rcvbuf = BPF_CORE_READ(sk, sk_rcvbuf);
+		e->rcvbuf_used = BPF_CORE_READ(sk, sk_backlog.rmem_alloc.counter);
+		e->rcvbuf_size = BPF_CORE_READ(sk, sk_rcvbuf);
 	}
 }
 
@@ -275,7 +275,7 @@ static __always_inline void device_facts(struct dt_event *e, const struct net_de
 	if (q) {
 		e->qdisc_qlen = BPF_CORE_READ(q, q.qlen);
 		e->qdisc_backlog = BPF_CORE_READ(q, qstats.backlog);
-		bpf_probe_read_kernel_str(e->qdisc_kind, sizeof(e->qdisc_kind), BPF_CORE_READ(q, ops, id));
+		bpf_probe_read_kernel_str(e->qdisc, sizeof(e->qdisc), BPF_CORE_READ(q, ops, id));
 	}
 	if (peer) {
 		e->peer_ifindex = BPF_CORE_READ(peer, ifindex);
@@ -396,7 +396,7 @@ static __always_inline int handle_drop(struct sk_buff *skb, struct net_device *d
 	return 0;
 }
 
-/* The retransmit's kind, told from the socket's congestion state (PLATFORM.md). */
+/* The retransmit's kind, told from the socket's congestion state and pending timer. */
 static __always_inline __u8 retransmit_kind(const struct sock *sk, __u8 state, __u8 ca_state)
 {
 	const struct inet_connection_sock *icsk = (const struct inet_connection_sock *)sk;
@@ -434,6 +434,7 @@ static __always_inline int handle_retransmit(const struct sock *sk, const struct
 	if (!entity_allowed(f, &e) || !l4_allowed(f, &e))
 		return 0;
 	stat_inc(DT_STAT_MATCHED);
+	stat_inc(DT_STAT_RETRANSMITS);
 	if (!f->emit)
 		return 0;
 	e.ts_ns = bpf_ktime_get_ns();

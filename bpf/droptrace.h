@@ -61,7 +61,8 @@ enum dt_stat {
 	DT_STAT_SENT = 2,	  /* written to the ring buffer */
 	DT_STAT_LOST = 3,	  /* ring buffer full: reservation failed */
 	DT_STAT_COUNTER_FULL = 4, /* counter map full: drop not counted by key */
-	DT_STAT_MAX = 5,
+	DT_STAT_RETRANSMITS = 5,  /* retransmits among the matched */
+	DT_STAT_MAX = 6,
 };
 
 /*
@@ -79,13 +80,13 @@ struct dt_event {
 	__u32 peer_ifindex; /* veth: the other end */
 	__u32 peer_mtu;
 	__u32 peer_netns;
-	__u32 sk_rmem; /* sk_rmem_alloc: receive buffer in use */
-	__u32 sk_rcvbuf;
-	__u32 sk_backlog;     /* listener: accept queue length */
-	__u32 sk_max_backlog; /* listener: accept queue limit */
-	__u32 qdisc_qlen;     /* root qdisc of the device */
-	__u32 qdisc_backlog;  /* bytes queued in it */
-	__s32 err;	      /* retransmit: tcp_retransmit_skb's result */
+	__u32 rcvbuf_used;   /* sk_rmem_alloc: receive buffer in use (bytes) */
+	__u32 rcvbuf_size;   /* sk_rcvbuf */
+	__u32 queue_len;     /* listener: accept queue length (sk_ack_backlog) */
+	__u32 queue_limit;   /* listener: accept queue limit (sk_max_ack_backlog) */
+	__u32 qdisc_qlen;    /* root qdisc of the device */
+	__u32 qdisc_backlog; /* bytes queued in it */
+	__s32 err;	     /* retransmit: tcp_retransmit_skb's result */
 	__u8 saddr[DT_ADDR_LEN];
 	__u8 daddr[DT_ADDR_LEN];
 	__u16 sport; /* host order */
@@ -102,7 +103,7 @@ struct dt_event {
 	__u8 _pad[6];
 	char ifname[DT_NAME_LEN];
 	char peer_ifname[DT_NAME_LEN];
-	char qdisc_kind[DT_NAME_LEN];
+	char qdisc[DT_NAME_LEN]; /* root qdisc kind (Qdisc_ops.id) */
 };
 
 DT_STATIC_ASSERT(sizeof(struct dt_event) == 184, "dt_event layout changed: update the size and the decoder");

@@ -2,7 +2,6 @@
  * One tracing session: preflight, load, filter, attach, then batches of decoded events handed to a
  * sink, lost events reported as they happen, exact counts from the kernel at the end.
  */
-import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { createDecoder, type Decoder } from './decode/decoder.js';
 import { WallClock } from './decode/format.js';
@@ -14,6 +13,7 @@ import { Kallsyms } from './kernel/kallsyms.js';
 import { fromNative } from './kernel/libbpf-errors.js';
 import { checkBtf, checkPrivileges, ensureTracefs } from './kernel/preflight.js';
 import { type Addon, loadAddon, type NativeTracer } from './native/addon.js';
+import { droptraceVersion } from './version.js';
 
 export interface SessionOptions {
   filter?: TraceFilter;
@@ -38,6 +38,8 @@ export interface SessionStats {
   lost: number;
   delivered: number;
   counterFull: number;
+  /** Retransmits that passed the filters (the rest of `matched` are drops). */
+  retransmits: number;
 }
 
 export interface DropCount {
@@ -48,11 +50,6 @@ export interface DropCount {
 }
 
 const STATS_INTERVAL_MS = 1000;
-
-export function droptraceVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 export class Session {
   readonly reasons: ReasonNames;
@@ -174,6 +171,7 @@ export class Session {
       lost: s[c.DT_STAT_LOST],
       delivered: this.delivered,
       counterFull: s[c.DT_STAT_COUNTER_FULL],
+      retransmits: s[c.DT_STAT_RETRANSMITS],
     };
   }
 
@@ -211,16 +209,12 @@ export class Session {
       type: 'stop',
       time: this.clock.now(),
       events: this.delivered,
-      drops: counts.reduce((n, r) => n + r.count, 0),
-      retransmits: Math.max(0, stats.matched - counts.reduce((n, r) => n + r.count, 0)),
+      drops: stats.matched - stats.retransmits,
+      retransmits: stats.retransmits,
       lost: stats.lost,
       by_reason: byReason,
     };
     return this.stopRecord;
-  }
-
-  get isStopped(): boolean {
-    return this.stopped;
   }
 
   private onBatch(batch: Buffer): void {

@@ -1,14 +1,15 @@
 /**
- * The library API: `for await (const event of await trace({ filter }))`. Events are enriched like
- * the CLI's; lost records arrive in the same stream. A consumer that falls behind pauses the ring
- * pump, so memory stays bounded and the kernel counts (and the stream reports) what was lost.
+ * The library API: `for await (const event of await trace({ container: ['nginx'] }))`. Events come
+ * from the same pipeline as the CLI's (container, layer, hint, evidence); lost records arrive in
+ * the same stream. A consumer that falls behind pauses the ring pump, so memory stays bounded and
+ * the kernel counts (and the stream reports) what was lost.
  */
-import { Enricher, type EnrichOptions } from './enrich.js';
 import type { LostRecord, StartRecord, StopRecord, TraceEvent } from './events.js';
 import type { TraceFilter } from './filter.js';
-import { type DropCount, Session, type SessionOptions, type SessionStats } from './session.js';
+import { Pipeline, type PipelineOptions } from './pipeline.js';
+import type { DropCount, SessionStats } from './session.js';
 
-export interface TraceOptions extends SessionOptions, EnrichOptions {
+export interface TraceOptions extends PipelineOptions {
   /** Queue length at which the kernel side is paused (default 65536 events). */
   highWaterMark?: number;
 }
@@ -24,17 +25,13 @@ export class Trace implements AsyncIterable<TraceRecord> {
   private readonly highWaterMark: number;
 
   constructor(
-    private readonly session: Session,
+    private readonly pipeline: Pipeline,
     options: TraceOptions,
   ) {
     this.highWaterMark = options.highWaterMark ?? 65536;
-    const enricher = new Enricher(options);
-    session.start({
+    pipeline.start({
       events: (events) => {
-        for (const e of events) {
-          enricher.apply(e);
-          this.queue.push(e);
-        }
+        for (const e of events) this.queue.push(e);
         this.notify();
       },
       lost: (record) => {
@@ -42,27 +39,27 @@ export class Trace implements AsyncIterable<TraceRecord> {
         this.notify();
       },
     });
-    this.start = session.startRecord();
+    this.start = pipeline.startRecord();
   }
 
-  /** Counters: seen, matched, sent, lost (kernel), delivered. */
+  /** Counters: seen, matched, sent, lost (kernel), delivered, retransmits. */
   stats(): SessionStats {
-    return this.session.stats();
+    return this.pipeline.stats();
   }
 
   /** Exact in-kernel drop counts by (netns, reason, location). */
   counts(): DropCount[] {
-    return this.session.counts();
+    return this.pipeline.counts();
   }
 
-  /** Changes what is traced, without reloading anything. */
+  /** Replaces the in-kernel filter, without reloading anything (a followed container's entities are not kept). */
   setFilter(filter: TraceFilter): void {
-    this.session.applyFilter(filter);
+    this.pipeline.session.applyFilter(filter);
   }
 
   /** Detaches; events already queued can still be iterated. Idempotent. */
   stop(): StopRecord {
-    this.stopRecord ??= this.session.stop();
+    this.stopRecord ??= this.pipeline.stop();
     this.notify();
     return this.stopRecord;
   }
@@ -91,11 +88,14 @@ export class Trace implements AsyncIterable<TraceRecord> {
 
   private setPaused(paused: boolean): void {
     this.paused = paused;
-    this.session.pause(paused);
+    this.pipeline.pause(paused);
   }
 }
 
-/** Loads, filters and attaches; resolves once streaming. Throws DroptraceError. */
+/**
+ * Resolves the selection (netns names, containers, …), loads, filters and attaches; resolves once
+ * streaming. Throws DroptraceError.
+ */
 export async function trace(options: TraceOptions = {}): Promise<Trace> {
-  return new Trace(Session.open(options), options);
+  return new Trace(await Pipeline.open(options), options);
 }

@@ -39,10 +39,10 @@ Napi::Object EventLayout(Napi::Env env) {
   DT_FIELD(peer_ifindex);
   DT_FIELD(peer_mtu);
   DT_FIELD(peer_netns);
-  DT_FIELD(sk_rmem);
-  DT_FIELD(sk_rcvbuf);
-  DT_FIELD(sk_backlog);
-  DT_FIELD(sk_max_backlog);
+  DT_FIELD(rcvbuf_used);
+  DT_FIELD(rcvbuf_size);
+  DT_FIELD(queue_len);
+  DT_FIELD(queue_limit);
   DT_FIELD(qdisc_qlen);
   DT_FIELD(qdisc_backlog);
   DT_FIELD(err);
@@ -62,7 +62,7 @@ Napi::Object EventLayout(Napi::Env env) {
   DT_FIELD(_pad);
   DT_FIELD(ifname);
   DT_FIELD(peer_ifname);
-  DT_FIELD(qdisc_kind);
+  DT_FIELD(qdisc);
   // the header's enums, so TypeScript never copies a number from it
   Napi::Object constants = Napi::Object::New(env);
   constants.Set("DT_EVENT_DROP", static_cast<double>(DT_EVENT_DROP));
@@ -86,6 +86,7 @@ Napi::Object EventLayout(Napi::Env env) {
   constants.Set("DT_STAT_SENT", static_cast<double>(DT_STAT_SENT));
   constants.Set("DT_STAT_LOST", static_cast<double>(DT_STAT_LOST));
   constants.Set("DT_STAT_COUNTER_FULL", static_cast<double>(DT_STAT_COUNTER_FULL));
+  constants.Set("DT_STAT_RETRANSMITS", static_cast<double>(DT_STAT_RETRANSMITS));
   constants.Set("DT_REASON_WORDS", static_cast<double>(DT_REASON_WORDS));
   layout.Set("constants", constants);
   layout.Set("eventSize", static_cast<double>(sizeof(struct dt_event)));

@@ -21,6 +21,11 @@ namespace droptrace {
 
 namespace {
 
+// At most this much read from the ring and not yet taken by JS (then the pump stops draining and
+// the kernel counts what it cannot store), handed over in batches of this size.
+constexpr uint32_t kMaxPendingBytes = 1u << 20;
+constexpr uint32_t kBatchBytes = 64u << 10;
+
 struct ProgramPair {
   struct bpf_program* btf;
   struct bpf_program* tracepoint;
@@ -84,21 +89,8 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info),
   Napi::Env env = info.Env();
   Napi::Object opts = info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object::New(env);
   uint32_t ring_bytes = GetU32(opts, "ringBytes", 4u << 20);
-  uint32_t wakeup_bytes = GetU32(opts, "wakeupBytes", 256u << 10);
-  std::string attach = opts.Has("attach") ? opts.Get("attach").ToString().Utf8Value() : "auto";
-
-  if (attach == "tracepoint") {
-    Load(env, false, ring_bytes, wakeup_bytes);
-  } else if (attach == "tp_btf") {
-    Load(env, true, ring_bytes, wakeup_bytes);
-  } else {
-    // tp_btf first: typed pointers and no perf-event overhead; classic tracepoints where it fails
-    try {
-      Load(env, true, ring_bytes, wakeup_bytes);
-    } catch (const Napi::Error&) {
-      Load(env, false, ring_bytes, wakeup_bytes);
-    }
-  }
+  // which kind to try first and what to fall back to is decided in TypeScript (src/session.ts)
+  Load(env, opts.Get("attach").ToString().Utf8Value() == "tp_btf", ring_bytes);
   napi_add_env_cleanup_hook(env, CleanupHook, this);
   hook_added_ = true;
 }
@@ -114,7 +106,7 @@ void Tracer::CleanupHook(void* arg) {
   self->Close();
 }
 
-void Tracer::Load(Napi::Env env, bool use_btf, uint32_t ring_bytes, uint32_t wakeup_bytes) {
+void Tracer::Load(Napi::Env env, bool use_btf, uint32_t ring_bytes) {
   LogCapture log;
   Close();
   skel_ = droptrace_bpf__open();
@@ -122,7 +114,6 @@ void Tracer::Load(Napi::Env env, bool use_btf, uint32_t ring_bytes, uint32_t wak
   for (const ProgramPair& pair : Programs(skel_)) {
     bpf_program__set_autoload(use_btf ? pair.tracepoint : pair.btf, false);
   }
-  skel_->rodata->wakeup_bytes = wakeup_bytes;
   skel_->rodata->rtx_has_err = TracepointArgCount("tcp_retransmit_skb") >= 3;
   skel_->rodata->kfree_skb_has_rx_sk = TracepointArgCount("kfree_skb") >= 4;
   int err = bpf_map__set_max_entries(skel_->maps.events, ring_bytes);
@@ -160,8 +151,7 @@ Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
     }
     links_.push_back(link);
   }
-  pump_ = std::make_unique<RingPump>(env, bpf_map__fd(skel_->maps.events), on_batch,
-                                     GetU32(opts, "maxPendingBytes", 1u << 20), GetU32(opts, "batchBytes", 64u << 10),
+  pump_ = std::make_unique<RingPump>(env, bpf_map__fd(skel_->maps.events), on_batch, kMaxPendingBytes, kBatchBytes,
                                      GetU32(opts, "pollMs", 10));
   return env.Undefined();
 }

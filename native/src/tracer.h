@@ -17,13 +17,13 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
  public:
   static Napi::Function Init(Napi::Env env);
 
-  // new Tracer({ ringBytes, wakeupBytes, attach: 'auto' | 'tp_btf' | 'tracepoint' }): opens and
+  // new Tracer({ ringBytes, attach: 'tp_btf' | 'tracepoint' }): opens and
   // loads the programs (nothing is attached yet). Main thread.
   explicit Tracer(const Napi::CallbackInfo& info);
   ~Tracer() override;
 
  private:
-  // start(onBatch, { maxPendingBytes, batchBytes, pollMs }): attach every program, then stream. Main thread.
+  // start(onBatch, { pollMs }): attach every program, then stream. Main thread.
   Napi::Value Start(const Napi::CallbackInfo& info);
   // detach(): detach every program, join the pump and return the batches not yet handed to JS
   // (Buffer[]), so that nothing in flight is lost; maps stay readable. Main thread.
@@ -39,7 +39,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   Napi::Value Counts(const Napi::CallbackInfo& info);
   Napi::Value AttachMode(const Napi::CallbackInfo& info);
 
-  void Load(Napi::Env env, bool use_btf, uint32_t ring_bytes, uint32_t wakeup_bytes);
+  void Load(Napi::Env env, bool use_btf, uint32_t ring_bytes);
   void Close();
   static void CleanupHook(void* arg);
 

@@ -3,9 +3,9 @@
  * Called per event (hundreds of thousands a second), so the table lookup, location rules and
  * template parsing happen once per (reason, location) and are cached; an event only fills strings.
  */
-import type { Direction, Evidence, Layer } from '../events.js';
-import type { ConntrackStats } from './conntrack-evidence.js';
-import type { NetfilterRuleHit } from './netfilter-rules.js';
+import type { DropRecord, Evidence, Layer } from '../events.js';
+import type { ConntrackStats } from '../readers/conntrack-evidence.js';
+import type { NetfilterRuleHit } from '../readers/netfilter-rules.js';
 import {
   type EvidenceKind,
   type HintCondition,
@@ -19,56 +19,20 @@ import {
 import { compileTemplate, type Getter, placeholdersOf, type Render } from './template.js';
 
 /**
- * What classify() needs. The first group has DropRecord's names and meanings, so a decoded record
- * can be passed as is; the raw socket/qdisc numbers are dt_event's (0 means "not captured").
+ * What classification knows besides the record: facts that are not in the event but come from
+ * looking around (the container's name, the namespace's ruleset and conntrack table). The readers
+ * that provide them live in src/readers/; classify() itself does no I/O.
  */
-export interface ClassifyInput {
-  reason: string; // kernel name without SKB_DROP_REASON_
-  location: string; // "func+0xoff", or a hex address when not symbolised
-  len: number;
-  ifname: string | null;
-  mtu: number | null;
-  peer: { ifname: string; mtu: number } | null;
-  proto: string | null;
-  saddr: string | null;
-  daddr: string | null;
-  sport: number | null;
-  dport: number | null;
-  direction: Direction;
-  sk_state: string | null;
-  sk_backlog?: number; // listener: accept queue length
-  sk_max_backlog?: number; // listener: accept queue limit
-  sk_rmem?: number; // receive buffer in use (bytes)
-  sk_rcvbuf?: number; // receive buffer size (bytes)
-  qdisc_kind?: string | null; // root qdisc of the device, e.g. "tbf"
-  qdisc_qlen?: number;
-  qdisc_backlog?: number;
-  /** Container (or namespace) name, to say "in nginx". */
-  container?: string | null;
-  /** From NetfilterRules.current() for NETFILTER_DROP; the first hit is used. Absent: not read yet. */
-  netfilter?: readonly NetfilterRuleHit[] | null;
-  /** From ConntrackEvidence.current() for NETFILTER_DROP. */
-  conntrack?: ConntrackStats | null;
+export interface ClassifyContext {
+  /** The name to say "in nginx" with: set only when the drop happened in that container's own namespace. */
+  container: string | null;
+  /** NETFILTER_DROP: the rules whose counters rose (the first is used); undefined: being read; null: none. */
+  netfilter: readonly NetfilterRuleHit[] | null | undefined;
+  conntrack: ConntrackStats | null;
 }
 
-/** An input with no facts at all: tests start from it, the enricher refills one per event. */
-export function emptyClassifyInput(reason = ''): ClassifyInput {
-  return {
-    reason,
-    location: '',
-    len: 0,
-    ifname: null,
-    mtu: null,
-    peer: null,
-    proto: null,
-    saddr: null,
-    daddr: null,
-    sport: null,
-    dport: null,
-    direction: 'unknown',
-    sk_state: null,
-  };
-}
+/** Nothing known beyond the record. */
+export const NO_CONTEXT: ClassifyContext = Object.freeze({ container: null, netfilter: null, conntrack: null });
 
 export interface Classification {
   layer: Layer;
@@ -81,74 +45,76 @@ export interface Classification {
 }
 
 interface Ctx {
-  in: ClassifyInput;
+  d: DropRecord;
+  x: ClassifyContext;
   func: string;
 }
 
 const pos = (n: number | null | undefined): number | undefined => (n != null && n > 0 ? n : undefined);
 const str = (n: number | undefined): string | undefined => (n === undefined ? undefined : String(n));
-const rule = (c: Ctx): NetfilterRuleHit | undefined => c.in.netfilter?.[0];
-const localPort = (i: ClassifyInput): number | null => (i.direction === 'tx' ? i.sport : i.dport);
-const rcvbufSize = (i: ClassifyInput) => pos(i.sk_rcvbuf);
-const queueLimit = (i: ClassifyInput) => pos(i.sk_max_backlog);
-const qdiscKind = (i: ClassifyInput) => i.qdisc_kind || undefined;
+const rule = (c: Ctx): NetfilterRuleHit | undefined => c.x.netfilter?.[0];
+const localPort = (d: DropRecord): number | null => (d.direction === 'tx' ? d.sport : d.dport);
+const rcvbufSize = (d: DropRecord) => pos(d.evidence.rcvbuf_size);
+const queueLimit = (d: DropRecord) => pos(d.evidence.queue_limit);
+const qdiscKind = (d: DropRecord) => d.evidence.qdisc || undefined;
 
 const GETTERS: Record<string, Getter<Ctx>> = {
-  reason: (c) => c.in.reason,
+  reason: (c) => c.d.reason,
   func: (c) => c.func || undefined,
-  len: (c) => String(c.in.len),
-  mtu: (c) => str(pos(c.in.mtu)),
-  ifname: (c) => c.in.ifname || undefined,
-  peer_ifname: (c) => c.in.peer?.ifname || undefined,
-  peer_mtu: (c) => str(pos(c.in.peer?.mtu)),
-  proto: (c) => c.in.proto ?? undefined,
-  saddr: (c) => c.in.saddr ?? undefined,
-  daddr: (c) => c.in.daddr ?? undefined,
-  lport: (c) => str(localPort(c.in) ?? undefined),
-  sk_state: (c) => c.in.sk_state ?? undefined,
-  queue_len: (c) => (queueLimit(c.in) === undefined ? undefined : String(c.in.sk_backlog ?? 0)),
-  queue_limit: (c) => str(queueLimit(c.in)),
-  rcvbuf_used: (c) => (rcvbufSize(c.in) === undefined ? undefined : String(c.in.sk_rmem ?? 0)),
-  rcvbuf_size: (c) => str(rcvbufSize(c.in)),
-  qdisc: (c) => qdiscKind(c.in),
-  qdisc_qlen: (c) => (qdiscKind(c.in) === undefined ? undefined : String(c.in.qdisc_qlen ?? 0)),
-  qdisc_backlog: (c) => (qdiscKind(c.in) === undefined ? undefined : String(c.in.qdisc_backlog ?? 0)),
+  len: (c) => String(c.d.len),
+  mtu: (c) => str(pos(c.d.mtu)),
+  ifname: (c) => c.d.ifname || undefined,
+  peer_ifname: (c) => c.d.peer?.ifname || undefined,
+  peer_mtu: (c) => str(pos(c.d.peer?.mtu)),
+  proto: (c) => c.d.proto ?? undefined,
+  saddr: (c) => c.d.saddr ?? undefined,
+  daddr: (c) => c.d.daddr ?? undefined,
+  lport: (c) => str(localPort(c.d) ?? undefined),
+  sk_state: (c) => c.d.sk_state ?? undefined,
+  queue_len: (c) => (queueLimit(c.d) === undefined ? undefined : String(c.d.evidence.queue_len ?? 0)),
+  queue_limit: (c) => str(queueLimit(c.d)),
+  rcvbuf_used: (c) => (rcvbufSize(c.d) === undefined ? undefined : String(c.d.evidence.rcvbuf_used ?? 0)),
+  rcvbuf_size: (c) => str(rcvbufSize(c.d)),
+  qdisc: (c) => qdiscKind(c.d),
+  qdisc_qlen: (c) => (qdiscKind(c.d) === undefined ? undefined : String(c.d.evidence.qdisc_qlen ?? 0)),
+  qdisc_backlog: (c) => (qdiscKind(c.d) === undefined ? undefined : String(c.d.evidence.qdisc_backlog ?? 0)),
   rule: (c) => rule(c)?.rule,
   rule_source: (c) => rule(c)?.source,
   rule_packets: (c) => str(rule(c)?.packets),
   chain: (c) => rule(c)?.chain,
   table: (c) => rule(c)?.table,
-  conntrack_count: (c) => str(c.in.conntrack?.count),
-  conntrack_max: (c) => str(c.in.conntrack?.max),
-  container: (c) => c.in.container || undefined,
+  conntrack_count: (c) => str(c.x.conntrack?.count),
+  conntrack_max: (c) => str(c.x.conntrack?.max),
+  container: (c) => c.x.container || undefined,
 };
 
-const CONDITIONS: Record<HintCondition, (i: ClassifyInput) => boolean> = {
-  over_peer_mtu: (i) => i.peer != null && i.peer.mtu > 0 && i.len > i.peer.mtu,
-  over_mtu: (i) => i.mtu != null && i.mtu > 0 && i.len > i.mtu,
-  has_peer: (i) => i.peer != null,
-  has_rule: (i) => (i.netfilter?.length ?? 0) > 0,
+type Test = (d: DropRecord, x: ClassifyContext) => boolean;
+const CONDITIONS: Record<HintCondition, Test> = {
+  over_peer_mtu: (d) => d.peer != null && d.peer.mtu > 0 && d.len > d.peer.mtu,
+  over_mtu: (d) => d.mtu != null && d.mtu > 0 && d.len > d.mtu,
+  has_peer: (d) => d.peer != null,
+  has_rule: (_d, x) => (x.netfilter?.length ?? 0) > 0,
   // undefined: not read yet; null or []: read, and no rule's counter rose
-  rules_unread: (i) => i.netfilter === undefined,
-  multicast_dst: (i) => i.daddr !== null && (/^ff/i.test(i.daddr) || /^2(2[4-9]|3\d)\./.test(i.daddr)),
-  conntrack_full: (i) => i.conntrack != null && i.conntrack.max > 0 && i.conntrack.count >= i.conntrack.max,
+  rules_unread: (_d, x) => x.netfilter === undefined,
+  multicast_dst: (d) => d.daddr !== null && (/^ff/i.test(d.daddr) || /^2(2[4-9]|3\d)\./.test(d.daddr)),
+  conntrack_full: (_d, x) => x.conntrack != null && x.conntrack.max > 0 && x.conntrack.count >= x.conntrack.max,
 };
 
 /** Component names starting with `$` come from the event. */
-const DYNAMIC_COMPONENTS: Record<string, { get: (i: ClassifyInput) => string | undefined; otherwise: string }> = {
-  $proto: { get: (i) => i.proto ?? undefined, otherwise: 'l4' },
+const DYNAMIC_COMPONENTS: Record<string, { get: (d: DropRecord, x: ClassifyContext) => string | undefined; otherwise: string }> = {
+  $proto: { get: (d) => d.proto ?? undefined, otherwise: 'l4' },
   $qdisc: { get: qdiscKind, otherwise: 'qdisc' },
   $rule_source: {
-    get: (i) => i.netfilter?.[0]?.source.replace(/6?tables(-legacy)?$/, 'tables'),
+    get: (_d, x) => x.netfilter?.[0]?.source.replace(/6?tables(-legacy)?$/, 'tables'),
     otherwise: 'netfilter',
   },
 };
 
-type ComponentOf = (i: ClassifyInput) => string;
+type ComponentOf = (d: DropRecord, x: ClassifyContext) => string;
 function componentOf(name: string): ComponentOf {
   const dyn = DYNAMIC_COMPONENTS[name];
   if (!dyn) return () => name;
-  return (i) => dyn.get(i) ?? dyn.otherwise;
+  return (d, x) => dyn.get(d, x) ?? dyn.otherwise;
 }
 
 function renderOf(template: string): Render<Ctx> {
@@ -156,54 +122,55 @@ function renderOf(template: string): Render<Ctx> {
   return compileTemplate(full, GETTERS);
 }
 
-type EvidenceBuilder = (i: ClassifyInput, e: Evidence) => void;
+/** Copies what supports the hint into the record's evidence: the kernel's facts, then the context's. */
+type EvidenceBuilder = (d: DropRecord, x: ClassifyContext, e: Evidence) => void;
 const EVIDENCE: Record<EvidenceKind, EvidenceBuilder> = {
-  len: (i, e) => {
-    e.len = i.len;
+  len: (d, _x, e) => {
+    e.len = d.len;
   },
-  mtu: (i, e) => {
-    const m = pos(i.mtu);
+  mtu: (d, _x, e) => {
+    const m = pos(d.mtu);
     if (m !== undefined) e.mtu = m;
   },
-  peer_mtu: (i, e) => {
-    const m = pos(i.peer?.mtu);
+  peer_mtu: (d, _x, e) => {
+    const m = pos(d.peer?.mtu);
     if (m !== undefined) e.peer_mtu = m;
   },
-  accept_queue: (i, e) => {
-    const limit = queueLimit(i);
+  accept_queue: (d, _x, e) => {
+    const limit = queueLimit(d);
     if (limit === undefined) return;
-    e.queue_len = i.sk_backlog ?? 0;
+    e.queue_len = d.evidence.queue_len ?? 0;
     e.queue_limit = limit;
   },
-  rcvbuf: (i, e) => {
-    const size = rcvbufSize(i);
+  rcvbuf: (d, _x, e) => {
+    const size = rcvbufSize(d);
     if (size === undefined) return;
-    e.rcvbuf_used = i.sk_rmem ?? 0;
+    e.rcvbuf_used = d.evidence.rcvbuf_used ?? 0;
     e.rcvbuf_size = size;
   },
-  qdisc: (i, e) => {
-    const kind = qdiscKind(i);
+  qdisc: (d, _x, e) => {
+    const kind = qdiscKind(d);
     if (kind === undefined) return;
     e.qdisc = kind;
-    e.qdisc_qlen = i.qdisc_qlen ?? 0;
-    e.qdisc_backlog = i.qdisc_backlog ?? 0;
+    e.qdisc_qlen = d.evidence.qdisc_qlen ?? 0;
+    e.qdisc_backlog = d.evidence.qdisc_backlog ?? 0;
   },
-  rule: (i, e) => {
-    const hit = i.netfilter?.[0];
+  rule: (_d, x, e) => {
+    const hit = x.netfilter?.[0];
     if (!hit) return;
     e.rule = hit.rule;
     e.rule_packets = hit.packets;
     e.table = hit.table;
   },
-  conntrack: (i, e) => {
-    if (!i.conntrack) return;
-    e.conntrack_count = i.conntrack.count;
-    e.conntrack_max = i.conntrack.max;
+  conntrack: (_d, x, e) => {
+    if (!x.conntrack) return;
+    e.conntrack_count = x.conntrack.count;
+    e.conntrack_max = x.conntrack.max;
   },
 };
 
 interface CompiledVariant {
-  test: (i: ClassifyInput) => boolean;
+  test: Test;
   render: Render<Ctx>;
   component: ComponentOf | undefined;
   benign: boolean | undefined;
@@ -292,24 +259,28 @@ function compiledFor(reason: string, location: string): Compiled {
   return c;
 }
 
-export function classify(input: ClassifyInput): Classification {
-  const c = compiledFor(input.reason, input.location);
-  const ctx: Ctx = { in: input, func: c.func };
+/**
+ * The layer, component, hint, benign flag and supporting evidence of one drop: a pure function of
+ * the decoded record and what the context knows. The record is not changed.
+ */
+export function classify(drop: DropRecord, context: ClassifyContext = NO_CONTEXT): Classification {
+  const c = compiledFor(drop.reason, drop.location);
+  const ctx: Ctx = { d: drop, x: context, func: c.func };
   let render = c.render;
   let component = c.component;
   let benign = c.benign;
   for (const v of c.variants) {
-    if (!v.test(input)) continue;
+    if (!v.test(drop, context)) continue;
     render = v.render;
     if (v.component) component = v.component;
     if (v.benign !== undefined) benign = v.benign;
     break;
   }
   const evidence: Evidence = {};
-  for (const fill of c.evidence) fill(input, evidence);
+  for (const fill of c.evidence) fill(drop, context, evidence);
   // a reason newer than the table is placed by its name prefix: say so, the user should know
   const hint = c.fallback && c.layer !== 'unknown' ? `${render(ctx)} [reason not in droptrace's table; placed by its name]` : render(ctx);
-  return { layer: c.layer, component: component(input), benign, hint, evidence, fallback: c.fallback };
+  return { layer: c.layer, component: component(drop, context), benign, hint, evidence, fallback: c.fallback };
 }
 
 /** Static facts of a reason (for `droptrace reasons`/`explain` listings), without an event. */

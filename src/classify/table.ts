@@ -295,7 +295,7 @@ export const REASONS: Readonly<Record<string, ReasonRow>> = {
 
 /**
  * Location functions for reasons marked byLocation (NOT_SPECIFIED): exact names first
- * (from PLATFORM.md observations), then LOCATION_PREFIXES.
+ * (the drop sites seen on real kernels, see test/e2e/lab/scenarios.ts), then LOCATION_PREFIXES.
  */
 export const LOCATIONS: Readonly<Record<string, ReasonRow>> = {
   __dev_forward_skb2: {

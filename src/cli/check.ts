@@ -4,14 +4,14 @@
  * on close and the like) never count; --allow names more that may happen.
  */
 import { spawn } from 'node:child_process';
-import { Enricher } from '../enrich.js';
 import { DroptraceError } from '../errors.js';
 import type { CheckRecord, DropRecord } from '../events.js';
 import { FindingsBuilder, findingsText } from '../explain/findings.js';
+import type { Selection } from '../selection.js';
 import { EXIT_FAILURE, EXIT_UNEXPECTED_DROPS } from './exit-codes.js';
-import { type ContainerOptions, openSession } from './prepare.js';
+import { openPipeline } from './open.js';
 
-export interface CheckOptions extends ContainerOptions {
+export interface CheckOptions extends Selection {
   allow: string[];
   max: number;
   json?: boolean;
@@ -33,14 +33,12 @@ export async function check(
   if (command.length === 0) {
     throw new DroptraceError('ERR_DROPTRACE_OPTION', 'check needs a command to run', 'droptrace check [options] -- <command> [args…]');
   }
-  const { prepared, session } = await openSession(opts, io.err);
-  const enricher = new Enricher({ attribute: prepared.attribute });
+  const pipeline = await openPipeline(opts, io.err);
   const builder = new FindingsBuilder();
   let unexpected = 0;
-  session.start({
+  pipeline.start({
     events(events) {
       for (const e of events) {
-        enricher.apply(e);
         if (e.type !== 'drop' || e.benign || allowed(e, opts.allow)) continue;
         unexpected++;
         builder.add(e);
@@ -59,8 +57,7 @@ export async function check(
     child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : EXIT_FAILURE)));
   });
   await new Promise((r) => setTimeout(r, SETTLE_MS));
-  const stop = session.stop();
-  prepared.close();
+  const stop = pipeline.stop();
 
   const { findings } = builder.result();
   const seconds = Math.round((Date.now() - started) / 100) / 10;
@@ -69,7 +66,7 @@ export async function check(
   if (opts.json) {
     const record: CheckRecord = {
       type: 'check',
-      time: session.clock.now(),
+      time: pipeline.session.clock.now(),
       command,
       status,
       verdict,

@@ -1,7 +1,7 @@
 /** The droptrace command line: commander, one factory per verb, errors with codes and hints. */
 import { Command, CommanderError, Option } from 'commander';
 import { DroptraceError } from '../errors.js';
-import { droptraceVersion } from '../session.js';
+import { droptraceVersion } from '../version.js';
 import { type CheckOptions, check } from './check.js';
 import { containersCommand } from './containers.js';
 import { EXIT_USAGE, exitCodeFor } from './exit-codes.js';

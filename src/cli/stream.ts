@@ -1,16 +1,16 @@
 /** `droptrace`: the live stream, text or NDJSON, until Ctrl-C, --duration or --count. */
-
-import { Enricher } from '../enrich.js';
 import type { DroptraceRecord, LostRecord, StopRecord, TraceEvent } from '../events.js';
 import { ndjsonLines } from '../output/ndjson.js';
 import { summaryText } from '../output/summary.js';
 import { lostLine, textLine } from '../output/text.js';
-import { type ContainerOptions, openSession } from './prepare.js';
+import type { Selection } from '../selection.js';
+import { openPipeline } from './open.js';
+import { untilStopped } from './until-stopped.js';
 
 /** Records per write: about 64 KiB of NDJSON. */
 const WRITE_CHUNK = 96;
 
-export interface StreamOptions extends ContainerOptions {
+export interface StreamOptions extends Selection {
   json?: boolean;
   duration?: number;
   count?: number;
@@ -25,25 +25,20 @@ export interface StreamIO {
 }
 
 export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRecord> {
-  const { prepared, session } = await openSession(opts, io.err, { attach: opts.attach });
+  const pipeline = await openPipeline(opts, io.err, { attach: opts.attach });
   const json = Boolean(opts.json);
-  const enricher = new Enricher({ attribute: prepared.attribute });
   const byContainer: Record<string, number> = {};
   let shown = 0;
-  let finish: () => void = () => {};
-  const done = new Promise<void>((resolve) => {
-    finish = resolve;
-  });
 
   let draining = false;
   const write = (chunk: string) => {
     if (!chunk || io.out.write(chunk) || draining) return;
     // stdout is behind: stop draining the ring; what the kernel cannot keep is counted and reported
     draining = true;
-    session.pause(true);
+    pipeline.pause(true);
     io.out.once('drain', () => {
       draining = false;
-      session.pause(false);
+      pipeline.pause(false);
     });
   };
   const line = (r: DroptraceRecord) => `${r.type === 'lost' ? lostLine(r as LostRecord) : textLine(r as TraceEvent, io)}\n`;
@@ -56,13 +51,14 @@ export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRec
     }
   };
 
-  session.start({
+  // armed before attaching: a Ctrl-C at any moment from here on stops cleanly
+  const wait = untilStopped(opts.duration);
+  pipeline.start({
     events(events) {
-      for (const e of events) enricher.apply(e);
       let visible = opts.all ? events : events.filter((e) => e.type !== 'drop' || !e.benign);
       if (opts.count !== undefined && shown + visible.length >= opts.count) {
         visible = visible.slice(0, opts.count - shown);
-        finish();
+        wait.done();
       }
       shown += visible.length;
       for (const e of visible) {
@@ -76,26 +72,20 @@ export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRec
     },
   });
   // written once attached (batches reach JS only after this tick): `start` means streaming
-  const start = session.startRecord();
+  const start = pipeline.startRecord();
   if (json) write(ndjsonLines([start]));
   else
     io.err.write(
       `droptrace ${start.droptrace_version}: tracing drops and retransmits (${start.program}, kernel ${start.kernel}); Ctrl-C to stop\n`,
     );
 
-  const onSignal = () => finish();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  io.out.on('error', onSignal); // EPIPE: the reader went away
-  const timer = opts.duration !== undefined ? setTimeout(finish, opts.duration * 1000) : undefined;
-  await done;
-  clearTimeout(timer);
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
+  const onError = () => wait.done(); // EPIPE: the reader went away
+  io.out.on('error', onError);
+  await wait.stopped;
+  io.out.off('error', onError);
 
-  const stop = { ...session.stop(), by_container: byContainer };
-  prepared.close();
+  const stop = { ...pipeline.stop(), by_container: byContainer };
   if (json) write(ndjsonLines([stop]));
-  io.err.write(summaryText(stop, session.stats()));
+  io.err.write(summaryText(stop, pipeline.stats()));
   return stop;
 }

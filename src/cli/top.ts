@@ -3,10 +3,12 @@
  * nothing, so a storm costs a map update per drop; the table is redrawn from the counters.
  */
 import type { CountsRecord } from '../events.js';
+import type { Selection } from '../selection.js';
 import type { DropCount } from '../session.js';
-import { type ContainerOptions, openSession } from './prepare.js';
+import { openPipeline } from './open.js';
+import { untilStopped } from './until-stopped.js';
 
-export interface TopOptions extends ContainerOptions {
+export interface TopOptions extends Selection {
   interval: number;
   duration?: number;
   json?: boolean;
@@ -23,9 +25,11 @@ function table(rows: DropCount[], previous: Map<string, number>, seconds: number
 }
 
 export async function top(opts: TopOptions, io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream; tty: boolean }): Promise<void> {
-  const { prepared, session } = await openSession(opts, io.err, { emit: false });
-  session.start({ events() {}, lost() {} });
-  if (opts.json) io.out.write(`${JSON.stringify(session.startRecord())}\n`);
+  const pipeline = await openPipeline(opts, io.err, { emit: false });
+  const session = pipeline.session;
+  const wait = untilStopped(opts.duration);
+  pipeline.start({ events() {}, lost() {} });
+  if (opts.json) io.out.write(`${JSON.stringify(pipeline.startRecord())}\n`);
   else io.err.write('droptrace top: counting drops in the kernel; Ctrl-C to stop\n');
   const previous = new Map<string, number>();
   const draw = () => {
@@ -39,18 +43,10 @@ export async function top(opts: TopOptions, io: { out: NodeJS.WritableStream; er
     previous.clear();
     for (const r of rows) previous.set(`${r.netns}/${r.reason}/${r.location}`, r.count);
   };
-  await new Promise<void>((resolve) => {
-    const timer = setInterval(draw, opts.interval * 1000);
-    const end = () => {
-      clearInterval(timer);
-      resolve();
-    };
-    process.once('SIGINT', end);
-    process.once('SIGTERM', end);
-    if (opts.duration !== undefined) setTimeout(end, opts.duration * 1000);
-  });
+  const timer = setInterval(draw, opts.interval * 1000);
+  await wait.stopped;
+  clearInterval(timer);
   draw();
-  const stop = session.stop();
-  prepared.close();
+  const stop = pipeline.stop();
   if (opts.json) io.out.write(`${JSON.stringify(stop)}\n`);
 }

@@ -1,56 +1,34 @@
 /**
- * ContainerIndex: every source merged into one view, and the per-event look-ups that name the
- * container a drop concerns. Look-ups are synchronous map reads; everything slow (API calls,
- * procfs scans) happens in refresh(), which runs on start, on runtime events, on a poll timer
- * and, rate-limited, when a look-up misses.
+ * ContainerIndex: every source merged into one view, with the synchronous look-ups attribution
+ * makes per event. Everything slow (API calls, procfs scans) happens in refresh(), which runs on
+ * start, on runtime events, on a poll timer and, rate-limited, when a look-up misses.
  *
  * Netns inodes and addresses are reused after a container goes away, so a hit is trusted only
  * for `verifyMs` after it was last checked against the kernel (is the container's init still in
- * that namespace?); runtime events evict a container at once.
+ * that namespace?); runtime events evict a container at once. Every namespace the index stops
+ * vouching for is announced (`gone`), so that caches keyed by its inode can forget it.
  */
 import { EventEmitter } from 'node:events';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { DroptraceError } from '../errors.js';
-import type { ContainerVia } from '../events.js';
+import type { DroptraceError } from '../errors.js';
 import { normalizeAddress } from './address.js';
-import { DockerApi } from './docker-api.js';
-import { DockerResolver } from './docker-resolver.js';
-import { NETNS_DIR, NetnsNamesResolver } from './netns-names.js';
+import { type Attribution, type AttributionInput, attribute, type ContainerLookups } from './attribution.js';
+import { findContainer, unknownContainer } from './names.js';
+import { NETNS_DIR } from './netns-names.js';
 import { netnsOf, hostNetns as readHostNetns } from './proc.js';
-import { ProcfsResolver } from './procfs-resolver.js';
-import type { ContainerInfo, Resolver, RuntimeChange } from './types.js';
+import { type ContainerChange, defaultSources, diffContainers, isEmptyChange, listAll, mergeSources } from './sources.js';
+import type { ContainerInfo, ContainerSource, RuntimeChange } from './types.js';
 
-export type { ContainerInfo, Resolver, RuntimeChange } from './types.js';
+export type { Attribution, AttributionInput } from './attribution.js';
+export { CONTAINER_AMBIGUOUS, CONTAINER_UNKNOWN } from './names.js';
+export { type ContainerChange, defaultSources } from './sources.js';
+export type { ContainerInfo, ContainerSource, RuntimeChange } from './types.js';
 export { toContainer } from './types.js';
-
-export const CONTAINER_UNKNOWN = 'ERR_DROPTRACE_CONTAINER_UNKNOWN';
-export const CONTAINER_AMBIGUOUS = 'ERR_DROPTRACE_CONTAINER_AMBIGUOUS';
-
-/** The event fields attribution reads (a DropRecord or RetransmitRecord has them all). */
-export interface AttributionInput {
-  netns: number;
-  cgroup_id: string | bigint | null;
-  peer?: { netns: number } | null;
-  saddr: string | null;
-  daddr: string | null;
-}
-
-export interface Attribution {
-  container: ContainerInfo;
-  via: ContainerVia;
-}
-
-export interface ContainerChange {
-  added: ContainerInfo[];
-  removed: ContainerInfo[];
-  /** Same container id, new incarnation or new facts (restart: new pid, netns, maybe address). */
-  changed: Array<{ before: ContainerInfo; after: ContainerInfo }>;
-}
 
 export interface ContainerIndexOptions {
   /** In order of preference: the first source to name a container id wins, later ones fill gaps. */
-  sources?: Resolver[];
+  sources?: ContainerSource[];
   /** The host's netns inode: never a container's, and the only netns where address attribution applies. */
   hostNetns?: number | null;
   /** Is this container still in the namespace we think it is in? Default: ask /proc. */
@@ -74,28 +52,6 @@ interface Entry {
   evicted: boolean;
 }
 
-/** Resolver for a source that could not even be configured, so its error shows where the others' do. */
-function failing(source: string, err: DroptraceError): Resolver {
-  return {
-    source,
-    list: () => Promise.reject(err),
-  };
-}
-
-/** Docker API (DOCKER_HOST or the default socket), podman's socket when present, procfs, `ip netns` names. */
-export function defaultSources(env: NodeJS.ProcessEnv = process.env): Resolver[] {
-  const out: Resolver[] = [];
-  try {
-    out.push(new DockerResolver(DockerApi.fromEnv(env)));
-  } catch (e) {
-    out.push(failing('docker', e as DroptraceError));
-  }
-  const podman = DockerApi.podman();
-  if (podman) out.push(new DockerResolver(podman));
-  out.push(new ProcfsResolver(), new NetnsNamesResolver());
-  return out;
-}
-
 export function defaultIsAlive(info: ContainerInfo): boolean {
   if (info.netns === null) return false;
   if (info.pid !== null) return netnsOf(info.pid) === info.netns;
@@ -109,28 +65,19 @@ export function defaultIsAlive(info: ContainerInfo): boolean {
   return true;
 }
 
-function sameFacts(a: ContainerInfo, b: ContainerInfo): boolean {
-  return (
-    a.pid === b.pid &&
-    a.netns === b.netns &&
-    a.cgroupId === b.cgroupId &&
-    a.name === b.name &&
-    a.addresses.length === b.addresses.length &&
-    a.addresses.every((x, i) => x === b.addresses[i])
-  );
-}
-
 export declare interface ContainerIndex {
   on(event: 'change', listener: (change: ContainerChange) => void): this;
   on(event: 'warning', listener: (err: DroptraceError) => void): this;
+  /** A namespace the index no longer vouches for (its container stopped or left it): its inode may be reused. */
+  on(event: 'gone', listener: (netns: number) => void): this;
   once(event: 'change', listener: (change: ContainerChange) => void): this;
   once(event: 'warning', listener: (err: DroptraceError) => void): this;
-  off(event: 'change' | 'warning', listener: (...args: never[]) => void): this;
+  off(event: 'change' | 'warning' | 'gone', listener: (...args: never[]) => void): this;
 }
 
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: typed events for an EventEmitter
-export class ContainerIndex extends EventEmitter {
-  readonly sources: Resolver[];
+export class ContainerIndex extends EventEmitter implements ContainerLookups {
+  readonly sources: ContainerSource[];
   readonly hostNetns: number | null;
   /** The last error of each source that failed in the latest refresh. */
   readonly sourceErrors = new Map<string, DroptraceError>();
@@ -247,44 +194,12 @@ export class ContainerIndex extends EventEmitter {
     return e && this.check(e) ? e.info : null;
   }
 
-  /** Which container a drop concerns, in the order of issue 3: netns, cgroup, veth peer, address. */
+  /** Which container an event concerns (see attribution.ts for the order). */
   attribute(ev: AttributionInput): Attribution | null {
-    let c = this.byNetns(ev.netns);
-    if (c) return { container: c, via: 'netns' };
-    if (ev.cgroup_id !== null && ev.cgroup_id !== undefined) {
-      let id: bigint | null = null;
-      try {
-        id = typeof ev.cgroup_id === 'bigint' ? ev.cgroup_id : BigInt(ev.cgroup_id);
-      } catch {}
-      if (id !== null && id > 0n) {
-        c = this.byCgroup(id);
-        if (c) return { container: c, via: 'cgroup' };
-      }
-    }
-    // A plain `ip netns` namespace at the other end of the veth (a client joined to the host) is
-    // only a fallback: a container the packet is addressed to or from says more.
-    let plainPeer: ContainerInfo | null = null;
-    if (ev.peer) {
-      c = this.byNetns(ev.peer.netns);
-      if (c && c.runtime !== 'netns') return { container: c, via: 'veth-peer' };
-      plainPeer = c;
-    }
-    // Only the host's bridge, FORWARD chain and DNAT see a container's traffic by address alone;
-    // in any other namespace an address match would be a coincidence of private ranges.
-    if (ev.netns === this.hostNetns) {
-      for (const a of [ev.daddr, ev.saddr]) {
-        if (a === null) continue;
-        c = this.byAddress(a);
-        if (c) return { container: c, via: 'address' };
-      }
-    }
-    return plainPeer ? { container: plainPeer, via: 'veth-peer' } : null;
+    return attribute(this, ev);
   }
 
-  /**
-   * The container named `spec`: exact name, full id, or unique id prefix; running containers
-   * win over stopped ones of the same name. Plain `ip netns` namespaces are not containers here.
-   */
+  /** The container `spec` names (see names.ts), refreshing once when nothing matches. */
   async resolve(spec: string): Promise<ContainerInfo> {
     if (!this.loaded) await this.refresh();
     let hit = this.find(spec);
@@ -293,38 +208,12 @@ export class ContainerIndex extends EventEmitter {
       hit = this.find(spec);
     }
     if (hit) return hit;
-    const running = this.running().filter((c) => c.runtime !== 'netns');
-    const list = running.map((c) => `${c.name} (${c.runtime} ${c.id.slice(0, 12)})`).join(', ');
-    const failing = [...this.sourceErrors.values()].map((e) => e.message);
-    throw new DroptraceError(
-      CONTAINER_UNKNOWN,
-      `no container named or with id "${spec}"; running: ${list || 'none'}` +
-        (failing.length ? `; sources that failed: ${failing.join('; ')}` : ''),
-      '`droptrace containers` lists the containers droptrace sees',
-    );
+    throw unknownContainer(spec, this.all, [...this.sourceErrors.values()]);
   }
 
   /** Synchronous `resolve` over what the index holds now: null when nothing matches. */
   find(spec: string): ContainerInfo | null {
-    const candidates = this.all.filter((c) => c.runtime !== 'netns');
-    const pick = (list: ContainerInfo[]): ContainerInfo | null => {
-      if (list.length === 0) return null;
-      const live = list.filter((c) => c.running);
-      const pool = live.length ? live : list;
-      if (pool.length > 1) {
-        throw new DroptraceError(
-          CONTAINER_AMBIGUOUS,
-          `"${spec}" matches ${pool.length} containers: ${pool.map((c) => `${c.name} (${c.runtime} ${c.id.slice(0, 12)})`).join(', ')}`,
-          'give a longer id',
-        );
-      }
-      return pool[0];
-    };
-    return (
-      pick(candidates.filter((c) => c.name === spec)) ??
-      pick(candidates.filter((c) => c.id === spec)) ??
-      (/^[0-9a-f]+$/.test(spec) ? pick(candidates.filter((c) => c.id.startsWith(spec))) : null)
-    );
+    return findContainer(this.all, spec);
   }
 
   private check(e: Entry): boolean {
@@ -380,51 +269,25 @@ export class ContainerIndex extends EventEmitter {
     if (!e || e.evicted) return;
     e.evicted = true;
     const info = e.info;
-    if (info.netns !== null && this.netnsMap.get(info.netns) === e) this.netnsMap.delete(info.netns);
+    if (info.netns !== null && this.netnsMap.get(info.netns) === e) {
+      this.netnsMap.delete(info.netns);
+      this.emit('gone', info.netns);
+    }
     if (info.cgroupId !== null && this.cgroupMap.get(info.cgroupId) === e) this.cgroupMap.delete(info.cgroupId);
     for (const a of info.addresses) if (this.addrMap.get(a) === e) this.addrMap.delete(a);
   }
 
   private async load(): Promise<void> {
-    const results = await Promise.all(
-      this.sources.map((s) =>
-        s.list().then(
-          (list) => ({ s, list, err: null }),
-          (err: unknown) => ({ s, list: [] as ContainerInfo[], err }),
-        ),
-      ),
-    );
-    const merged = new Map<string, ContainerInfo>();
-    for (const { s, list, err } of results) {
-      if (err) {
-        const e =
-          err instanceof DroptraceError
-            ? err
-            : new DroptraceError('ERR_DROPTRACE_CONTAINER_SOURCE', `${s.source}: ${String(err)}`, undefined, {
-                cause: err,
-              });
-        if (!this.sourceErrors.has(s.source)) this.emit('warning', e);
-        this.sourceErrors.set(s.source, e);
+    const results = await listAll(this.sources);
+    for (const { source, error } of results) {
+      if (!error) {
+        this.sourceErrors.delete(source.name);
         continue;
       }
-      this.sourceErrors.delete(s.source);
-      for (const info of list) {
-        const have = merged.get(info.id);
-        if (!have) {
-          merged.set(info.id, { ...info, addresses: [...info.addresses] });
-          continue;
-        }
-        // A preferred source's answer stands; a later one only fills what it left empty.
-        if (have.running && info.running) {
-          have.netns ??= info.netns;
-          have.cgroupId ??= info.cgroupId;
-          have.pid ??= info.pid;
-          if (have.addresses.length === 0) have.addresses = [...info.addresses];
-          if (have.podUid === undefined && info.podUid !== undefined) have.podUid = info.podUid;
-        }
-      }
+      if (!this.sourceErrors.has(source.name)) this.emit('warning', error);
+      this.sourceErrors.set(source.name, error);
     }
-    this.install([...merged.values()]);
+    this.install(mergeSources(results));
   }
 
   private install(next: ContainerInfo[]): void {
@@ -447,16 +310,9 @@ export class ContainerIndex extends EventEmitter {
         else if (prev !== null && prev.info.netns !== info.netns) addrMap.set(a, null);
       }
     }
-    const before = new Map(this.all.filter((c) => c.running).map((c) => [c.id, c]));
-    const after = new Map(next.filter((c) => c.running).map((c) => [c.id, c]));
-    const change: ContainerChange = { added: [], removed: [], changed: [] };
-    for (const [id, c] of after) {
-      const b = before.get(id);
-      if (!b) change.added.push(c);
-      else if (!sameFacts(b, c)) change.changed.push({ before: b, after: c });
-    }
-    for (const [id, c] of before) if (!after.has(id)) change.removed.push(c);
-
+    const change = diffContainers(this.all, next);
+    // a namespace no container owns now, or one whose inode another container's namespace reuses
+    const gone = [...this.netnsMap].filter(([n, e]) => netnsMap.get(n)?.info.id !== e.info.id).map(([n]) => n);
     this.all = next;
     this.byId = byId;
     this.netnsMap = netnsMap;
@@ -465,6 +321,7 @@ export class ContainerIndex extends EventEmitter {
     this.loaded = true;
     this.refreshes++;
     this.lastRefreshAt = now;
-    if (change.added.length || change.removed.length || change.changed.length) this.emit('change', change);
+    for (const n of gone) this.emit('gone', n);
+    if (!isEmptyChange(change)) this.emit('change', change);
   }
 }

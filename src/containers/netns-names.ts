@@ -5,7 +5,7 @@
 import { readdirSync, statfsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DroptraceError } from '../errors.js';
-import type { ContainerInfo, Resolver } from './types.js';
+import type { ContainerInfo, ContainerSource } from './types.js';
 
 export const NETNS_DIR = '/run/netns';
 export const NETNS_UNKNOWN = 'ERR_DROPTRACE_NETNS_UNKNOWN';
@@ -35,8 +35,8 @@ export function listNetnsNames(dir = NETNS_DIR): NamedNetns[] {
   return out;
 }
 
-export class NetnsNamesResolver implements Resolver {
-  readonly source = 'netns';
+export class NetnsNamesSource implements ContainerSource {
+  readonly name = 'netns';
 
   constructor(readonly dir = NETNS_DIR) {}
 

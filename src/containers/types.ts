@@ -25,9 +25,9 @@ export interface RuntimeChange {
 }
 
 /** One source of containers (Docker API, podman API, procfs scan, `ip netns` names). */
-export interface Resolver {
+export interface ContainerSource {
   /** Short name used in warnings: docker, podman, procfs, netns. */
-  readonly source: string;
+  readonly name: string;
   list(): Promise<ContainerInfo[]>;
   /** Follows the runtime's events; returns a function that stops following. */
   watch?(onChange: (change: RuntimeChange) => void): () => void;

@@ -3,7 +3,7 @@
  * 12 is the peer's ifindex in the namespace it lives in (the host's, for Docker's bridge network).
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { nsenterRunner } from '../classify/netns-exec.js';
+import { nsenterRunner } from '../readers/netns-exec.js';
 
 export interface VethPair {
   /** The device inside the container. */

@@ -41,10 +41,10 @@ export const DECODED_FIELDS = [
   'peer_ifindex',
   'peer_mtu',
   'peer_netns',
-  'sk_rmem',
-  'sk_rcvbuf',
-  'sk_backlog',
-  'sk_max_backlog',
+  'rcvbuf_used',
+  'rcvbuf_size',
+  'queue_len',
+  'queue_limit',
   'qdisc_qlen',
   'qdisc_backlog',
   'err',
@@ -63,7 +63,7 @@ export const DECODED_FIELDS = [
   'ca_state',
   'ifname',
   'peer_ifname',
-  'qdisc_kind',
+  'qdisc',
 ] as const;
 
 export type Decoder = (batch: Buffer, emit: (event: TraceEvent) => void) => number;
@@ -87,10 +87,10 @@ export function createDecoder(ctx: DecoderContext): Decoder {
   const PEER_IFINDEX = off('peer_ifindex'),
     PEER_MTU = off('peer_mtu'),
     PEER_NETNS = off('peer_netns');
-  const RMEM = off('sk_rmem'),
-    RCVBUF = off('sk_rcvbuf'),
-    BACKLOG = off('sk_backlog'),
-    MAX_BACKLOG = off('sk_max_backlog');
+  const RCVBUF_USED = off('rcvbuf_used'),
+    RCVBUF_SIZE = off('rcvbuf_size'),
+    QUEUE_LEN = off('queue_len'),
+    QUEUE_LIMIT = off('queue_limit');
   const QLEN = off('qdisc_qlen'),
     QBACKLOG = off('qdisc_backlog'),
     ERR = off('err');
@@ -109,7 +109,7 @@ export function createDecoder(ctx: DecoderContext): Decoder {
     ETH = off('protocol');
   const IFNAME = off('ifname'),
     PEER_IFNAME = off('peer_ifname'),
-    QDISC = off('qdisc_kind');
+    QDISC = off('qdisc');
   const NAME_LEN = f.ifname[1];
 
   const kinds: Record<number, RetransmitKind> = {
@@ -152,18 +152,17 @@ export function createDecoder(ctx: DecoderContext): Decoder {
       if (buf[o + TYPE] === c.DT_EVENT_DROP) {
         const ifindex = buf.readUInt32LE(o + IFINDEX);
         const peerIfindex = buf.readUInt32LE(o + PEER_IFINDEX);
+        // the kernel's facts that have no field of their own in the record, named as in the header;
+        // classification picks the ones that support its hint
         const evidence: Evidence = {};
         const len = buf.readUInt32LE(o + LEN);
         const mtu = buf.readUInt32LE(o + MTU);
-        evidence.len = len;
-        if (ifindex) evidence.mtu = mtu;
-        if (peerIfindex) evidence.peer_mtu = buf.readUInt32LE(o + PEER_MTU);
         if (skState === listen) {
-          evidence.queue_len = buf.readUInt32LE(o + BACKLOG);
-          evidence.queue_limit = buf.readUInt32LE(o + MAX_BACKLOG);
-        } else if (buf.readUInt32LE(o + RCVBUF)) {
-          evidence.rcvbuf_used = buf.readUInt32LE(o + RMEM);
-          evidence.rcvbuf_size = buf.readUInt32LE(o + RCVBUF);
+          evidence.queue_len = buf.readUInt32LE(o + QUEUE_LEN);
+          evidence.queue_limit = buf.readUInt32LE(o + QUEUE_LIMIT);
+        } else if (buf.readUInt32LE(o + RCVBUF_SIZE)) {
+          evidence.rcvbuf_used = buf.readUInt32LE(o + RCVBUF_USED);
+          evidence.rcvbuf_size = buf.readUInt32LE(o + RCVBUF_SIZE);
         }
         if (buf[o + QDISC]) {
           evidence.qdisc = cString(buf, o + QDISC, NAME_LEN);

@@ -21,7 +21,6 @@ function richness(e: DropRecord): number {
 export class FindingsBuilder {
   private readonly findings = new Map<string, Finding & { richness: number }>();
   private readonly retransmits = new Map<string, RetransmitSummary>();
-  drops = 0;
 
   constructor(private readonly nameOf: (netns: number) => string | undefined = () => undefined) {}
 
@@ -38,7 +37,6 @@ export class FindingsBuilder {
       this.retransmits.set(where, r);
       return;
     }
-    this.drops++;
     const key = `${where}\t${e.layer}\t${e.reason}\t${locationFunction(e.location)}`;
     let f = this.findings.get(key);
     if (!f) {

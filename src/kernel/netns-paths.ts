@@ -16,9 +16,10 @@ export class NetnsPaths {
     private readonly now: () => number = Date.now,
   ) {}
 
-  pathOf(inode: number): string | undefined {
+  /** How to enter the namespace; a miss rescans (at most once a second) unless `rescan` is false. */
+  pathOf(inode: number, { rescan = true } = {}): string | undefined {
     const known = this.paths.get(inode);
-    if (known !== undefined) return known;
+    if (known !== undefined || !rescan) return known;
     if (this.now() - this.scannedAt < RESCAN_MS) return undefined;
     this.rescan();
     return this.paths.get(inode);

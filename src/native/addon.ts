@@ -31,7 +31,7 @@ export interface NativeFilter {
 
 export interface NativeTracer {
   readonly attachMode: 'tp_btf' | 'tracepoint';
-  start(onBatch: (batch: Buffer) => void, opts?: { maxPendingBytes?: number; batchBytes?: number; pollMs?: number }): void;
+  start(onBatch: (batch: Buffer) => void, opts?: { pollMs?: number }): void;
   /** Detaches the programs and returns the batches still in flight; the maps stay readable. */
   detach(): Buffer[];
   stop(): void;
@@ -44,7 +44,7 @@ export interface NativeTracer {
 }
 
 export interface Addon {
-  Tracer: new (opts: { ringBytes?: number; wakeupBytes?: number; attach?: 'auto' | 'tp_btf' | 'tracepoint' }) => NativeTracer;
+  Tracer: new (opts: { ringBytes?: number; attach: 'tp_btf' | 'tracepoint' }) => NativeTracer;
   layout: AddonLayout;
   btfEnum(query: { name?: string; member?: string }): [string, number][] | null;
   clockOffset(): [seconds: number, nanoseconds: number];

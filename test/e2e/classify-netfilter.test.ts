@@ -4,8 +4,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConntrackEvidence } from '../../src/classify/conntrack-evidence.js';
-import { NetfilterRules } from '../../src/classify/netfilter-rules.js';
+import { ConntrackEvidence } from '../../src/readers/conntrack-evidence.js';
+import { NetfilterRules } from '../../src/readers/netfilter-rules.js';
 
 const isRoot = process.getuid?.() === 0;
 // Under CI a kernel test that cannot run must fail, so it runs (and fails) without root there.

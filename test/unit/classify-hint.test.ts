@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { type ClassifyInput, classify, emptyClassifyInput, locationFunction } from '../../src/classify/classify.js';
+import { locationFunction } from '../../src/classify/classify.js';
+import { classifyFacts as classify, type DropFacts, noFacts } from '../helpers/drop-facts.js';
 
-const base: ClassifyInput = { ...emptyClassifyInput('NOT_SPECIFIED'), len: 100, direction: 'rx' };
-const ev = (over: Partial<ClassifyInput>): ClassifyInput => ({ ...base, ...over });
+const base: DropFacts = { ...noFacts('NOT_SPECIFIED'), len: 100, direction: 'rx' };
+const ev = (over: Partial<DropFacts>): DropFacts => ({ ...base, ...over });
 
 describe('locationFunction', () => {
   it.each([
@@ -59,7 +60,7 @@ describe('NOT_SPECIFIED is classified by location', () => {
 });
 
 describe('hints name the numbers of the event', () => {
-  it.each<[string, Partial<ClassifyInput>, string, Record<string, unknown>]>([
+  it.each<[string, Partial<DropFacts>, string, Record<string, unknown>]>([
     [
       'MTU of the veth peer',
       { location: '__dev_forward_skb2+0x10', len: 130, ifname: 'vethX', mtu: 1500, peer: { ifname: 'eth0', mtu: 100 } },
@@ -98,8 +99,8 @@ describe('hints name the numbers of the event', () => {
         location: 'tcp_v4_rcv+0x91',
         proto: 'tcp',
         dport: 80,
-        sk_backlog: 129,
-        sk_max_backlog: 128,
+        queue_len: 129,
+        queue_limit: 128,
       },
       'accept queue of :80 full (129/128)',
       { queue_len: 129, queue_limit: 128 },
@@ -117,8 +118,8 @@ describe('hints name the numbers of the event', () => {
         location: 'udp_queue_rcv_one_skb+0x1',
         proto: 'udp',
         dport: 9000,
-        sk_rmem: 2304,
-        sk_rcvbuf: 2304,
+        rcvbuf_used: 2304,
+        rcvbuf_size: 2304,
       },
       'receive buffer of udp :9000 full (2304/2304 bytes)',
       { rcvbuf_used: 2304, rcvbuf_size: 2304 },
@@ -129,7 +130,7 @@ describe('hints name the numbers of the event', () => {
         reason: 'QDISC_DROP',
         location: '__dev_queue_xmit+0x7e0',
         ifname: 'veth0',
-        qdisc_kind: 'tbf',
+        qdisc: 'tbf',
         qdisc_qlen: 3,
         qdisc_backlog: 4542,
       },
@@ -222,7 +223,7 @@ describe('hints name the numbers of the event', () => {
     ]);
     const ct = classify(ev({ reason: 'NETFILTER_DROP', location: 'nf_hook_slow+0x1', conntrack: { count: 5, max: 5 } }));
     expect(ct.component).toBe('conntrack');
-    const tbf = classify(ev({ reason: 'QDISC_DROP', location: '__dev_queue_xmit+0x1', qdisc_kind: 'tbf' }));
+    const tbf = classify(ev({ reason: 'QDISC_DROP', location: '__dev_queue_xmit+0x1', qdisc: 'tbf' }));
     expect([tbf.layer, tbf.component]).toEqual(['qdisc', 'tbf']);
   });
 
@@ -238,8 +239,8 @@ describe('hints name the numbers of the event', () => {
         location: 'udp_queue_rcv_one_skb+0x1',
         proto: 'udp',
         dport: 1,
-        sk_rmem: 1,
-        sk_rcvbuf: 2,
+        rcvbuf_used: 1,
+        rcvbuf_size: 2,
       }),
     );
     const b = classify(
@@ -248,8 +249,8 @@ describe('hints name the numbers of the event', () => {
         location: 'udp_queue_rcv_one_skb+0x1',
         proto: 'udp',
         dport: 2,
-        sk_rmem: 3,
-        sk_rcvbuf: 4,
+        rcvbuf_used: 3,
+        rcvbuf_size: 4,
       }),
     );
     expect(a.hint).toBe('receive buffer of udp :1 full (1/2 bytes)');
@@ -263,8 +264,8 @@ describe('hints name the numbers of the event', () => {
       location: 'udp_queue_rcv_one_skb+0x1',
       proto: 'udp',
       dport: 9000,
-      sk_rmem: 2304,
-      sk_rcvbuf: 2304,
+      rcvbuf_used: 2304,
+      rcvbuf_size: 2304,
     });
     const n = 200_000;
     const t0 = process.hrtime.bigint();

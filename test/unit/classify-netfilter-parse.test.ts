@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConntrackEvidence, parseConntrackStats } from '../../src/classify/conntrack-evidence.js';
+import { ConntrackEvidence, parseConntrackStats } from '../../src/readers/conntrack-evidence.js';
 import {
   iptablesBackendIsNft,
   NetfilterRules,
@@ -8,8 +8,8 @@ import {
   parseNftJson,
   parseNftText,
   risingDropRules,
-} from '../../src/classify/netfilter-rules.js';
-import type { CommandResult, NetnsRunner } from '../../src/classify/netns-exec.js';
+} from '../../src/readers/netfilter-rules.js';
+import type { CommandResult, NetnsRunner } from '../../src/readers/netns-exec.js';
 
 // Outputs captured on this machine (iptables 1.8.9 nf_tables, nft 1.0.6) in a dtcls namespace.
 const fx = (name: string) => readFileSync(new URL(`../fixtures/reasons/netfilter/${name}`, import.meta.url), 'utf8');

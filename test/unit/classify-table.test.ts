@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { type ClassifyInput, classify, describeReason, emptyClassifyInput } from '../../src/classify/classify.js';
+import { describeReason } from '../../src/classify/classify.js';
 import { REASONS } from '../../src/classify/table.js';
+import { classifyFacts as classify, type DropFacts, noFacts } from '../helpers/drop-facts.js';
 
 const fixture = (name: string) =>
   readFileSync(new URL(`../fixtures/reasons/${name}`, import.meta.url), 'utf8')
@@ -13,7 +14,7 @@ const LISTS = { 'linux-6.18': fixture('linux-6.18.txt'), 'linux-6.1': fixture('l
 // Reasons documented to stay layer `unknown`: a drop with no reason and no known location.
 const UNKNOWN_OK = new Set(['NOT_SPECIFIED']);
 
-const FULL: Omit<ClassifyInput, 'reason'> = {
+const FULL: Omit<DropFacts, 'reason'> = {
   location: 'some_func+0x10/0x20',
   len: 1500,
   ifname: 'eth0',
@@ -26,11 +27,11 @@ const FULL: Omit<ClassifyInput, 'reason'> = {
   dport: 80,
   direction: 'rx',
   sk_state: 'ESTABLISHED',
-  sk_backlog: 5,
-  sk_max_backlog: 128,
-  sk_rmem: 1000,
-  sk_rcvbuf: 2000,
-  qdisc_kind: 'tbf',
+  queue_len: 5,
+  queue_limit: 128,
+  rcvbuf_used: 1000,
+  rcvbuf_size: 2000,
+  qdisc: 'tbf',
   qdisc_qlen: 3,
   qdisc_backlog: 4500,
   container: 'nginx',
@@ -48,7 +49,7 @@ const FULL: Omit<ClassifyInput, 'reason'> = {
   conntrack: { count: 10, max: 100 },
 };
 
-const BARE: Omit<ClassifyInput, 'reason'> = { ...emptyClassifyInput(), location: '0xffffffff81000000' };
+const BARE: Omit<DropFacts, 'reason'> = { ...noFacts(), location: '0xffffffff81000000' };
 
 describe.each(Object.entries(LISTS))('every reason of %s', (kernel, reasons) => {
   it('has a plausible number of names', () => {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { cgroup2MountFromMountinfo, containerFromCgroupFile, containerFromPath } from '../../src/containers/cgroup-path.js';
-import { groupByContainer } from '../../src/containers/procfs-resolver.js';
+import { groupByContainer } from '../../src/containers/procfs-source.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/containers/${name}`, import.meta.url), 'utf8');
 const ID = '3f4e2a1b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f';

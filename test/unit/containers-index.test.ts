@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { type AttributionInput, type ContainerChange, ContainerIndex } from '../../src/containers/index.js';
-import type { ContainerInfo, Resolver, RuntimeChange } from '../../src/containers/types.js';
+import type { ContainerInfo, ContainerSource, RuntimeChange } from '../../src/containers/types.js';
 
 const HOST = 4026531840;
 const hex = (c: string) => c.repeat(64);
@@ -39,11 +39,11 @@ const hostnet = info({ id: hex('d'), name: 'hostnet', pid: 104, netns: HOST, cgr
 const lab = info({ id: 'lab-a', name: 'lab-a', runtime: 'netns', image: null, pid: null, netns: 4026532010 });
 
 /** A source whose answer the test sets; `emit` plays the runtime's event stream. */
-class FixedSource implements Resolver {
+class FixedSource implements ContainerSource {
   calls = 0;
   emit: (c: RuntimeChange) => void = () => {};
   constructor(
-    readonly source: string,
+    readonly name: string,
     public items: ContainerInfo[] | Error,
   ) {}
   async list() {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { normalizeAddress } from '../../src/containers/address.js';
 import { DockerApi, dockerSocketFromEnv, splitJsonLines } from '../../src/containers/docker-api.js';
-import { addressesFromNetworks, infoFromSummary } from '../../src/containers/docker-resolver.js';
+import { addressesFromNetworks, infoFromSummary } from '../../src/containers/docker-source.js';
 import { parseFibTrieLocal, parseIfInet6 } from '../../src/containers/netns-addresses.js';
 import { parseLinkPeers } from '../../src/containers/veth.js';
 

@@ -8,11 +8,11 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { DockerApi } from '../../../src/containers/docker-api.js';
-import { DockerResolver } from '../../../src/containers/docker-resolver.js';
+import { DockerSource } from '../../../src/containers/docker-source.js';
 import { type ContainerChange, ContainerIndex } from '../../../src/containers/index.js';
-import { NetnsNamesResolver, resolveNetns } from '../../../src/containers/netns-names.js';
+import { NetnsNamesSource, resolveNetns } from '../../../src/containers/netns-names.js';
 import { cgroup2Mount, hostNetns } from '../../../src/containers/proc.js';
-import { ProcfsResolver } from '../../../src/containers/procfs-resolver.js';
+import { ProcfsSource } from '../../../src/containers/procfs-source.js';
 import type { ContainerInfo } from '../../../src/containers/types.js';
 import { freePort } from './attribution-lab.js';
 import { DockerEngine, IMAGE, type RunningContainer } from './engine.js';
@@ -79,8 +79,8 @@ describe('container sources against a real Docker engine', () => {
   });
 
   test.each([
-    ['docker API', () => new DockerResolver(api())],
-    ['procfs scan', () => new ProcfsResolver()],
+    ['docker API', () => new DockerSource(api())],
+    ['procfs scan', () => new ProcfsSource()],
   ])('%s: netns, cgroup id and addresses match the kernel', async (source, make) => {
     const list = await make().list();
     for (const c of [web, side]) {
@@ -104,7 +104,7 @@ describe('container sources against a real Docker engine', () => {
   });
 
   test('the index attributes by netns, cgroup, veth peer and address, and resolves names', async () => {
-    const index = new ContainerIndex({ sources: [new DockerResolver(api()), new ProcfsResolver()], pollMs: 0 });
+    const index = new ContainerIndex({ sources: [new DockerSource(api()), new ProcfsSource()], pollMs: 0 });
     await index.refresh();
     const w = kernelFacts(web.pid, web.id);
     const s = kernelFacts(side.pid, side.id);
@@ -129,7 +129,7 @@ describe('container sources against a real Docker engine', () => {
   });
 
   test('docker restart: the index follows the new incarnation and emits change', async () => {
-    const index = new ContainerIndex({ sources: [new DockerResolver(api()), new ProcfsResolver()], pollMs: 0 });
+    const index = new ContainerIndex({ sources: [new DockerSource(api()), new ProcfsSource()], pollMs: 0 });
     await index.start();
     try {
       const oldPid = web.pid;
@@ -160,7 +160,7 @@ describe('container sources against a real Docker engine', () => {
 
   test("a namespace inode reused by a new container never carries the dead one's name", async () => {
     // procfs only: no runtime events, so only the re-check on hit stands between the two.
-    const index = new ContainerIndex({ sources: [new ProcfsResolver()], pollMs: 0, verifyMs: 0 });
+    const index = new ContainerIndex({ sources: [new ProcfsSource()], pollMs: 0, verifyMs: 0 });
     await index.refresh();
     const tmp = engine!.runContainer('dtctr-brief');
     const netns = statSync(`/proc/${tmp.pid}/ns/net`).ino;
@@ -179,7 +179,7 @@ describe('container sources against a real Docker engine', () => {
 
   test('with the API socket unreachable, the procfs scan still names the container by id', async () => {
     const gone = new DockerApi({ socketPath: join(engine!.dir, 'no-such.sock'), timeoutMs: 500 });
-    const index = new ContainerIndex({ sources: [new DockerResolver(gone), new ProcfsResolver()], pollMs: 0 });
+    const index = new ContainerIndex({ sources: [new DockerSource(gone), new ProcfsSource()], pollMs: 0 });
     const warnings: Error[] = [];
     index.on('warning', (e) => warnings.push(e));
     await index.refresh();
@@ -203,7 +203,7 @@ describe('ip netns names', () => {
     const inode = statSync(`/run/netns/${name}`).ino;
     expect(resolveNetns(name)).toEqual({ inode, name, path: `/run/netns/${name}` });
     expect(resolveNetns(String(inode)).name).toBe(name);
-    const index = new ContainerIndex({ sources: [new NetnsNamesResolver()], pollMs: 0, verifyMs: 0 });
+    const index = new ContainerIndex({ sources: [new NetnsNamesSource()], pollMs: 0, verifyMs: 0 });
     await index.refresh();
     expect(index.attribute({ netns: inode, cgroup_id: null, saddr: null, daddr: null })).toMatchObject({
       via: 'netns',

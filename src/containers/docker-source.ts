@@ -5,7 +5,7 @@
 import { isAttributable, normalizeAddress } from './address.js';
 import type { ApiContainerInspect, ApiContainerSummary, ApiNetwork, DockerApi } from './docker-api.js';
 import { addressesOf, cgroupIdOf, netnsOf } from './proc.js';
-import type { ContainerInfo, Resolver, RuntimeChange } from './types.js';
+import type { ContainerInfo, ContainerSource, RuntimeChange } from './types.js';
 
 const WATCHED_ACTIONS = ['start', 'die', 'restart', 'destroy'];
 /** Inspect this many containers at once: enough to hide latency, few enough not to load the engine. */
@@ -79,28 +79,28 @@ export function infoFromSummary(c: ApiContainerSummary, runtime: string): Contai
   };
 }
 
-export class DockerResolver implements Resolver {
-  readonly source: string;
+export class DockerSource implements ContainerSource {
+  readonly name: string;
 
   constructor(readonly api: DockerApi) {
-    this.source = api.runtime;
+    this.name = api.runtime;
   }
 
   async list(): Promise<ContainerInfo[]> {
     const all = await this.api.listContainers({ all: true });
     const out: ContainerInfo[] = [];
     const running = all.filter((c) => c.State === 'running');
-    for (const c of all) if (c.State !== 'running') out.push(infoFromSummary(c, this.source));
+    for (const c of all) if (c.State !== 'running') out.push(infoFromSummary(c, this.name));
     for (let i = 0; i < running.length; i += INSPECT_CONCURRENCY) {
       const batch = await Promise.all(running.slice(i, i + INSPECT_CONCURRENCY).map((c) => this.api.inspect(c.Id)));
-      for (const c of batch) if (c) out.push(infoFromInspect(c, this.source));
+      for (const c of batch) if (c) out.push(infoFromInspect(c, this.name));
     }
     return out;
   }
 
   async inspect(idOrName: string): Promise<ContainerInfo | null> {
     const c = await this.api.inspect(idOrName);
-    return c ? infoFromInspect(c, this.source) : null;
+    return c ? infoFromInspect(c, this.name) : null;
   }
 
   /**

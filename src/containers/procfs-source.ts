@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ContainerRef, containerFromCgroupFile } from './cgroup-path.js';
 import { addressesOf, cgroupIdOfPath, netnsOf, PROC, parentOf } from './proc.js';
-import type { ContainerInfo, Resolver } from './types.js';
+import type { ContainerInfo, ContainerSource } from './types.js';
 
 export interface ProcMember {
   pid: number;
@@ -40,8 +40,8 @@ export function groupByContainer(
   return out;
 }
 
-export class ProcfsResolver implements Resolver {
-  readonly source = 'procfs';
+export class ProcfsSource implements ContainerSource {
+  readonly name = 'procfs';
 
   constructor(readonly procRoot = PROC) {}
 

@@ -1,0 +1,47 @@
+/**
+ * `--container <spec>` to one container: exact name, full id, or unique id prefix; running
+ * containers win over stopped ones of the same name. Plain `ip netns` namespaces are not
+ * containers here.
+ */
+import { DroptraceError } from '../errors.js';
+import type { ContainerInfo } from './types.js';
+
+export const CONTAINER_UNKNOWN = 'ERR_DROPTRACE_CONTAINER_UNKNOWN';
+export const CONTAINER_AMBIGUOUS = 'ERR_DROPTRACE_CONTAINER_AMBIGUOUS';
+
+const label = (c: ContainerInfo) => `${c.name} (${c.runtime} ${c.id.slice(0, 12)})`;
+
+/** The container `spec` names among `all`, null when none; throws when it names several. */
+export function findContainer(all: readonly ContainerInfo[], spec: string): ContainerInfo | null {
+  const candidates = all.filter((c) => c.runtime !== 'netns');
+  const pick = (list: ContainerInfo[]): ContainerInfo | null => {
+    if (list.length === 0) return null;
+    const live = list.filter((c) => c.running);
+    const pool = live.length ? live : list;
+    if (pool.length > 1) {
+      throw new DroptraceError(
+        CONTAINER_AMBIGUOUS,
+        `"${spec}" matches ${pool.length} containers: ${pool.map(label).join(', ')}`,
+        'give a longer id',
+      );
+    }
+    return pool[0] ?? null;
+  };
+  return (
+    pick(candidates.filter((c) => c.name === spec)) ??
+    pick(candidates.filter((c) => c.id === spec)) ??
+    (/^[0-9a-f]+$/.test(spec) ? pick(candidates.filter((c) => c.id.startsWith(spec))) : null)
+  );
+}
+
+/** The error for a spec that names nothing: what is running, and which sources failed. */
+export function unknownContainer(spec: string, all: readonly ContainerInfo[], sourceErrors: readonly DroptraceError[]): DroptraceError {
+  const running = all.filter((c) => c.running && c.runtime !== 'netns');
+  const failing = sourceErrors.map((e) => e.message);
+  return new DroptraceError(
+    CONTAINER_UNKNOWN,
+    `no container named or with id "${spec}"; running: ${running.map(label).join(', ') || 'none'}` +
+      (failing.length ? `; sources that failed: ${failing.join('; ')}` : ''),
+    '`droptrace containers` lists the containers droptrace sees',
+  );
+}
