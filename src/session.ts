@@ -59,7 +59,7 @@ export class Session {
   private readonly kallsyms = new Kallsyms();
   private sink: SessionSink | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private lostReported = 0;
+  private lostReported = { kernel: 0, user: 0 };
   private delivered = 0;
   private stopped = false;
   private stopRecord: StopRecord | undefined;
@@ -168,7 +168,7 @@ export class Session {
       seen: s[c.DT_STAT_SEEN],
       matched: s[c.DT_STAT_MATCHED],
       sent: s[c.DT_STAT_SENT],
-      lost: s[c.DT_STAT_LOST],
+      lost: s[c.DT_STAT_LOST] + this.tracer.userLost(),
       delivered: this.delivered,
       counterFull: s[c.DT_STAT_COUNTER_FULL],
       retransmits: s[c.DT_STAT_RETRANSMITS],
@@ -228,10 +228,12 @@ export class Session {
 
   private checkLost(): void {
     if (this.stopped || !this.sink) return;
-    const lost = this.tracer.stats()[this.addon.layout.constants.DT_STAT_LOST];
-    if (lost > this.lostReported) {
-      const record: LostRecord = { type: 'lost', time: this.clock.now(), where: 'kernel', count: lost - this.lostReported, total: lost };
-      this.lostReported = lost;
+    const now = { kernel: this.tracer.stats()[this.addon.layout.constants.DT_STAT_LOST], user: this.tracer.userLost() };
+    for (const where of ['kernel', 'user'] as const) {
+      const total = now[where];
+      if (total <= this.lostReported[where]) continue;
+      const record: LostRecord = { type: 'lost', time: this.clock.now(), where, count: total - this.lostReported[where], total };
+      this.lostReported[where] = total;
       this.sink.lost(record);
     }
   }

@@ -25,12 +25,22 @@ std::deque<std::vector<uint8_t>> BatchQueue::Take() {
 namespace {
 
 // Main thread: the doorbell. Takes every queued batch and makes one JS call per batch. The bytes
-// are copied into JS Buffers so that nothing native outlives the call.
+// are copied into JS Buffers so that nothing native outlives the call. An exception from the
+// callback is not swallowed (it reaches the process as any uncaught exception would); the batches
+// it kept from JS are counted first.
 void CallJs(Napi::Env env, Napi::Function on_batch, std::shared_ptr<BatchQueue>* context) {
   std::unique_ptr<std::shared_ptr<BatchQueue>> queue(context);
   if (env == nullptr) return;  // the function is being torn down
-  for (std::vector<uint8_t>& batch : (*queue)->Take()) {
-    on_batch.Call({Napi::Buffer<uint8_t>::Copy(env, batch.data(), batch.size())});
+  std::deque<std::vector<uint8_t>> batches = (*queue)->Take();
+  for (auto it = batches.begin(); it != batches.end(); ++it) {
+    try {
+      on_batch.Call({Napi::Buffer<uint8_t>::Copy(env, it->data(), it->size())});
+    } catch (...) {
+      uint64_t rest = 0;
+      for (auto later = std::next(it); later != batches.end(); ++later) rest += later->size();
+      (*queue)->dropped_bytes += rest;
+      throw;
+    }
   }
 }
 

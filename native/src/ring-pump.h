@@ -22,6 +22,9 @@ struct BatchQueue {
   std::deque<std::vector<uint8_t>> batches;
   std::atomic<size_t> bytes{0};
   std::atomic<bool> doorbell{false};  // a JS call is queued and will take everything
+  // Bytes of batches JS never received: the callback threw, and the batches after it in that
+  // doorbell call were dropped. Reported as lost, so that nothing disappears unsaid.
+  std::atomic<uint64_t> dropped_bytes{0};
 
   void Push(std::vector<uint8_t> batch);    // any thread
   std::deque<std::vector<uint8_t>> Take();  // any thread
@@ -45,6 +48,9 @@ class RingPump {
   // While paused (or while JS has more than max_pending_bytes unhandled), the pump stops draining:
   // the ring fills and the kernel counts what it cannot deliver, so loss is counted in one place. Any thread.
   void SetPaused(bool paused) { paused_ = paused; }
+
+  // Bytes JS never received because its callback threw (see BatchQueue::dropped_bytes). Any thread.
+  uint64_t DroppedBytes() const { return queue_->dropped_bytes.load(); }
 
  private:
   // Longest an idle pump blocks in epoll before it looks at stop_ again.

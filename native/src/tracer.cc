@@ -80,6 +80,7 @@ Napi::Function Tracer::Init(Napi::Env env) {
                          InstanceMethod<&Tracer::SetPaused>("setPaused"),
                          InstanceMethod<&Tracer::SetFilter>("setFilter"),
                          InstanceMethod<&Tracer::Stats>("stats"),
+                         InstanceMethod<&Tracer::UserLost>("userLost"),
                          InstanceMethod<&Tracer::Counts>("counts"),
                          InstanceAccessor<&Tracer::AttachMode>("attachMode"),
                      });
@@ -166,6 +167,7 @@ Napi::Value Tracer::Detach(const Napi::CallbackInfo& info) {
   for (std::vector<uint8_t>& batch : pump_->Drain()) {
     out.Set(i++, Napi::Buffer<uint8_t>::Copy(env, batch.data(), batch.size()));
   }
+  dropped_bytes_ += pump_->DroppedBytes();
   pump_.reset();
   return out;
 }
@@ -223,6 +225,11 @@ Napi::Value Tracer::SetFilter(const Napi::CallbackInfo& info) {
   int err = bpf_map__update_elem(skel_->maps.filter_cfg, &zero, sizeof(zero), &filter, sizeof(filter), BPF_ANY);
   if (err != 0) throw LibbpfError(env, "write filter", err, log);
   return env.Undefined();
+}
+
+Napi::Value Tracer::UserLost(const Napi::CallbackInfo& info) {
+  uint64_t bytes = dropped_bytes_ + (pump_ ? pump_->DroppedBytes() : 0);
+  return Napi::Number::New(info.Env(), static_cast<double>(bytes / sizeof(struct dt_event)));
 }
 
 Napi::Value Tracer::Stats(const Napi::CallbackInfo& info) {

@@ -34,6 +34,8 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   // setFilter({ flags, emit, l4proto, port, reasons, netns, cgroups, addrs }). Main thread.
   Napi::Value SetFilter(const Napi::CallbackInfo& info);
   // stats(): per-CPU stats summed, indexed by enum dt_stat. Main thread.
+  // userLost(): events JS never received because its batch callback threw. Main thread.
+  Napi::Value UserLost(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   // counts(): [[netns, reason, location (bigint), count], ...] from the in-kernel counters. Main thread.
   Napi::Value Counts(const Napi::CallbackInfo& info);
@@ -46,6 +48,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   struct droptrace_bpf* skel_ = nullptr;
   std::vector<struct bpf_link*> links_;
   std::unique_ptr<RingPump> pump_;
+  uint64_t dropped_bytes_ = 0;  // of pumps already detached (UserLost)
   bool use_btf_ = true;
   bool hook_added_ = false;
   napi_env env_ = nullptr;

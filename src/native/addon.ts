@@ -39,6 +39,8 @@ export interface NativeTracer {
   setFilter(filter: NativeFilter): void;
   /** Indexed by the DT_STAT_* constants. */
   stats(): number[];
+  /** Events JS never received because its batch callback threw. */
+  userLost(): number;
   /** [netns, reason, location, count] */
   counts(): [number, number, bigint, number][];
 }

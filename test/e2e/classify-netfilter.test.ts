@@ -6,10 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConntrackEvidence } from '../../src/readers/conntrack-evidence.js';
 import { NetfilterRules } from '../../src/readers/netfilter-rules.js';
-
-const isRoot = process.getuid?.() === 0;
-// Under CI a kernel test that cannot run must fail, so it runs (and fails) without root there.
-const runnable = isRoot || process.env.CI === 'true';
+import { SKIP_KERNEL } from '../helpers/kernel-env.js';
 
 const tag = String(process.pid % 100000);
 const SRV = `dtcls-srv-${tag}`;
@@ -39,7 +36,7 @@ function sendUdp(port: number, count: number): void {
 const IPT_RULE = '-A INPUT -p udp -m udp --dport 9999 -m statistic --mode random --probability 0.3 -j DROP';
 const NFT_RULE = 'add rule inet dtcls input udp dport 9998 numgen random mod 10 < 3 counter drop';
 
-describe.skipIf(!runnable)('netfilter rule evidence in a real namespace', () => {
+describe.skipIf(SKIP_KERNEL)('netfilter rule evidence in a real namespace', () => {
   beforeAll(() => {
     sh('ip', 'netns', 'add', SRV);
     sh('ip', 'netns', 'add', CLI);

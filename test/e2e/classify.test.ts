@@ -1,5 +1,5 @@
 /**
- * Issue 4 end to end: each real drop gets its stack layer, component, a hint that names the actual
+ * End to end: each real drop gets its stack layer, component, a hint that names the actual
  * numbers (MTU, queue limit, buffer size, the rule), and `benign` where it is normal operation.
  */
 import { randomInt } from 'node:crypto';

@@ -1,10 +1,10 @@
 /**
- * Issue 3 end to end: a real Docker engine, a container named `nginx` serving HTTP on a published
+ * End to end: a real Docker engine, a container named `nginx` serving HTTP on a published
  * port and a bystander, real drops made in and around them, and what `droptrace --container nginx`
  * printed for each: the reason, the layer, the container and how it was attributed.
  *
  * With DROPTRACE_SAMPLES=<file>, one NDJSON line and one text line per case are appended to the file
- * (for the issue's note).
+ * (for a report).
  */
 import { spawnSync } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';

@@ -255,22 +255,8 @@ describe('hints name the numbers of the event', () => {
     );
     expect(a.hint).toBe('receive buffer of udp :1 full (1/2 bytes)');
     expect(b.hint).toBe('receive buffer of udp :2 full (3/4 bytes)');
-    expect(a.evidence).not.toBe(b.evidence);
-  });
-
-  it('is fast enough for 400k events/s on one core', () => {
-    const input = ev({
-      reason: 'SOCKET_RCVBUFF',
-      location: 'udp_queue_rcv_one_skb+0x1',
-      proto: 'udp',
-      dport: 9000,
-      rcvbuf_used: 2304,
-      rcvbuf_size: 2304,
-    });
-    const n = 200_000;
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < n; i++) classify(input);
-    const perSecond = n / (Number(process.hrtime.bigint() - t0) / 1e9);
-    expect(perSecond).toBeGreaterThan(400_000);
+    // the second event's numbers did not overwrite the first's
+    expect(a.evidence).toEqual({ rcvbuf_used: 1, rcvbuf_size: 2 });
+    expect(b.evidence).toEqual({ rcvbuf_used: 3, rcvbuf_size: 4 });
   });
 });

@@ -112,7 +112,7 @@ describe('unknown reasons fall back to a prefix of the name', () => {
   });
 });
 
-describe('benign reasons (PLATFORM.md: normal operation that looks like drops)', () => {
+describe('benign reasons (normal operation that looks like drops)', () => {
   it.each([
     ['QUEUE_PURGE', true],
     ['SOCKET_CLOSE', true],

@@ -243,3 +243,36 @@ describe('resolve and sources', () => {
     expect(index.list()).toEqual([{ ...nginx, cgroupId: 7777n }]);
   });
 });
+
+describe('namespaces the index stops vouching for are announced (caches keyed by inode forget them)', () => {
+  test('a container that went away, one evicted on a runtime event, and an inode reused by another', async () => {
+    const { index, src, dead } = setup([nginx, side]);
+    const gone: number[] = [];
+    index.on('gone', (n) => gone.push(n));
+    await index.start(); // follows the source's events
+    expect(gone).toEqual([]);
+
+    // bystander removed from the runtime's list
+    src.items = [nginx];
+    await index.refresh();
+    expect(gone).toEqual([side.netns]);
+
+    // nginx dies: evicted at once on the event, announced once (not again by the refresh)
+    dead.add(nginx.id);
+    src.emit({ id: nginx.id, action: 'die' });
+    src.items = [];
+    await settle();
+    expect(gone).toEqual([side.netns, nginx.netns]);
+
+    // a new container whose namespace got the dead one's inode: the old owner's inode is announced
+    dead.clear();
+    src.items = [nginx];
+    await index.refresh();
+    const reuse = info({ id: hex('f'), name: 'newcomer', pid: 106, netns: nginx.netns });
+    src.items = [reuse];
+    await index.refresh();
+    expect(gone).toEqual([side.netns, nginx.netns, nginx.netns]);
+    expect(index.byNetns(nginx.netns!)?.name).toBe('newcomer');
+    index.stop();
+  });
+});

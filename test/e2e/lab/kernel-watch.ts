@@ -65,7 +65,7 @@ const TCP_STATES = [
 
 function script(inodes: number[]): string {
   const match = inodes.map((i) => `$ns == ${i}`).join(' || ');
-  // netns from skb->dev, else skb->sk, else rx_sk: the order droptrace uses (see PLATFORM.md)
+  // netns from skb->dev, else skb->sk, else rx_sk: the order droptrace uses (bpf/droptrace.bpf.c)
   return `
 BEGIN { printf("READY\\n"); }
 tracepoint:skb:kfree_skb {

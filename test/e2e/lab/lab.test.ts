@@ -5,6 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { HAS_BPFTRACE, IS_ROOT, skipKernelTests } from '../../helpers/kernel-env.js';
 import { type KernelEvent, KernelWatch } from './kernel-watch.js';
 import { Lab } from './netns.js';
 import { type DropFacts, type Facts, type RetransmitFacts, SCENARIOS } from './scenarios.js';
@@ -13,11 +14,7 @@ import { traffic } from './traffic.js';
 const PREFIX = 'dtlab';
 const TCP_CA_RECOVERY = 3;
 const TCP_CA_LOSS = 4;
-const isRoot = process.getuid?.() === 0;
-const hasBpftrace = spawnSync('bpftrace', ['--version']).status === 0;
-const runnable = isRoot && hasBpftrace;
-// under CI a kernel test that cannot run fails instead of skipping
-const skip = !runnable && process.env.CI !== 'true';
+const runnable = IS_ROOT && HAS_BPFTRACE;
 
 function netnsList(): string[] {
   return spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' })
@@ -57,7 +54,7 @@ function summary(evs: KernelEvent[]): Record<string, number> {
   return s;
 }
 
-describe.skipIf(skip)('lab', () => {
+describe.skipIf(skipKernelTests({ bpftrace: true }))('lab', () => {
   const labs: Lab[] = [];
   let watch: KernelWatch | undefined;
 
@@ -127,7 +124,7 @@ describe.skipIf(skip)('lab', () => {
       } else {
         const hits = matchingRetransmits(evs, facts);
         expect(hits.length, JSON.stringify({ facts, seen }, null, 1)).toBeGreaterThanOrEqual(facts.minEvents);
-        // the kind, as PLATFORM.md tells it from the socket: RTO in Loss, fast retransmit in Recovery
+        // the kind, as droptrace tells it from the socket (retransmit_kind() in bpf/droptrace.bpf.c): RTO in Loss, fast retransmit in Recovery
         const caStates = hits.map((h) => (h.type === 'drop' ? -1 : h.caState));
         if (facts.kind === 'rto') expect(caStates).toContain(TCP_CA_LOSS);
         if (facts.kind === 'fast') expect(caStates).toContain(TCP_CA_RECOVERY);
