@@ -8,8 +8,9 @@ const defs = schema.$defs as Record<string, Node>;
 
 /** Every object schema with properties, by its path in the file. */
 function objects(node: unknown, path: string, out: Array<[string, Node]> = []): Array<[string, Node]> {
-  if (Array.isArray(node)) node.forEach((n, i) => objects(n, `${path}[${i}]`, out));
-  else if (node && typeof node === 'object') {
+  if (Array.isArray(node)) {
+    for (const [i, n] of node.entries()) objects(n, `${path}[${i}]`, out);
+  } else if (node && typeof node === 'object') {
     const n = node as Node;
     if (n.properties) out.push([path, n]);
     for (const [k, v] of Object.entries(n)) objects(v, `${path}/${k}`, out);
@@ -39,7 +40,8 @@ describe('schema/droptrace-event.schema.json', () => {
 
   it('has one definition of evidence, used by drops and findings', () => {
     expect(defs.evidence?.additionalProperties).toBe(false);
-    expect((defs.drop?.properties as Record<string, Node>).evidence?.$ref).toBe('#/$defs/evidence');
-    expect((defs.finding?.properties as Record<string, Node>).evidence?.$ref).toBe('#/$defs/evidence');
+    const props = (name: string) => (defs[name]?.properties ?? {}) as Record<string, Node>;
+    expect(props('drop').evidence?.$ref).toBe('#/$defs/evidence');
+    expect(props('finding').evidence?.$ref).toBe('#/$defs/evidence');
   });
 });
