@@ -146,7 +146,20 @@ export class Session {
   start(sink: SessionSink): void {
     this.sink = sink;
     try {
-      this.tracer.start((batch) => this.onBatch(batch), { pollMs: this.options.pollMs ?? 10 });
+      this.tracer.start(
+        (batch) => {
+          // A sink that throws must neither lose the batches queued behind it nor be silenced
+          // (Node-API would only print a deprecation warning): it is thrown again, outside the call.
+          try {
+            this.onBatch(batch);
+          } catch (e) {
+            process.nextTick(() => {
+              throw e;
+            });
+          }
+        },
+        { pollMs: this.options.pollMs ?? 10 },
+      );
     } catch (e) {
       throw fromNative(e);
     }
