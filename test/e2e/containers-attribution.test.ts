@@ -9,6 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DropRecord, DroptraceRecord } from '../../src/events.js';
+import { trace as traceLib } from '../../src/index.js';
 import { BIN, DroptraceRun } from '../helpers/droptrace-cli.js';
 import { SKIP_KERNEL } from '../helpers/kernel-env.js';
 import { sample } from '../helpers/samples.js';
@@ -276,6 +277,37 @@ describe.skipIf(SKIP_KERNEL)('droptrace --container nginx against a real Docker 
     expect(theirs.drops().filter(closed(byNs)).length).toBeGreaterThanOrEqual(2);
     expect(theirs.drops().filter((d) => d.container?.name !== BYSTANDER)).toEqual([]);
     sample('4 bystander, under --container dtattr-bystander (json)', lineOf(theirs, theirFirst));
+  });
+
+  it('the library: trace({ container: [nginx] }) names the container in its events, as the CLI does', async () => {
+    const saved = process.env.DOCKER_HOST;
+    process.env.DOCKER_HOST = engine!.env.DOCKER_HOST;
+    undo.push(() => {
+      if (saved === undefined) delete process.env.DOCKER_HOST;
+      else process.env.DOCKER_HOST = saved;
+    });
+    const t = await traceLib({ container: [NGINX] });
+    undo.push(() => t.stop());
+    const ns = netnsInode(nginx.pid);
+    const timer = setInterval(() => udpBurst(nginx.pid, '127.0.0.1', CLOSED_PORT), 300);
+    undo.push(() => clearInterval(timer));
+    let drop: DropRecord | undefined;
+    const deadline = setTimeout(() => t.stop(), 15_000);
+    for await (const r of t) {
+      if (r.type === 'drop' && r.reason === 'NO_SOCKET' && r.dport === CLOSED_PORT) {
+        drop = r;
+        break;
+      }
+    }
+    clearTimeout(deadline);
+    expect(t.start.filter).toMatchObject({ netns: [ns] });
+    expect(drop).toMatchObject({
+      netns: ns,
+      layer: 'transport',
+      container: { id: nginx.id, name: NGINX, runtime: 'docker', pid: nginx.pid },
+      container_via: 'netns',
+    });
+    expect(drop?.hint).toMatch(/ in nginx$/);
   });
 
   it('droptrace containers --json lists nginx with its netns, addresses and host-side veth', () => {
