@@ -412,8 +412,16 @@ static __always_inline __u8 retransmit_kind(const struct sock *sk, __u8 state, _
 	return DT_RTX_UNKNOWN;
 }
 
+/* tcp_skb_pcount(): the segment count TCP keeps in the skb's control block (TcpRetransSegs adds it) */
+static __always_inline __u32 tcp_skb_segs(const struct sk_buff *skb)
+{
+	const struct tcp_skb_cb *cb = (const void *)skb + bpf_core_field_offset(struct sk_buff, cb);
+
+	return BPF_CORE_READ(cb, tcp_gso_segs);
+}
+
 static __always_inline int handle_retransmit(const struct sock *sk, const struct sock_common *tuple_from,
-					     __u8 type, int err)
+					     __u8 type, int err, __u32 segs)
 {
 	struct dt_event e;
 	const struct dt_filter *f;
@@ -426,6 +434,7 @@ static __always_inline int handle_retransmit(const struct sock *sk, const struct
 	__builtin_memset(&e, 0, sizeof(e));
 	e.type = type;
 	e.err = err;
+	e.segs = segs;
 	e.l4proto = IPPROTO_TCP;
 	e.netns = sk_netns(sk);
 	e.sk_state = BPF_CORE_READ(sk, __sk_common.skc_state);
@@ -469,13 +478,13 @@ int BPF_PROG(tcp_rtx_btf, const struct sock *sk, const struct sk_buff *skb)
 {
 	int err = tcp_rtx_err_arg(ctx);
 
-	return handle_retransmit(sk, &sk->__sk_common, DT_EVENT_RETRANSMIT, err);
+	return handle_retransmit(sk, &sk->__sk_common, DT_EVENT_RETRANSMIT, err, tcp_skb_segs(skb));
 }
 
 SEC("tp_btf/tcp_retransmit_synack")
 int BPF_PROG(tcp_synack_btf, const struct sock *sk, const struct request_sock *req)
 {
-	return handle_retransmit(sk, &req->__req_common, DT_EVENT_SYNACK, 0);
+	return handle_retransmit(sk, &req->__req_common, DT_EVENT_SYNACK, 0, 1);
 }
 
 /* Classic tracepoint twins, for kernels whose tracepoints tp_btf cannot attach to. */
@@ -515,7 +524,7 @@ int tcp_rtx_tp(struct dt_tp_rtx_skb *ctx)
 {
 	const struct sock *sk = ctx->skaddr;
 
-	return handle_retransmit(sk, &sk->__sk_common, DT_EVENT_RETRANSMIT, 0);
+	return handle_retransmit(sk, &sk->__sk_common, DT_EVENT_RETRANSMIT, 0, tcp_skb_segs(ctx->skbaddr));
 }
 
 SEC("tracepoint/tcp/tcp_retransmit_synack")
@@ -523,5 +532,5 @@ int tcp_synack_tp(struct dt_tp_rtx_synack *ctx)
 {
 	const struct request_sock *req = ctx->req;
 
-	return handle_retransmit(ctx->skaddr, &req->__req_common, DT_EVENT_SYNACK, 0);
+	return handle_retransmit(ctx->skaddr, &req->__req_common, DT_EVENT_SYNACK, 0, 1);
 }

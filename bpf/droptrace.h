@@ -87,6 +87,7 @@ struct dt_event {
 	__u32 qdisc_qlen;    /* root qdisc of the device */
 	__u32 qdisc_backlog; /* bytes queued in it */
 	__s32 err;	     /* retransmit: tcp_retransmit_skb's result */
+	__u32 segs;	     /* retransmit: segments the skb carried (tcp_skb_pcount), 1 for a SYN-ACK */
 	__u8 saddr[DT_ADDR_LEN];
 	__u8 daddr[DT_ADDR_LEN];
 	__u16 sport; /* host order */
@@ -100,7 +101,7 @@ struct dt_event {
 	__u8 sk_state;	/* TCP/socket state, 0 when no socket */
 	__u8 rtx_kind;	/* enum dt_retransmit_kind */
 	__u8 ca_state;	/* icsk_ca_state */
-	__u8 _pad[6];
+	__u8 _pad[2];
 	char ifname[DT_NAME_LEN];
 	char peer_ifname[DT_NAME_LEN];
 	char qdisc[DT_NAME_LEN]; /* root qdisc kind (Qdisc_ops.id) */

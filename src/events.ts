@@ -90,6 +90,8 @@ export interface RetransmitRecord extends TupleFields {
   netns: number;
   cgroup_id: string | null;
   err: number;
+  /** Segments this retransmit carried (one skb can hold many: TcpRetransSegs counts these). */
+  segments: number;
   ca_state: string; // congestion state at the retransmit: Open, Disorder, CWR, Recovery, Loss
   container: Container | null;
   container_via: ContainerVia | null;

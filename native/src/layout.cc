@@ -46,6 +46,7 @@ Napi::Object EventLayout(Napi::Env env) {
   DT_FIELD(qdisc_qlen);
   DT_FIELD(qdisc_backlog);
   DT_FIELD(err);
+  DT_FIELD(segs);
   DT_FIELD(saddr);
   DT_FIELD(daddr);
   DT_FIELD(sport);

@@ -97,6 +97,9 @@ const CONDITIONS: Record<HintCondition, Test> = {
   // undefined: not read yet; null or []: read, and no rule's counter rose
   rules_unread: (_d, x) => x.netfilter === undefined,
   multicast_dst: (d) => d.daddr !== null && (/^ff/i.test(d.daddr) || /^2(2[4-9]|3\d)\./.test(d.daddr)),
+  // sk_acceptq_is_full(): more children waiting than the limit (include/net/sock.h)
+  accept_queue_full: (d) =>
+    d.sk_state === 'LISTEN' && queueLimit(d) !== undefined && (d.evidence.queue_len ?? 0) > (d.evidence.queue_limit ?? 0),
   conntrack_full: (_d, x) => x.conntrack != null && x.conntrack.max > 0 && x.conntrack.count >= x.conntrack.max,
 };
 

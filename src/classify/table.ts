@@ -20,7 +20,8 @@ export type HintCondition =
   | 'has_rule' // user-space found the netfilter rule whose counter rose
   | 'conntrack_full' // conntrack count reached its max
   | 'rules_unread' // the namespace's ruleset has not been read yet (the first drops of a namespace)
-  | 'multicast_dst'; // sent to a multicast group (224.0.0.0/4, ff00::/8)
+  | 'multicast_dst' // sent to a multicast group (224.0.0.0/4, ff00::/8)
+  | 'accept_queue_full'; // the socket is a listener whose accept queue is over its limit (sk_acceptq_is_full)
 
 /** Which Evidence fields a row fills (see Evidence in src/events.ts). */
 export type EvidenceKind = 'len' | 'mtu' | 'peer_mtu' | 'accept_queue' | 'rcvbuf' | 'qdisc' | 'rule' | 'conntrack';
@@ -74,7 +75,12 @@ const MTU_VARIANTS: HintVariant[] = [
   { when: 'over_mtu', hint: 'segment of {len} bytes exceeds MTU {mtu} of {ifname}' },
 ];
 
-/** Every reason of Linux 6.1 … 6.18 (test/fixtures/reasons), plus the two non-drop values. */
+/**
+ * Every reason of Linux 6.1 … 6.18 (test/fixtures/reasons), plus the two non-drop values.
+ *
+ * `benign: true` only where a normal, healthy host makes the drop all the time, and the comment
+ * beside it says why; anything that can be a cause of lost traffic is not benign, however common.
+ */
 export const REASONS: Readonly<Record<string, ReasonRow>> = {
   // not drops: kfree_skb does not report them on current kernels, but older ones and other tools may
   NOT_DROPPED_YET: { layer: 'unknown', component: 'consumed', benign: true, hint: 'not a drop' },
@@ -95,7 +101,40 @@ export const REASONS: Readonly<Record<string, ReasonRow>> = {
     layer: 'transport',
     component: '$proto',
     hint: 'no socket listening on[ {proto}] :{lport} (closed port)',
+    // The ACK that completes a handshake answered with a SYN cookie: cookie_v4_check/cookie_v6_check
+    // (net/ipv4/syncookies.c, net/ipv6/syncookies.c) free it as NO_SOCKET when the child socket cannot
+    // be made, which with the accept queue full is tcp_v4_syn_recv_sock's ListenOverflows path. The
+    // socket on these drops is the listener (rx_sk): there is a listener, the port is not closed.
+    at: {
+      cookie_v4_check: {
+        layer: 'socket',
+        component: 'syncookie',
+        hint: 'SYN-cookie ACK to :{lport} could not become a connection (memory or route)[ (accept queue {queue_len}/{queue_limit})]',
+        variants: [
+          {
+            when: 'accept_queue_full',
+            component: 'accept-queue',
+            hint: 'accept queue of :{lport} full ({queue_len}/{queue_limit}): the handshake completed with a SYN cookie and was dropped; the application does not accept fast enough or its listen backlog is too small (raise it, e.g. nginx `listen … backlog=`, and net.core.somaxconn)',
+          },
+        ],
+        evidence: ['accept_queue'],
+      },
+      cookie_v6_check: {
+        layer: 'socket',
+        component: 'syncookie',
+        hint: 'SYN-cookie ACK to :{lport} could not become a connection (memory or route)[ (accept queue {queue_len}/{queue_limit})]',
+        variants: [
+          {
+            when: 'accept_queue_full',
+            component: 'accept-queue',
+            hint: 'accept queue of :{lport} full ({queue_len}/{queue_limit}): the handshake completed with a SYN cookie and was dropped; the application does not accept fast enough or its listen backlog is too small (raise it, e.g. nginx `listen … backlog=`, and net.core.somaxconn)',
+          },
+        ],
+        evidence: ['accept_queue'],
+      },
+    },
   },
+  // an application closing a socket before reading all it was sent: every HTTP keep-alive close can
   SOCKET_CLOSE: { layer: 'socket', component: 'close', benign: true, hint: 'socket closed with data queued' },
   SOCKET_FILTER: {
     layer: 'socket',
@@ -108,6 +147,7 @@ export const REASONS: Readonly<Record<string, ReasonRow>> = {
     hint: 'receive buffer of[ {proto}] :{lport} full[ ({rcvbuf_used}/{rcvbuf_size} bytes)]',
     evidence: ['rcvbuf'],
   },
+  // unix sockets: a peer going away with messages queued, and skipped OOB bytes, are ordinary IPC
   UNIX_DISCONNECT: {
     layer: 'socket',
     component: 'unix',
@@ -141,6 +181,7 @@ export const REASONS: Readonly<Record<string, ReasonRow>> = {
       nf_hook_slow: { hint: 'dropped by netfilter (iptables-legacy, conntrack or a chain policy)' },
     },
   },
+  // frames for other hosts reach every bridge port and promiscuous device: no traffic of ours is lost
   OTHERHOST: ipRow('otherhost', 'not addressed to this host (flooded or promiscuous L2 traffic)', true),
   IP_CSUM: ipRow('header', 'bad IP header checksum'),
   IP_INHDR: ipRow('header', 'invalid IP header'),
@@ -164,6 +205,7 @@ export const REASONS: Readonly<Record<string, ReasonRow>> = {
     evidence: ['rcvbuf'],
   },
   TCP_FLAGS: tcp('invalid TCP flags for the connection state[ {sk_state}]'),
+  // a close with data still arriving (HTTP clients closing early): the application chose to stop
   TCP_ABORT_ON_DATA: tcp('data arrived after the application closed the socket: connection aborted', true),
   TCP_ZEROWINDOW: {
     layer: 'transport',
@@ -171,27 +213,44 @@ export const REASONS: Readonly<Record<string, ReasonRow>> = {
     hint: 'receive window of :{lport} is zero: the application is not reading[ ({rcvbuf_used}/{rcvbuf_size} bytes)]',
     evidence: ['rcvbuf'],
   },
+  // duplicates of data already here (spurious retransmits, OFO copies): nothing new is lost
   TCP_OLD_DATA: tcp('retransmitted data already received', true),
   TCP_OVERWINDOW: tcp('data beyond the receive window'),
   TCP_OFOMERGE: tcp('out-of-order data already queued', true),
-  TCP_RFC7323_PAWS: tcp('PAWS: old timestamp (stale duplicate segment)', true),
-  TCP_RFC7323_PAWS_ACK: tcp('PAWS: old timestamp on a pure ACK', true),
-  TCP_RFC7323_TW_PAWS: tcp('PAWS on a TIME_WAIT socket', true),
+  // PAWS on a connection (tcp_validate_incoming, TcpExtPAWSEstab): a stale duplicate is harmless, but
+  // the same reject is how segments and SYNs of clients behind one NAT address with unrelated
+  // timestamp clocks are lost: a cause of lost traffic, so shown.
+  TCP_RFC7323_PAWS: tcp(
+    'PAWS: segment to :{lport} rejected for an old timestamp (a stale duplicate, or clients behind one NAT address with different timestamp clocks)',
+  ),
+  // pure ACKs overtaking each other on different transmit queues are dropped this way on healthy hosts
+  // (the reason was split from TCP_RFC7323_PAWS for exactly that noise); no data is lost
+  TCP_RFC7323_PAWS_ACK: tcp('PAWS: old timestamp on a pure ACK (ACKs reordered in transit; no data lost)', true),
+  // TIME_WAIT rejects a new SYN whose timestamp is older than the last connection's (TcpExtPAWSTimewait):
+  // clients behind NAT reusing the port pair lose that SYN
+  TCP_RFC7323_TW_PAWS: tcp(
+    'PAWS on a TIME_WAIT socket: a segment or new SYN for :{lport} with an older timestamp rejected (typical of clients behind one NAT address)',
+  ),
   TCP_RFC7323_TSECR: tcp('invalid timestamp echo reply (TSecr)'),
   TCP_LISTEN_OVERFLOW: {
     layer: 'socket',
     component: 'accept-queue',
-    hint: 'accept queue of :{lport} full[ ({queue_len}/{queue_limit})]',
+    hint: 'accept queue of :{lport} full[ ({queue_len}/{queue_limit})]: the application does not accept fast enough or its listen backlog is too small (raise it, e.g. nginx `listen … backlog=`, and net.core.somaxconn)',
     evidence: ['accept_queue'],
   },
+  // an old duplicate, below the window: the data is already here
   TCP_OLD_SEQUENCE: tcp('segment entirely before the receive window (old duplicate)', true),
   TCP_INVALID_SEQUENCE: tcp('sequence number outside the receive window'),
   TCP_INVALID_END_SEQUENCE: tcp('segment end outside the receive window'),
   TCP_INVALID_ACK_SEQUENCE: tcp('ACK number outside the valid range'),
+  // the RST itself, freed after it did its work: a reset is the peer's decision, seen in its own drops
   TCP_RESET: tcp('RST received: connection reset by peer', true),
+  // follow-on segments of connections being torn down (answered by a challenge ACK or ignored)
   TCP_INVALID_SYN: tcp('SYN on an established or closing connection', true),
   TCP_CLOSE: tcp('segment for a closed connection', true),
+  // Fast Open data refused is sent again after the ordinary handshake
   TCP_FASTOPEN: tcp('TCP Fast Open data not accepted', true),
+  // ACKs reordered in transit: a newer one already arrived
   TCP_OLD_ACK: tcp('ACK older than the last one seen', true),
   TCP_TOO_OLD_ACK: tcp('ACK far older than the send window', true),
   TCP_ACK_UNSENT_DATA: tcp('ACK for data never sent'),
@@ -204,7 +263,12 @@ export const REASONS: Readonly<Record<string, ReasonRow>> = {
   TCP_OFO_DROP: tcp('out-of-order segment dropped (no room in the receive window or memory)'),
   IP_OUTNOROUTES: ipRow('routing', 'no route to[ {daddr}] on output'),
   BPF_CGROUP_EGRESS: { layer: 'bpf', component: 'cgroup-egress', hint: 'dropped by a cgroup BPF egress program' },
-  IPV6DISABLED: ipRow('ipv6', 'IPv6 disabled on[ {ifname}]'),
+  IPV6DISABLED: {
+    ...ipRow('ipv6', 'IPv6 disabled on[ {ifname}]'),
+    // router and neighbour solicitations, MLD reports from the other end of a container's veth reach
+    // every container whose IPv6 is off: normal; unicast IPv6 sent to it is not
+    variants: [{ when: 'multicast_dst', benign: true, hint: 'IPv6 multicast to {daddr} on[ {ifname}], where IPv6 is disabled (normal)' }],
+  },
   NEIGH_CREATEFAIL: ipRow('neigh', 'could not create a neighbour entry'),
   NEIGH_FAILED: ipRow('neigh', 'neighbour unreachable: ARP/ND resolution failed[ for {daddr}]'),
   NEIGH_QUEUEFULL: ipRow('neigh', 'queue of packets awaiting ARP/ND resolution full'),
@@ -229,6 +293,7 @@ export const REASONS: Readonly<Record<string, ReasonRow>> = {
     component: 'tc-ingress',
     hint: 'dropped by a tc ingress filter or action[ on {ifname}]',
   },
+  // LLDP, STP and other ethertypes nobody on this host listens for
   UNHANDLED_PROTO: link('protocol', 'no handler for this link-layer protocol (nobody listens for it)', true),
   SKB_CSUM: link('checksum', 'checksum computation failed'),
   SKB_GSO_SEG: link('gso', 'GSO segmentation failed'),
@@ -263,7 +328,9 @@ export const REASONS: Readonly<Record<string, ReasonRow>> = {
   IPV6_NDISC_HOP_LIMIT: ipRow('ndisc', 'neighbour discovery message with hop limit not 255'),
   IPV6_NDISC_BAD_CODE: ipRow('ndisc', 'neighbour discovery message with a bad code'),
   IPV6_NDISC_BAD_OPTIONS: ipRow('ndisc', 'neighbour discovery message with bad options'),
+  // solicitations for other hosts' addresses are multicast to every host on the link
   IPV6_NDISC_NS_OTHERHOST: ipRow('ndisc', 'neighbour solicitation for another host', true),
+  // queues freed when a socket closes (every TCP close, every netlink command)
   QUEUE_PURGE: { layer: 'socket', component: 'purge', benign: true, hint: 'queue purged on close' },
   TC_COOKIE_ERROR: { layer: 'qdisc', component: 'tc', hint: 'tc action cookie error' },
   PACKET_SOCK_ERROR: { layer: 'socket', component: 'packet', hint: 'packet socket error' },
@@ -278,6 +345,7 @@ export const REASONS: Readonly<Record<string, ReasonRow>> = {
   TUNNEL_TXINFO: tunnel('tunnel', 'no tunnel metadata to transmit with'),
   LOCAL_MAC: link('mac', 'source MAC address is local (looped frame)'),
   ARP_PVLAN_DISABLE: ipRow('arp', 'ARP proxy for private VLAN disabled'),
+  // pause frames and other 802.3 control frames are for the NIC, not the stack
   MAC_IEEE_MAC_CONTROL: link('mac', 'IEEE 802.3 MAC control frame', true),
   BRIDGE_INGRESS_STP_STATE: link('bridge', 'bridge port[ {ifname}] not forwarding (STP state)'),
   CAN_RX_INVALID_FRAME: link('can', 'invalid CAN frame'),
@@ -321,10 +389,13 @@ export const LOCATIONS: Readonly<Record<string, ReasonRow>> = {
   },
   nf_hook_slow: { layer: 'netfilter', component: 'netfilter', hint: 'dropped in a netfilter hook' },
   nft_do_chain: { layer: 'netfilter', component: 'nftables', hint: 'dropped by an nftables/iptables-nft rule' },
+  // multicast for groups nobody here joined (MLD, other hosts' ND): every IPv6 link carries it
   ip6_mc_input: { layer: 'ip', component: 'multicast', benign: true, hint: 'IPv6 multicast for a group not joined' },
+  // queues freed on close
   sk_stream_kill_queues: { layer: 'socket', component: 'purge', benign: true, hint: 'queue purged on close' },
   skb_queue_purge_reason: { layer: 'socket', component: 'purge', benign: true, hint: 'queue purged on close' },
   __skb_queue_purge_reason: { layer: 'socket', component: 'purge', benign: true, hint: 'queue purged on close' },
+  // vsock probes from the hypervisor to ports nobody listens on, about once a minute in guests
   virtio_transport_recv_pkt: {
     layer: 'socket',
     component: 'vsock',

@@ -48,6 +48,7 @@ export const DECODED_FIELDS = [
   'qdisc_qlen',
   'qdisc_backlog',
   'err',
+  'segs',
   'saddr',
   'daddr',
   'sport',
@@ -93,7 +94,8 @@ export function createDecoder(ctx: DecoderContext): Decoder {
     QUEUE_LIMIT = off('queue_limit');
   const QLEN = off('qdisc_qlen'),
     QBACKLOG = off('qdisc_backlog'),
-    ERR = off('err');
+    ERR = off('err'),
+    SEGS = off('segs');
   const SADDR = off('saddr'),
     DADDR = off('daddr'),
     SPORT = off('sport'),
@@ -223,6 +225,7 @@ export function createDecoder(ctx: DecoderContext): Decoder {
           netns: buf.readUInt32LE(o + NETNS),
           cgroup_id: cgroup,
           err: buf.readInt32LE(o + ERR),
+          segments: buf.readUInt32LE(o + SEGS),
           ca_state: ctx.caStates[buf[o + CA]] ?? String(buf[o + CA]),
           container: null,
           container_via: null,

@@ -47,7 +47,7 @@ function retransmitLine(e: RetransmitRecord, { color }: TextOptions): string {
   const tuple = `tcp   ${endpoint(e.saddr, e.sport, e.family)} > ${endpoint(e.daddr, e.dport, e.family)}`;
   const label = `RETRANSMIT/${e.kind}`;
   const kind = color ? `${YELLOW}${label}${RESET}` : label;
-  return `${clock(e.time)}  ${pad(where(e), 16)} ${pad('-', 14)} tx ${pad(tuple, 52)} ${pad(kind, 22)} state ${e.state}, ${e.ca_state}${e.err ? `, err ${e.err}` : ''}`;
+  return `${clock(e.time)}  ${pad(where(e), 16)} ${pad('-', 14)} tx ${pad(tuple, 52)} ${pad(kind, 22)} state ${e.state}, ${e.ca_state}${e.segments > 1 ? `, ${e.segments} segments` : ''}${e.err ? `, err ${e.err}` : ''}`;
 }
 
 export function lostLine(r: LostRecord): string {

@@ -121,7 +121,10 @@ describe('benign reasons (normal operation that looks like drops)', () => {
     ['TCP_OLD_ACK', true],
     ['TCP_OLD_SEQUENCE', true],
     ['TCP_INVALID_SYN', true],
-    ['TCP_RFC7323_TW_PAWS', true],
+    // PAWS rejects lose the segments and SYNs of clients behind NAT: shown; pure-ACK reordering is not
+    ['TCP_RFC7323_TW_PAWS', false],
+    ['TCP_RFC7323_PAWS', false],
+    ['TCP_RFC7323_PAWS_ACK', true],
     ['NETFILTER_DROP', false],
     ['NO_SOCKET', false],
     ['TCP_LISTEN_OVERFLOW', false],
@@ -144,5 +147,14 @@ describe('benign reasons (normal operation that looks like drops)', () => {
     const c = classify({ ...FULL, reason: 'NOT_SPECIFIED', location, daddr });
     expect(c.benign).toBe(benign);
     if (benign) expect(c.hint).toMatch(new RegExp(`^multicast to ${daddr.replace(/\./g, '\\.')} not joined here \\(normal\\)`));
+  });
+
+  it.each([
+    ['ff02::2', true], // router solicitation from the host end of a container's veth
+    ['ff02::16', true], // MLD report
+    ['fd00::1', false], // unicast IPv6 to a device with IPv6 off: traffic is lost
+  ])('IPV6DISABLED to %s: benign=%s', (daddr, benign) => {
+    const c = classify({ ...FULL, reason: 'IPV6DISABLED', location: 'ipv6_rcv+0x1', daddr });
+    expect(c.benign).toBe(benign);
   });
 });

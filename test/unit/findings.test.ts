@@ -50,6 +50,7 @@ const rtx: RetransmitRecord = {
   netns: 100,
   cgroup_id: null,
   err: 0,
+  segments: 1,
   ca_state: 'Loss',
   container: null,
   container_via: null,

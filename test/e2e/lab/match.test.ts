@@ -79,6 +79,7 @@ const rrecord: RetransmitRecord = {
   netns: 4026532389,
   cgroup_id: null,
   err: 0,
+  segments: 1,
   ca_state: 'Open',
   container: null,
   container_via: null,

@@ -1,0 +1,124 @@
+/**
+ * A full accept queue, judged by the kernel's ListenOverflows counter: a listener with backlog 1
+ * that never accepts, and more clients than fit. With SYN cookies in use (the default) most
+ * handshakes that overflow are freed as NO_SOCKET at cookie_v4_check/cookie_v6_check, with the
+ * listener as the socket: they must read as an accept-queue overflow, never as a closed port.
+ */
+import { randomInt } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { DropRecord } from '../../src/events.js';
+import { DroptraceRun } from '../helpers/droptrace-cli.js';
+import { SKIP_KERNEL } from '../helpers/kernel-env.js';
+import { sample } from '../helpers/samples.js';
+import { type Counters, delta, nstat, sysctls } from './lab/counters.js';
+import { Lab } from './lab/netns.js';
+import { sleep, trafficBg } from './lab/traffic.js';
+
+const labs: Lab[] = [];
+const runs: DroptraceRun[] = [];
+afterEach(async () => {
+  for (const r of runs.splice(0)) r.kill();
+  for (const l of labs.splice(0)) await l.destroy();
+});
+
+const OVERFLOW_COUNTERS = ['TcpExtListenOverflows', 'TcpExtListenDrops', 'TcpExtSyncookiesSent', 'TcpExtTCPReqQFullDrop'];
+
+interface Overflow {
+  port: number;
+  counters: Counters;
+  drops: DropRecord[];
+}
+
+/**
+ * backlog-1 listener in b that never accepts; `clients` connects from a that each send 100 bytes.
+ * `atAck`: a drops its own bare third ACKs (nft OUTPUT), so every SYN of the burst arrives while no
+ * handshake has completed: the first makes a request socket (the SYN queue of a backlog-1 listener
+ * is then full), the rest get SYN cookies, and the clients' data segments then complete the
+ * handshakes into an accept queue that fills after two (cookie path, or the request-socket path and
+ * TCPReqQFullDrop without cookies). Without it the handshakes complete one by one and the queue is
+ * full when later SYNs arrive.
+ */
+async function overflow(family: 'ipv4' | 'ipv6', syncookies: 0 | 1, o: { atAck?: boolean; clients?: number } = {}): Promise<Overflow> {
+  const clients = o.clients ?? 10;
+  const lab = await Lab.create('dtau');
+  labs.push(lab);
+  const dst = family === 'ipv6' ? lab.b.ipv6 : lab.b.ipv4;
+  const restore = await sysctls(lab, 'b', { 'net.ipv4.tcp_syncookies': String(syncookies), 'net.ipv4.tcp_abort_on_overflow': '0' });
+  const run = await DroptraceRun.start(['--json', '--all', '--netns', lab.a.ns, '--netns', lab.b.ns]);
+  runs.push(run);
+  const port = randomInt(20000, 40000);
+  try {
+    const listener = await trafficBg(lab, 'b', ['tcp-listen', '--bind', dst, '--port', String(port), '--backlog', '1']);
+    if (o.atAck) {
+      const t = `dtau${lab.id}`;
+      await lab.exec('a', 'nft', ['-f', '-'], {
+        input: `table inet ${t} {\n chain out {\n  type filter hook output priority 0;\n  tcp dport ${port} tcp flags == ack drop\n }\n}\n`,
+      });
+    }
+    const before = await nstat(lab, 'b');
+    const conn = await trafficBg(lab, 'a', [
+      'tcp-connect',
+      '--dst',
+      dst,
+      '--dport',
+      String(port),
+      '--count',
+      String(clients),
+      '--interval-ms',
+      o.atAck ? '0' : '5',
+      '--timeout',
+      '1.5',
+      '--send',
+      '100',
+      '--hold',
+    ]);
+    // data retransmits into the full queue (RTO ~0.2, 0.6 s) and SYN retransmits (1 s) land meanwhile
+    await sleep(1500);
+    await conn.finish();
+    await sleep(300);
+    const after = await nstat(lab, 'b');
+    await listener.finish();
+    expect(await run.stop()).toBe(0);
+    const drops = run.drops().filter((d) => d.netns === lab.b.inode && (d.dport === port || d.sport === port));
+    return { port, counters: delta(before, after, OVERFLOW_COUNTERS), drops };
+  } finally {
+    await restore();
+  }
+}
+
+const fn = (location: string) => location.replace(/\+0x[0-9a-f]+.*$/, '');
+
+describe.skipIf(SKIP_KERNEL)('a full accept queue is an accept-queue overflow, never a closed port', () => {
+  it.each([
+    ['ipv4', 1, 'cookie_v4_check'],
+    ['ipv6', 1, 'cookie_v6_check'],
+  ] as const)('%s, syncookies=%s: the ACKs dropped at %s name the full queue', async (family, cookies, where) => {
+    const o = await overflow(family, cookies, { atAck: true });
+    expect(o.counters.TcpExtListenOverflows, JSON.stringify(o.counters)).toBeGreaterThan(0);
+    expect(o.counters.TcpExtSyncookiesSent).toBeGreaterThan(0);
+    const cookieDrops = o.drops.filter((d) => d.reason === 'NO_SOCKET' && fn(d.location) === where);
+    expect(cookieDrops.length, JSON.stringify(o.drops.map((d) => [d.reason, d.location]))).toBeGreaterThan(0);
+    for (const d of cookieDrops) {
+      expect({ layer: d.layer, component: d.component, benign: d.benign }).toEqual({
+        layer: 'socket',
+        component: 'accept-queue',
+        benign: false,
+      });
+      expect(d.hint).toMatch(new RegExp(`^accept queue of :${o.port} full \\(\\d+/1\\): the handshake completed with a SYN cookie`));
+      expect(d.evidence.queue_limit).toBe(1);
+    }
+    expect(o.drops.filter((d) => /closed port/.test(d.hint ?? ''))).toEqual([]);
+    sample(
+      `listen overflow ${family} syncookies=${cookies}`,
+      `${JSON.stringify(o.counters)} cookie-path drops ${cookieDrops.length}: ${cookieDrops[0].layer}/${cookieDrops[0].component}: ${cookieDrops[0].hint}`,
+    );
+  });
+
+  it('syncookies=0: the ACKs are TCP_LISTEN_OVERFLOW on the request-socket path, none a closed port', async () => {
+    const o = await overflow('ipv4', 0, { atAck: true });
+    expect(o.counters.TcpExtListenOverflows, JSON.stringify(o.counters)).toBeGreaterThan(0);
+    expect(o.counters.TcpExtSyncookiesSent).toBe(0);
+    expect(o.drops.filter((d) => /closed port/.test(d.hint ?? ''))).toEqual([]);
+    expect(o.drops.filter((d) => d.reason === 'NO_SOCKET')).toEqual([]);
+  });
+});
