@@ -10,6 +10,7 @@ import json
 import select
 import signal
 import socket
+import struct
 import sys
 import threading
 import time
@@ -151,6 +152,33 @@ def tcp_stream(a):
     out({"sport": s.getsockname()[1], "written": written})
 
 
+TCP_REPAIR = 19  # include/uapi/linux/tcp.h
+TCP_TIMESTAMP = 24
+
+
+def tcp_paws(a):
+    """Connects and sends, then moves its own TCP timestamp clock back (TCP_TIMESTAMP in repair
+    mode, as CRIU does) and sends again: the peer's PAWS check rejects every later segment."""
+    s = socket.socket(family_of(a.dst), socket.SOCK_STREAM)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.connect((a.dst, a.dport))
+    s.send(b"p" * 100)
+    time.sleep(0.1)
+    now = s.getsockopt(socket.IPPROTO_TCP, TCP_TIMESTAMP)
+    s.setsockopt(socket.IPPROTO_TCP, TCP_REPAIR, 1)
+    s.setsockopt(socket.IPPROTO_TCP, TCP_TIMESTAMP, struct.pack("I", (now - a.back) & 0xFFFFFFFF))
+    s.setsockopt(socket.IPPROTO_TCP, TCP_REPAIR, 0)
+    for _ in range(a.writes):
+        s.send(b"q" * 100)
+        time.sleep(0.05)
+    time.sleep(a.linger)
+    sport = s.getsockname()[1]
+    # end with a RST (PAWS lets resets through): nothing of this connection is rejected afterwards
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+    out({"sport": sport, "tsval": now})
+
+
 def http_server(a):
     import http.server
 
@@ -249,6 +277,13 @@ def main():
     q.add_argument("--interval-ms", type=float, default=1)
     q.add_argument("--linger", type=float, default=0, help="seconds to keep the socket open after writing")
 
+    q = sub.add_parser("tcp-paws")
+    q.add_argument("--dst", required=True)
+    q.add_argument("--dport", type=int, required=True)
+    q.add_argument("--back", type=int, default=1000000, help="how far back to set the timestamp clock (its units)")
+    q.add_argument("--writes", type=int, default=3)
+    q.add_argument("--linger", type=float, default=0.5)
+
     q = sub.add_parser("http-server")
     q.add_argument("--bind", required=True)
     q.add_argument("--port", type=int, required=True)
@@ -270,6 +305,7 @@ def main():
         "tcp-connect": tcp_connect,
         "tcp-listen": tcp_listen,
         "tcp-stream": tcp_stream,
+        "tcp-paws": tcp_paws,
         "http-server": http_server,
         "http-get": http_get,
     }[a.cmd](a)
