@@ -147,6 +147,10 @@ export interface Finding {
   reason: string;
   count: number;
   benign: boolean;
+  /** Why this is a consequence of another loss rather than a cause (null: it may be a cause). */
+  follow_on: string | null;
+  /** Rank of the cause a follow-on finding follows (same place, same port), when there is one. */
+  follows: number | null;
   /** The most informative hint seen (one naming a rule beats one that could not). */
   hint: string | null;
   evidence: Evidence;

@@ -7,6 +7,7 @@
  */
 import { locationFunction } from '../classify/classify.js';
 import type { DropRecord, Finding, TraceEvent } from '../events.js';
+import { followOnOf, localPort, orphanSegment } from './follow-on.js';
 
 export interface RetransmitSummary {
   where: string;
@@ -18,8 +19,14 @@ function richness(e: DropRecord): number {
   return (e.evidence.rule ? 4 : 0) + (e.evidence.conntrack_max ? 2 : 0) + (e.hint ? 1 : 0);
 }
 
+interface Entry extends Finding {
+  richness: number;
+  lport: number | null;
+  orphan: boolean;
+}
+
 export class FindingsBuilder {
-  private readonly findings = new Map<string, Finding & { richness: number }>();
+  private readonly findings = new Map<string, Entry>();
   private readonly retransmits = new Map<string, RetransmitSummary>();
 
   constructor(private readonly nameOf: (netns: number) => string | undefined = () => undefined) {}
@@ -37,7 +44,9 @@ export class FindingsBuilder {
       this.retransmits.set(where, r);
       return;
     }
-    const key = `${where}\t${e.layer}\t${e.reason}\t${locationFunction(e.location)}`;
+    const followOn = followOnOf(e);
+    const orphan = !followOn && orphanSegment(e);
+    const key = `${where}\t${e.layer}\t${e.reason}\t${locationFunction(e.location)}\t${followOn ? 'f' : orphan ? 'o' : ''}`;
     let f = this.findings.get(key);
     if (!f) {
       f = {
@@ -51,6 +60,8 @@ export class FindingsBuilder {
         reason: e.reason,
         count: 0,
         benign: e.benign,
+        follow_on: followOn,
+        follows: null,
         hint: e.hint,
         evidence: e.evidence,
         locations: [],
@@ -58,6 +69,8 @@ export class FindingsBuilder {
         first_seen: e.time,
         last_seen: e.time,
         richness: -1,
+        lport: localPort(e),
+        orphan,
       };
       this.findings.set(key, f);
     }
@@ -73,21 +86,40 @@ export class FindingsBuilder {
     }
   }
 
-  /** Findings by count, most first; benign ones after the others. */
+  /**
+   * Causes by count, most first; then follow-on drops (each under the cause it follows where one is
+   * found in the same place and port); benign ones last.
+   */
   result(): { findings: Finding[]; retransmits: RetransmitSummary[] } {
-    const findings = [...this.findings.values()]
-      .sort((a, b) => Number(a.benign) - Number(b.benign) || b.count - a.count)
-      .map(({ richness: _, ...f }, i) => ({ ...f, rank: i + 1 }));
+    const all = [...this.findings.values()];
+    const sameSpot = (c: Entry, f: Entry) => c.where === f.where && c.lport !== null && c.lport === f.lport;
+    const primary = all.filter((f) => !f.benign && !f.follow_on && !f.orphan);
+    for (const f of all.filter((x) => x.orphan && !x.benign)) {
+      // segments of connections this host does not have follow a cause on that port; alone, they may be one
+      const cause = primary.find((c) => sameSpot(c, f));
+      if (cause) f.follow_on = `segment of a connection lost to ${cause.reason} on :${cause.lport}`;
+    }
+    const causes = all.filter((f) => !f.benign && !f.follow_on).sort((a, b) => b.count - a.count);
+    causes.forEach((f, i) => {
+      f.rank = i + 1;
+    });
+    for (const f of all) if (!f.benign && f.follow_on) f.follows = causes.find((c) => sameSpot(c, f))?.rank ?? null;
+    const order = (f: Entry) => (f.benign ? 2 : f.follow_on ? 1 : 0);
+    const findings = all
+      .sort((a, b) => order(a) - order(b) || (order(a) === 0 ? a.rank - b.rank : b.count - a.count))
+      .map(({ richness: _r, lport: _l, orphan: _o, ...f }, i) => ({ ...f, rank: i + 1 }));
     const retransmits = [...this.retransmits.values()].sort((a, b) => b.count - a.count);
     return { findings, retransmits };
   }
 }
 
 export function findingsText(findings: Finding[], retransmits: RetransmitSummary[], seconds: number, title = 'droptrace explain'): string {
-  const real = findings.filter((f) => !f.benign);
+  const real = findings.filter((f) => !f.benign && !f.follow_on);
+  const followOn = findings.filter((f) => !f.benign && f.follow_on);
   const benign = findings.filter((f) => f.benign);
+  const sum = (fs: Finding[]) => fs.reduce((n, f) => n + f.count, 0);
   const lines = [
-    `${title}: ${seconds} s traced, ${real.reduce((n, f) => n + f.count, 0)} drops that matter, ${benign.reduce((n, f) => n + f.count, 0)} benign`,
+    `${title}: ${seconds} s traced, ${sum(real)} drops that matter${followOn.length ? `, ${sum(followOn)} follow-on` : ''}, ${sum(benign)} benign`,
   ];
   if (!real.length) lines.push('  no drops found that are not normal operation');
   for (const f of real) {
@@ -103,6 +135,12 @@ export function findingsText(findings: Finding[], retransmits: RetransmitSummary
       lines.push(
         `    e.g. ${ex.proto} ${ex.saddr}${ex.sport !== null ? `:${ex.sport}` : ''} > ${ex.daddr}${ex.dport !== null ? `:${ex.dport}` : ''} at ${f.locations[0]}`,
       );
+    for (const g of followOn.filter((x) => x.follows === f.rank)) lines.push(`    then: ${g.reason} ×${g.count} (${g.follow_on})`);
+  }
+  const apart = followOn.filter((f) => f.follows === null);
+  if (apart.length) {
+    lines.push('', 'follow-on drops (consequences of another loss, not causes):');
+    for (const f of apart) lines.push(`    ${f.where} ${f.reason} ×${f.count} (${f.follow_on})`);
   }
   if (retransmits.length) {
     lines.push('', 'TCP retransmits:');

@@ -99,6 +99,38 @@ describe('FindingsBuilder', () => {
   });
 });
 
+describe('causes, not noise', () => {
+  const tcp = (over: Partial<DropRecord>) =>
+    drop({ proto: 'tcp', layer: 'transport', component: 'tcp', location: 'tcp_v4_rcv+0x99', tcp_flags: 'ACK', ...over });
+
+  it('ranks causes only; a reset and the segments of connections lost to a cause on its port follow it', () => {
+    const b = new FindingsBuilder(() => 'web');
+    for (let i = 0; i < 4; i++) b.add(tcp({ reason: 'TCP_LISTEN_OVERFLOW', layer: 'socket', component: 'accept-queue' }));
+    for (let i = 0; i < 9; i++) b.add(tcp({ reason: 'NO_SOCKET', tcp_flags: 'PSH|ACK' }));
+    for (let i = 0; i < 7; i++) b.add(tcp({ reason: 'NO_SOCKET', tcp_flags: 'RST|ACK', dport: 81 }));
+    for (let i = 0; i < 2; i++) b.add(drop({}));
+    const { findings } = b.result();
+    expect(findings.map((f) => [f.rank, f.reason, f.count, f.follow_on !== null, f.follows])).toEqual([
+      [1, 'TCP_LISTEN_OVERFLOW', 4, false, null],
+      [2, 'NETFILTER_DROP', 2, false, null],
+      [3, 'NO_SOCKET', 9, true, 1],
+      [4, 'NO_SOCKET', 7, true, null],
+    ]);
+    const text = findingsText(findings, [], 5);
+    expect(text).toMatch(/^droptrace explain: 5 s traced, 6 drops that matter, 16 follow-on, 0 benign\n/);
+    expect(text).toContain('    then: NO_SOCKET ×9 (segment of a connection lost to TCP_LISTEN_OVERFLOW on :80)\n');
+    expect(text).toContain(
+      'follow-on drops (consequences of another loss, not causes):\n    web NO_SOCKET ×7 (reset of a connection already gone or never completed)\n',
+    );
+  });
+
+  it('keeps segments to a port with no other cause as a cause (a restarted server, say)', () => {
+    const b = new FindingsBuilder();
+    for (let i = 0; i < 3; i++) b.add(tcp({ reason: 'NO_SOCKET', tcp_flags: 'PSH|ACK' }));
+    expect(b.result().findings.map((f) => [f.rank, f.reason, f.follow_on])).toEqual([[1, 'NO_SOCKET', null]]);
+  });
+});
+
 describe('findingsText', () => {
   it('prints ranked findings with hint, evidence and an example packet', () => {
     const b = new FindingsBuilder(() => 'web');
