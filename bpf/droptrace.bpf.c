@@ -80,6 +80,27 @@ struct {
 	__type(value, __u8);
 } filter_addr SEC(".maps");
 
+/*
+ * The last neighbour creation that failed on this CPU (tracepoint neigh_create with no entry): the
+ * NEIGH_CREATEFAIL drop that follows it in the same call (ip_finish_output2, ip6_finish_output2)
+ * carries the table's fill and limit.
+ */
+struct dt_neigh_fail {
+	__u64 ts_ns;
+	__u32 entries;
+	__u32 thresh3;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct dt_neigh_fail);
+} neigh_fail SEC(".maps");
+
+/* A failed creation older than this does not explain a drop (the drop follows within microseconds). */
+#define NEIGH_FAIL_MAX_AGE_NS 1000000ULL
+
 static __always_inline void stat_inc(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
@@ -324,6 +345,31 @@ static __always_inline void count_drop(const struct dt_event *e)
 		stat_inc(DT_STAT_COUNTER_FULL);
 }
 
+static __always_inline void neigh_facts(struct dt_event *e)
+{
+	__u32 zero = 0;
+	struct dt_neigh_fail *nf = bpf_map_lookup_elem(&neigh_fail, &zero);
+
+	if (!nf || !nf->ts_ns || e->ts_ns - nf->ts_ns > NEIGH_FAIL_MAX_AGE_NS)
+		return;
+	e->neigh_entries = nf->entries;
+	e->gc_thresh3 = nf->thresh3;
+	nf->ts_ns = 0;
+}
+
+static __always_inline int record_neigh_fail(__u32 entries, __u32 thresh3)
+{
+	__u32 zero = 0;
+	struct dt_neigh_fail *nf = bpf_map_lookup_elem(&neigh_fail, &zero);
+
+	if (!nf)
+		return 0;
+	nf->ts_ns = bpf_ktime_get_ns();
+	nf->entries = entries;
+	nf->thresh3 = thresh3;
+	return 0;
+}
+
 /*
  * One drop. The twins read skb->dev, skb->sk (else rx_sk) and the device's netns
  * themselves: the tp_btf one with plain loads through typed pointers, the
@@ -392,6 +438,9 @@ static __always_inline int handle_drop(struct sk_buff *skb, struct net_device *d
 		device_facts(&e, dev, peer);
 	if (sk)
 		sock_facts(&e, sk);
+	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_NEIGH_CREATEFAIL) &&
+	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NEIGH_CREATEFAIL))
+		neigh_facts(&e);
 	submit(&e);
 	return 0;
 }
@@ -487,6 +536,20 @@ int BPF_PROG(tcp_synack_btf, const struct sock *sk, const struct request_sock *r
 	return handle_retransmit(sk, &req->__req_common, DT_EVENT_SYNACK, 0, 1);
 }
 
+/*
+ * neigh_create fires for every creation attempt, with no entry when neigh_alloc() refused: the
+ * table held gc_thresh3 entries that forced GC could not free (net/core/neighbour.c). Creations
+ * are rare; only failures write anything.
+ */
+SEC("tp_btf/neigh_create")
+int BPF_PROG(neigh_create_btf, struct neigh_table *tbl, struct net_device *dev, const void *pkey,
+	     const struct neighbour *n)
+{
+	if (n)
+		return 0;
+	return record_neigh_fail(BPF_CORE_READ(tbl, gc_entries.counter), BPF_CORE_READ(tbl, gc_thresh3));
+}
+
 /* Classic tracepoint twins, for kernels whose tracepoints tp_btf cannot attach to. */
 SEC("tracepoint/skb/kfree_skb")
 int kfree_skb_tp(struct trace_event_raw_kfree_skb *ctx)
@@ -533,4 +596,13 @@ int tcp_synack_tp(struct dt_tp_rtx_synack *ctx)
 	const struct request_sock *req = ctx->req;
 
 	return handle_retransmit(ctx->skaddr, &req->__req_common, DT_EVENT_SYNACK, 0, 1);
+}
+
+/* the classic record has the count the kernel compared (gc_entries) but not the limit */
+SEC("tracepoint/neigh/neigh_create")
+int neigh_create_tp(struct trace_event_raw_neigh_create *ctx)
+{
+	if (BPF_CORE_READ(ctx, created))
+		return 0;
+	return record_neigh_fail(BPF_CORE_READ(ctx, entries), 0);
 }

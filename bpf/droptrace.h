@@ -66,7 +66,7 @@ enum dt_stat {
 };
 
 /*
- * One drop or retransmit. Fields that do not apply are zero. 184 bytes.
+ * One drop or retransmit. Fields that do not apply are zero. 192 bytes.
  */
 struct dt_event {
 	__u64 ts_ns;	 /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
@@ -88,6 +88,8 @@ struct dt_event {
 	__u32 qdisc_backlog; /* bytes queued in it */
 	__s32 err;	     /* retransmit: tcp_retransmit_skb's result */
 	__u32 segs;	     /* retransmit: segments the skb carried (tcp_skb_pcount), 1 for a SYN-ACK */
+	__u32 neigh_entries; /* NEIGH_CREATEFAIL: entries the neighbour table held when creation failed */
+	__u32 gc_thresh3;    /* NEIGH_CREATEFAIL: that table's hard limit (0: not known) */
 	__u8 saddr[DT_ADDR_LEN];
 	__u8 daddr[DT_ADDR_LEN];
 	__u16 sport; /* host order */
@@ -107,7 +109,7 @@ struct dt_event {
 	char qdisc[DT_NAME_LEN]; /* root qdisc kind (Qdisc_ops.id) */
 };
 
-DT_STATIC_ASSERT(sizeof(struct dt_event) == 184, "dt_event layout changed: update the size and the decoder");
+DT_STATIC_ASSERT(sizeof(struct dt_event) == 192, "dt_event layout changed: update the size and the decoder");
 
 /* Key of the in-kernel drop counters. */
 struct dt_count_key {

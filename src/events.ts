@@ -46,6 +46,8 @@ export interface Evidence {
   table?: string;
   conntrack_count?: number;
   conntrack_max?: number;
+  neigh_entries?: number;
+  gc_thresh3?: number;
 }
 
 interface TupleFields {

@@ -47,6 +47,8 @@ Napi::Object EventLayout(Napi::Env env) {
   DT_FIELD(qdisc_backlog);
   DT_FIELD(err);
   DT_FIELD(segs);
+  DT_FIELD(neigh_entries);
+  DT_FIELD(gc_thresh3);
   DT_FIELD(saddr);
   DT_FIELD(daddr);
   DT_FIELD(sport);

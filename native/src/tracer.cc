@@ -36,6 +36,7 @@ std::vector<ProgramPair> Programs(struct droptrace_bpf* skel) {
       {skel->progs.kfree_skb_btf, skel->progs.kfree_skb_tp},
       {skel->progs.tcp_rtx_btf, skel->progs.tcp_rtx_tp},
       {skel->progs.tcp_synack_btf, skel->progs.tcp_synack_tp},
+      {skel->progs.neigh_create_btf, skel->progs.neigh_create_tp},
   };
 }
 

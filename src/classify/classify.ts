@@ -86,6 +86,10 @@ const GETTERS: Record<string, Getter<Ctx>> = {
   conntrack_count: (c) => str(c.x.conntrack?.count),
   conntrack_max: (c) => str(c.x.conntrack?.max),
   container: (c) => c.x.container || undefined,
+  neigh_entries: (c) => str(pos(c.d.evidence.neigh_entries)),
+  gc_thresh3: (c) => str(pos(c.d.evidence.gc_thresh3)),
+  neigh_table: (c) => (c.d.family === 'ipv6' ? 'ndisc_cache' : 'arp_cache'),
+  neigh_sysctl: (c) => `net.${c.d.family === 'ipv6' ? 'ipv6' : 'ipv4'}.neigh.default.gc_thresh3`,
 };
 
 type Test = (d: DropRecord, x: ClassifyContext) => boolean;
@@ -97,6 +101,7 @@ const CONDITIONS: Record<HintCondition, Test> = {
   // undefined: not read yet; null or []: read, and no rule's counter rose
   rules_unread: (_d, x) => x.netfilter === undefined,
   multicast_dst: (d) => d.daddr !== null && (/^ff/i.test(d.daddr) || /^2(2[4-9]|3\d)\./.test(d.daddr)),
+  neigh_table_full: (d) => (d.evidence.gc_thresh3 ?? 0) > 0 && (d.evidence.neigh_entries ?? 0) >= (d.evidence.gc_thresh3 ?? 0),
   // sk_acceptq_is_full(): more children waiting than the limit (include/net/sock.h)
   accept_queue_full: (d) =>
     d.sk_state === 'LISTEN' && queueLimit(d) !== undefined && (d.evidence.queue_len ?? 0) > (d.evidence.queue_limit ?? 0),
@@ -164,6 +169,10 @@ const EVIDENCE: Record<EvidenceKind, EvidenceBuilder> = {
     e.rule = hit.rule;
     e.rule_packets = hit.packets;
     e.table = hit.table;
+  },
+  neigh: (d, _x, e) => {
+    if (d.evidence.neigh_entries) e.neigh_entries = d.evidence.neigh_entries;
+    if (d.evidence.gc_thresh3) e.gc_thresh3 = d.evidence.gc_thresh3;
   },
   conntrack: (_d, x, e) => {
     if (!x.conntrack) return;

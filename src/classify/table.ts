@@ -21,10 +21,11 @@ export type HintCondition =
   | 'conntrack_full' // conntrack count reached its max
   | 'rules_unread' // the namespace's ruleset has not been read yet (the first drops of a namespace)
   | 'multicast_dst' // sent to a multicast group (224.0.0.0/4, ff00::/8)
+  | 'neigh_table_full' // the neighbour table held gc_thresh3 entries when creation failed
   | 'accept_queue_full'; // the socket is a listener whose accept queue is over its limit (sk_acceptq_is_full)
 
 /** Which Evidence fields a row fills (see Evidence in src/events.ts). */
-export type EvidenceKind = 'len' | 'mtu' | 'peer_mtu' | 'accept_queue' | 'rcvbuf' | 'qdisc' | 'rule' | 'conntrack';
+export type EvidenceKind = 'len' | 'mtu' | 'peer_mtu' | 'accept_queue' | 'rcvbuf' | 'qdisc' | 'rule' | 'conntrack' | 'neigh';
 
 export interface HintVariant {
   when?: HintCondition;
@@ -269,7 +270,18 @@ export const REASONS: Readonly<Record<string, ReasonRow>> = {
     // every container whose IPv6 is off: normal; unicast IPv6 sent to it is not
     variants: [{ when: 'multicast_dst', benign: true, hint: 'IPv6 multicast to {daddr} on[ {ifname}], where IPv6 is disabled (normal)' }],
   },
-  NEIGH_CREATEFAIL: ipRow('neigh', 'could not create a neighbour entry'),
+  NEIGH_CREATEFAIL: {
+    ...ipRow('neigh', 'could not create a neighbour entry[ for {daddr}][ ({neigh_entries} entries in the table)]'),
+    // neigh_alloc() refuses at gc_thresh3 entries when forced GC frees none (net/core/neighbour.c);
+    // the limit is one per table for the whole host (only the initial namespace has the sysctl)
+    variants: [
+      {
+        when: 'neigh_table_full',
+        hint: 'neighbour table {neigh_table} full ({neigh_entries}/{gc_thresh3} entries): no entry[ for {daddr}]; raise {neigh_sysctl} (host-wide) or find what fills the table',
+      },
+    ],
+    evidence: ['neigh'],
+  },
   NEIGH_FAILED: ipRow('neigh', 'neighbour unreachable: ARP/ND resolution failed[ for {daddr}]'),
   NEIGH_QUEUEFULL: ipRow('neigh', 'queue of packets awaiting ARP/ND resolution full'),
   NEIGH_DEAD: ipRow('neigh', 'neighbour entry dead'),

@@ -49,6 +49,8 @@ export const DECODED_FIELDS = [
   'qdisc_backlog',
   'err',
   'segs',
+  'neigh_entries',
+  'gc_thresh3',
   'saddr',
   'daddr',
   'sport',
@@ -95,7 +97,9 @@ export function createDecoder(ctx: DecoderContext): Decoder {
   const QLEN = off('qdisc_qlen'),
     QBACKLOG = off('qdisc_backlog'),
     ERR = off('err'),
-    SEGS = off('segs');
+    SEGS = off('segs'),
+    NEIGH_ENTRIES = off('neigh_entries'),
+    GC_THRESH3 = off('gc_thresh3');
   const SADDR = off('saddr'),
     DADDR = off('daddr'),
     SPORT = off('sport'),
@@ -165,6 +169,12 @@ export function createDecoder(ctx: DecoderContext): Decoder {
         } else if (buf.readUInt32LE(o + RCVBUF_SIZE)) {
           evidence.rcvbuf_used = buf.readUInt32LE(o + RCVBUF_USED);
           evidence.rcvbuf_size = buf.readUInt32LE(o + RCVBUF_SIZE);
+        }
+        const neighEntries = buf.readUInt32LE(o + NEIGH_ENTRIES);
+        if (neighEntries) {
+          evidence.neigh_entries = neighEntries;
+          const limit = buf.readUInt32LE(o + GC_THRESH3);
+          if (limit) evidence.gc_thresh3 = limit;
         }
         if (buf[o + QDISC]) {
           evidence.qdisc = cString(buf, o + QDISC, NAME_LEN);

@@ -41,8 +41,12 @@ def udp_send(a):
     payload = b"x" * a.size
     sent = 0
     for i in range(a.count):
+        dst = a.dst
+        if a.spread > 1:  # consecutive IPv4 addresses from --dst on
+            o = a.dst.split(".")
+            dst = ".".join(o[:3] + [str((int(o[3]) + i % a.spread) % 256)])
         try:
-            s.sendto(payload, (a.dst, a.dport))
+            s.sendto(payload, (dst, a.dport))
             sent += 1
         except OSError:
             pass  # ENOBUFS from a full qdisc, ECONNREFUSED from an earlier ICMP
@@ -247,6 +251,7 @@ def main():
     q.add_argument("--count", type=int, default=10)
     q.add_argument("--size", type=int, default=64)
     q.add_argument("--interval-ms", type=float, default=0)
+    q.add_argument("--spread", type=int, default=1, help="send to this many consecutive IPv4 addresses in turn")
 
     q = sub.add_parser("udp-sink")
     q.add_argument("--bind", required=True)
