@@ -7,7 +7,7 @@ import type { DropRecord, Evidence } from '../../src/events.js';
 
 type KernelEvidence = Pick<
   Evidence,
-  'queue_len' | 'queue_limit' | 'rcvbuf_used' | 'rcvbuf_size' | 'qdisc' | 'qdisc_qlen' | 'qdisc_backlog'
+  'queue_len' | 'queue_limit' | 'rcvbuf_used' | 'rcvbuf_size' | 'qdisc' | 'qdisc_qlen' | 'qdisc_backlog' | 'neigh_entries' | 'gc_thresh3'
 >;
 
 export interface DropFacts
@@ -19,7 +19,17 @@ export interface DropFacts
   container?: string | null;
 }
 
-const EVIDENCE_KEYS = ['queue_len', 'queue_limit', 'rcvbuf_used', 'rcvbuf_size', 'qdisc', 'qdisc_qlen', 'qdisc_backlog'] as const;
+const EVIDENCE_KEYS = [
+  'queue_len',
+  'queue_limit',
+  'rcvbuf_used',
+  'rcvbuf_size',
+  'qdisc',
+  'qdisc_qlen',
+  'qdisc_backlog',
+  'neigh_entries',
+  'gc_thresh3',
+] as const;
 
 /** A drop record with no facts but the reason. */
 export function noFacts(reason = ''): DropFacts {

@@ -134,6 +134,25 @@ describe('hints name the numbers of the event', () => {
       { queue_len: 0, queue_limit: 128 },
     ],
     [
+      'neighbour table full',
+      {
+        reason: 'NEIGH_CREATEFAIL',
+        location: 'ip_finish_output2+0x37e',
+        family: 'ipv4',
+        daddr: '10.0.0.9',
+        neigh_entries: 1024,
+        gc_thresh3: 1024,
+      },
+      'neighbour table arp_cache full (1024/1024 entries): no entry for 10.0.0.9; raise net.ipv4.neigh.default.gc_thresh3 (host-wide) or find what fills the table',
+      { neigh_entries: 1024, gc_thresh3: 1024 },
+    ],
+    [
+      'neighbour creation failed, limit unknown (classic tracepoint)',
+      { reason: 'NEIGH_CREATEFAIL', location: 'ip6_finish_output2+0x1', family: 'ipv6', daddr: 'fd00::9', neigh_entries: 300 },
+      'could not create a neighbour entry for fd00::9 (300 entries in the table)',
+      { neigh_entries: 300 },
+    ],
+    [
       'closed port stays a closed port',
       { reason: 'NO_SOCKET', location: 'tcp_v4_rcv+0x91', proto: 'tcp', dport: 81 },
       'no socket listening on tcp :81 (closed port)',
