@@ -136,6 +136,26 @@ export interface CountsRecord {
   rows: { netns: number; reason: string; location: string; count: number }[];
 }
 
+/**
+ * A traced namespace's own counter (as `nstat` names it) held against what droptrace traced there,
+ * from the start of tracing to its end: `untraced` is loss the kernel counted and droptrace did not see.
+ */
+export interface AuditRecord {
+  type: 'audit';
+  time: string;
+  netns: number;
+  container: Container | null;
+  counter: string;
+  /** How much the counter moved while tracing. */
+  delta: number;
+  /** What droptrace traced that the counter counts (exact in-kernel drop counts; retransmit segments). */
+  traced: number;
+  /** delta − traced when positive. */
+  untraced: number;
+  /** Which drops or events droptrace holds against the counter. */
+  traced_as: string;
+}
+
 /** `droptrace explain --json`: drops folded by (where, layer, component, reason), ranked by count. */
 export interface Finding {
   type: 'finding';
@@ -176,5 +196,14 @@ export interface CheckRecord {
   findings: Finding[];
 }
 
-export type DroptraceRecord = StartRecord | DropRecord | RetransmitRecord | LostRecord | StopRecord | CountsRecord | Finding | CheckRecord;
+export type DroptraceRecord =
+  | StartRecord
+  | DropRecord
+  | RetransmitRecord
+  | LostRecord
+  | StopRecord
+  | CountsRecord
+  | Finding
+  | CheckRecord
+  | AuditRecord;
 export type TraceEvent = DropRecord | RetransmitRecord;

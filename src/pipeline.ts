@@ -102,6 +102,11 @@ export class Pipeline {
     return this.session.counts();
   }
 
+  /** The namespaces the filter names (with followed containers'), or none when it traces every namespace. */
+  filteredNetns(): number[] {
+    return [...(this.session.currentFilter().netns ?? [])];
+  }
+
   /** A name for a namespace: its container's, its `ip netns` name, or undefined. */
   nameOf(netns: number): string | undefined {
     return this.index.byNetns(netns)?.name ?? listNetnsNames().find((n) => n.inode === netns)?.name;

@@ -117,6 +117,11 @@ export class Session {
     return this.tracer.attachMode;
   }
 
+  /** The filter in force. */
+  currentFilter(): TraceFilter {
+    return this.filter;
+  }
+
   /** Replaces the in-kernel filter; takes effect for the next event. */
   applyFilter(filter: TraceFilter): void {
     this.filter = filter;

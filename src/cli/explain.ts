@@ -1,5 +1,6 @@
 /** `droptrace explain`: trace for a while, then the findings ranked by count, with their evidence. */
 
+import { auditText, containerOfNetns, startAudit } from '../audit/index.js';
 import { FindingsBuilder, findingsText } from '../explain/findings.js';
 import type { Selection } from '../selection.js';
 import { openPipeline } from './open.js';
@@ -13,10 +14,15 @@ export interface ExplainOptions extends Selection {
 export async function explain(opts: ExplainOptions, io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream }): Promise<void> {
   const pipeline = await openPipeline(opts, io.err);
   const builder = new FindingsBuilder((netns) => pipeline.nameOf(netns));
+  const { audit, unreadable } = await startAudit(pipeline, () => pipeline.session.clock.now());
+  for (const n of unreadable) io.err.write(`droptrace: warning: cannot read the counters of netns ${n}; it is not audited\n`);
   const wait = untilStopped(opts.duration);
   pipeline.start({
     events(events) {
-      for (const e of events) builder.add(e);
+      for (const e of events) {
+        audit.note(e);
+        builder.add(e);
+      }
     },
     lost() {},
   });
@@ -25,12 +31,13 @@ export async function explain(opts: ExplainOptions, io: { out: NodeJS.WritableSt
   io.err.write(`droptrace explain: tracing for ${opts.duration} s…\n`);
   await wait.stopped;
   const stop = pipeline.stop();
+  const audits = await audit.end(pipeline.counts(), containerOfNetns(pipeline));
   const { findings, retransmits } = builder.result();
   if (opts.json) {
-    io.out.write(findings.map((f) => `${JSON.stringify(f)}\n`).join(''));
-    io.out.write(`${JSON.stringify(stop)}\n`);
+    io.out.write([...findings, ...audits, stop].map((r) => `${JSON.stringify(r)}\n`).join(''));
   } else {
     io.out.write(findingsText(findings, retransmits, opts.duration));
+    io.out.write(auditText(audits, (r) => r.container?.name ?? pipeline.nameOf(r.netns) ?? `netns:${r.netns}`));
     if (stop.lost) io.out.write(`(${stop.lost} events were lost: counts above are low; the kernel counted ${stop.drops} drops in all)\n`);
   }
 }

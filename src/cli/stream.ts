@@ -1,4 +1,5 @@
 /** `droptrace`: the live stream, text or NDJSON, until Ctrl-C, --duration or --count. */
+import { auditText, containerOfNetns, startAudit } from '../audit/index.js';
 import type { DroptraceRecord, LostRecord, StopRecord, TraceEvent } from '../events.js';
 import { ndjsonLines } from '../output/ndjson.js';
 import { summaryText } from '../output/summary.js';
@@ -26,6 +27,9 @@ export interface StreamIO {
 
 export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRecord> {
   const pipeline = await openPipeline(opts, io.err, { attach: opts.attach });
+  // the namespaces' own counters, read before attaching: the audit record says what they counted that the stream did not
+  const { audit, unreadable } = await startAudit(pipeline, () => pipeline.session.clock.now());
+  for (const n of unreadable) io.err.write(`droptrace: warning: cannot read the counters of netns ${n}; it is not audited\n`);
   const json = Boolean(opts.json);
   const byContainer: Record<string, number> = {};
   let shown = 0;
@@ -55,6 +59,7 @@ export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRec
   const wait = untilStopped(opts.duration);
   pipeline.start({
     events(events) {
+      for (const e of events) audit.note(e);
       let visible = opts.all ? events : events.filter((e) => e.type !== 'drop' || !e.benign);
       if (opts.count !== undefined && shown + visible.length >= opts.count) {
         visible = visible.slice(0, opts.count - shown);
@@ -85,7 +90,9 @@ export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRec
   io.out.off('error', onError);
 
   const stop = { ...pipeline.stop(), by_container: byContainer };
-  if (json) write(ndjsonLines([stop]));
+  const audits = await audit.end(pipeline.counts(), containerOfNetns(pipeline));
+  if (json) write(ndjsonLines([...audits, stop]));
   io.err.write(summaryText(stop, pipeline.stats()));
+  io.err.write(auditText(audits, (r) => r.container?.name ?? pipeline.nameOf(r.netns) ?? `netns:${r.netns}`));
   return stop;
 }

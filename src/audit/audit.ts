@@ -1,0 +1,148 @@
+/**
+ * The audit: each traced namespace's own counters (what `nstat` shows) read when tracing starts and
+ * when it stops, held against what droptrace traced in that namespace. A counter that moved more
+ * than its matching events is loss droptrace did not see (a filter that excludes the reason, lost
+ * events, or a path the programs do not cover), said in the stream itself.
+ */
+import { locationFunction } from '../classify/classify.js';
+import type { AuditRecord, Container, TraceEvent } from '../events.js';
+import type { DropCount } from '../session.js';
+import type { NetCounters } from './net-counters.js';
+
+interface Audited {
+  counter: string;
+  /** What droptrace reports for it, in words (the audit record carries it). */
+  traced_as: string;
+  /** Drops (from the kernel-side exact counts) that the counter also counts. */
+  drop?: (reason: string, func: string) => boolean;
+  /** Events that the counter counts, and how much each adds. */
+  event?: (e: TraceEvent) => number;
+}
+
+const COOKIE_CHECK = /^cookie_v[46]_check$/;
+
+/**
+ * Counters and the drops that move them, one each, from the kernel paths that do both:
+ * tcp_v4_syn_recv_sock/tcp_conn_request (ListenOverflows; the cookie path frees the ACK as NO_SOCKET
+ * in cookie_v4_check/cookie_v6_check), tcp_validate_incoming (PAWSEstab), __udp4_lib_rcv and
+ * __udp6_lib_rcv (NoPorts), __udp_queue_rcv_skb (RcvbufErrors), __tcp_retransmit_skb and
+ * tcp_rtx_synack (RetransSegs: segments, not calls), ip_error (InAddrErrors, InNoRoutes),
+ * ip_route_output/__ip_queue_xmit (OutNoRoutes).
+ */
+export const AUDITED: readonly Audited[] = [
+  {
+    counter: 'TcpExtListenOverflows',
+    traced_as: 'TCP_LISTEN_OVERFLOW drops and NO_SOCKET at cookie_v4_check/cookie_v6_check',
+    drop: (r, f) => r === 'TCP_LISTEN_OVERFLOW' || (r === 'NO_SOCKET' && COOKIE_CHECK.test(f)),
+  },
+  { counter: 'TcpExtPAWSEstab', traced_as: 'TCP_RFC7323_PAWS drops', drop: (r) => r === 'TCP_RFC7323_PAWS' },
+  { counter: 'UdpNoPorts', traced_as: 'NO_SOCKET drops at __udp4_lib_rcv', drop: (r, f) => r === 'NO_SOCKET' && f === '__udp4_lib_rcv' },
+  { counter: 'Udp6NoPorts', traced_as: 'NO_SOCKET drops at __udp6_lib_rcv', drop: (r, f) => r === 'NO_SOCKET' && f === '__udp6_lib_rcv' },
+  {
+    counter: 'UdpRcvbufErrors',
+    traced_as: 'SOCKET_RCVBUFF drops at udp_queue_rcv_one_skb',
+    drop: (r, f) => r === 'SOCKET_RCVBUFF' && f === 'udp_queue_rcv_one_skb',
+  },
+  {
+    counter: 'Udp6RcvbufErrors',
+    traced_as: 'SOCKET_RCVBUFF drops at udpv6_queue_rcv_one_skb',
+    drop: (r, f) => r === 'SOCKET_RCVBUFF' && f === 'udpv6_queue_rcv_one_skb',
+  },
+  { counter: 'IpInAddrErrors', traced_as: 'IP_INADDRERRORS drops', drop: (r) => r === 'IP_INADDRERRORS' },
+  { counter: 'IpExtInNoRoutes', traced_as: 'IP_INNOROUTES drops', drop: (r) => r === 'IP_INNOROUTES' },
+  {
+    counter: 'TcpRetransSegs',
+    traced_as: 'segments of retransmit records',
+    event: (e) => (e.type === 'retransmit' ? e.segments : 0),
+  },
+];
+
+export class Audit {
+  private readonly before = new Map<number, NetCounters>();
+  /** Event-based sums, by netns and counter. */
+  private readonly fromEvents = new Map<number, Map<string, number>>();
+
+  constructor(
+    private readonly read: (netns: number) => Promise<NetCounters | undefined>,
+    private readonly now: () => string,
+  ) {}
+
+  /** The namespaces being audited (those whose counters could be read at start). */
+  get namespaces(): number[] {
+    return [...this.before.keys()];
+  }
+
+  /** Reads the counters of each namespace; one that cannot be read is left out (and said so by the caller). */
+  async begin(netns: readonly number[]): Promise<number[]> {
+    const missing: number[] = [];
+    await Promise.all(
+      [...new Set(netns)].map(async (n) => {
+        const c = await this.read(n).catch(() => undefined);
+        if (c) this.before.set(n, c);
+        else missing.push(n);
+      }),
+    );
+    return missing;
+  }
+
+  /** Every event of the stream, visible or not (event-based counters). */
+  note(e: TraceEvent): void {
+    if (!this.before.has(e.netns)) return;
+    for (const a of AUDITED) {
+      if (!a.event) continue;
+      const n = a.event(e);
+      if (!n) continue;
+      let m = this.fromEvents.get(e.netns);
+      if (!m) {
+        m = new Map();
+        this.fromEvents.set(e.netns, m);
+      }
+      m.set(a.counter, (m.get(a.counter) ?? 0) + n);
+    }
+  }
+
+  /**
+   * Reads the counters again and compares. `counts` are the kernel-side exact drop counts; `events`
+   * says whether event-based rows apply (not in count-only modes, where no events flow).
+   */
+  async end(counts: readonly DropCount[], containerOf: (netns: number) => Container | null, events = true): Promise<AuditRecord[]> {
+    const records: AuditRecord[] = [];
+    const time = this.now();
+    for (const [netns, before] of this.before) {
+      const after = await this.read(netns).catch(() => undefined);
+      if (!after) continue;
+      for (const a of AUDITED) {
+        if (!(a.counter in after) || (a.event && !events)) continue;
+        const delta = after[a.counter] - (before[a.counter] ?? 0);
+        let traced = 0;
+        if (a.drop) {
+          for (const c of counts) if (c.netns === netns && a.drop(c.reason, locationFunction(c.location))) traced += c.count;
+        } else traced = this.fromEvents.get(netns)?.get(a.counter) ?? 0;
+        if (delta === 0 && traced === 0) continue;
+        records.push({
+          type: 'audit',
+          time,
+          netns,
+          container: containerOf(netns),
+          counter: a.counter,
+          delta,
+          traced,
+          untraced: Math.max(0, delta - traced),
+          traced_as: a.traced_as,
+        });
+      }
+    }
+    return records;
+  }
+}
+
+/** One line for humans: nothing missed, or what was. */
+export function auditText(records: readonly AuditRecord[], nameOf: (r: AuditRecord) => string): string {
+  const missed = records.filter((r) => r.untraced > 0);
+  if (!records.length) return "audit: the traced namespaces' drop counters did not move\n";
+  if (!missed.length)
+    return `audit: nothing was missed: ${records.map((r) => `${r.counter} +${r.delta} = ${r.traced} traced`).join(', ')}\n`;
+  return `audit: the kernel counted drops droptrace did not see: ${missed
+    .map((r) => `${nameOf(r)} ${r.counter} +${r.delta}, ${r.traced} traced (${r.untraced} missed; droptrace sees these as ${r.traced_as})`)
+    .join('; ')}\n`;
+}

@@ -1,0 +1,75 @@
+/**
+ * The audit against the kernel's own counters: for the lab's scenarios the namespaces' counters
+ * moved exactly as much as droptrace traced, and a tracer filtered to miss a reason says what it
+ * missed. `nstat` in the namespace is the judge of the audit's own deltas.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { AuditRecord } from '../../src/events.js';
+import { DroptraceRun } from '../helpers/droptrace-cli.js';
+import { SKIP_KERNEL } from '../helpers/kernel-env.js';
+import { sample } from '../helpers/samples.js';
+import { delta, nstat } from './lab/counters.js';
+import { Lab } from './lab/netns.js';
+import { SCENARIOS } from './lab/scenarios.js';
+
+const labs: Lab[] = [];
+const runs: DroptraceRun[] = [];
+afterEach(async () => {
+  for (const r of runs.splice(0)) r.kill();
+  for (const l of labs.splice(0)) await l.destroy();
+});
+
+/** scenario → the counter it must move, in the namespace that carries its drops */
+const CASES: Record<string, string> = {
+  'udp-closed-port': 'UdpNoPorts',
+  'udp-closed-port-ipv6': 'Udp6NoPorts',
+  'udp-rcvbuf': 'UdpRcvbufErrors',
+  'no-route': 'IpInAddrErrors',
+  'no-route-forwarding': 'IpExtInNoRoutes',
+  'listen-overflow': 'TcpExtListenOverflows',
+  'retransmit-rto': 'TcpRetransSegs',
+  'retransmit-synack': 'TcpRetransSegs',
+};
+
+const audits = (run: DroptraceRun) => run.records().filter((r): r is AuditRecord => r.type === 'audit');
+
+describe.skipIf(SKIP_KERNEL)('audit against the kernel counters', () => {
+  it.each(Object.entries(CASES))('%s: %s moved as much as droptrace traced, nothing missed', async (name, counter) => {
+    const lab = await Lab.create('dtau');
+    labs.push(lab);
+    const run = await DroptraceRun.start(['--json', '--all', '--netns', lab.a.ns, '--netns', lab.b.ns]);
+    runs.push(run);
+    const before = { a: await nstat(lab, 'a'), b: await nstat(lab, 'b') };
+    const facts = await SCENARIOS[name](lab);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await run.stop()).toBe(0);
+    const after = { a: await nstat(lab, 'a'), b: await nstat(lab, 'b') };
+    const records = audits(run);
+    const row = records.find((r) => r.netns === facts.netns && r.counter === counter);
+    expect(row, JSON.stringify(records)).toBeDefined();
+    const a = row as AuditRecord;
+    // nstat's own delta brackets the audit's (read just outside the tracer's start and stop)
+    const judge = delta(before[facts.side], after[facts.side], [counter])[counter];
+    expect(a.delta).toBeGreaterThan(0);
+    expect(a.delta).toBeLessThanOrEqual(judge);
+    expect(records.filter((r) => r.untraced > 0)).toEqual([]);
+    expect(a.traced).toBe(a.delta);
+    sample(`audit ${name}`, JSON.stringify(a));
+  });
+
+  it('a tracer filtered to miss a reason says what the kernel counted and it did not see', async () => {
+    const lab = await Lab.create('dtau');
+    labs.push(lab);
+    const run = await DroptraceRun.start(['--json', '--all', '--reason', 'NETFILTER_DROP', '--netns', lab.a.ns, '--netns', lab.b.ns]);
+    runs.push(run);
+    const facts = await SCENARIOS['udp-closed-port'](lab);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await run.stop()).toBe(0);
+    const row = audits(run).find((r) => r.netns === facts.netns && r.counter === 'UdpNoPorts');
+    expect(row).toMatchObject({ traced: 0, traced_as: 'NO_SOCKET drops at __udp4_lib_rcv' });
+    expect(row?.delta).toBeGreaterThanOrEqual(facts.minEvents);
+    expect(row?.untraced).toBe(row?.delta);
+    expect(run.stderr).toMatch(/audit: the kernel counted drops droptrace did not see: \S+ UdpNoPorts \+\d+, 0 traced/);
+    sample('audit filtered', JSON.stringify(row));
+  });
+});

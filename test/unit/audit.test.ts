@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { Audit, auditText, parseNetCounters } from '../../src/audit/index.js';
+import type { TraceEvent } from '../../src/events.js';
+
+const NETSTAT = `TcpExt: SyncookiesSent SyncookiesRecv ListenOverflows ListenDrops
+TcpExt: 8 0 40 40
+IpExt: InNoRoutes InTruncatedPkts
+IpExt: 3 0
+`;
+const SNMP6 = `Ip6InReceives                   	12
+Udp6NoPorts                     	5
+`;
+
+describe('parseNetCounters', () => {
+  it('names counters as nstat does, from header/value line pairs and name/value lines', () => {
+    const c = parseNetCounters(SNMP6, parseNetCounters(NETSTAT));
+    expect(c).toEqual({
+      TcpExtSyncookiesSent: 8,
+      TcpExtSyncookiesRecv: 0,
+      TcpExtListenOverflows: 40,
+      TcpExtListenDrops: 40,
+      IpExtInNoRoutes: 3,
+      IpExtInTruncatedPkts: 0,
+      Ip6InReceives: 12,
+      Udp6NoPorts: 5,
+    });
+  });
+
+  it('skips what does not parse: mismatched pairs, junk names, non-numbers', () => {
+    expect(parseNetCounters('TcpExt: A B\nTcpExt: 1\nIp: x\nOther: 1\n$$$ 3\nGood 4\nBad x\n')).toEqual({ Good: 4 });
+  });
+});
+
+describe('Audit', () => {
+  const counters = [
+    { TcpExtListenOverflows: 10, UdpNoPorts: 0, TcpRetransSegs: 100 },
+    { TcpExtListenOverflows: 50, UdpNoPorts: 0, TcpRetransSegs: 112 },
+  ];
+  const rtx = (segments: number) => ({ type: 'retransmit', netns: 7, segments }) as unknown as TraceEvent;
+
+  it('holds each counter against the kernel-side drop counts and the events, per namespace', async () => {
+    let reads = 0;
+    const audit = new Audit(
+      async () => counters[reads++],
+      () => 'T',
+    );
+    expect(await audit.begin([7])).toEqual([]);
+    audit.note(rtx(10));
+    audit.note(rtx(2));
+    const records = await audit.end(
+      [
+        { netns: 7, reason: 'TCP_LISTEN_OVERFLOW', location: 'tcp_v4_rcv+0x99', count: 10 },
+        { netns: 7, reason: 'NO_SOCKET', location: 'cookie_v4_check+0x5c2', count: 20 },
+        { netns: 8, reason: 'TCP_LISTEN_OVERFLOW', location: 'tcp_v4_rcv+0x99', count: 99 },
+      ],
+      () => null,
+    );
+    expect(records.map((r) => [r.counter, r.delta, r.traced, r.untraced])).toEqual([
+      ['TcpExtListenOverflows', 40, 30, 10],
+      ['TcpRetransSegs', 12, 12, 0],
+    ]);
+    expect(auditText(records, () => 'web')).toBe(
+      'audit: the kernel counted drops droptrace did not see: web TcpExtListenOverflows +40, 30 traced (10 missed; droptrace sees these as TCP_LISTEN_OVERFLOW drops and NO_SOCKET at cookie_v4_check/cookie_v6_check)\n',
+    );
+    expect(auditText(records.slice(1), () => 'web')).toBe('audit: nothing was missed: TcpRetransSegs +12 = 12 traced\n');
+  });
+
+  it('leaves out a namespace whose counters cannot be read, and says which', async () => {
+    const audit = new Audit(
+      async () => undefined,
+      () => 'T',
+    );
+    expect(await audit.begin([5, 5])).toEqual([5]);
+    expect(audit.namespaces).toEqual([]);
+  });
+});
