@@ -376,7 +376,7 @@ static __always_inline int record_neigh_fail(__u32 entries, __u32 thresh3)
  * classic one with probe reads. Those are on every drop's path, summary mode too.
  */
 static __always_inline int handle_drop(struct sk_buff *skb, struct net_device *dev, struct sock *sk,
-				       __u32 dev_netns_inum, __u64 location, __u32 reason)
+				       __u32 dev_netns_inum, __u64 location, __u32 reason, __u8 detect)
 {
 	struct dt_event e;
 	const struct dt_filter *f;
@@ -393,6 +393,7 @@ static __always_inline int handle_drop(struct sk_buff *skb, struct net_device *d
 	e.type = DT_EVENT_DROP;
 	e.location = location;
 	e.reason = reason;
+	e.detect = detect;
 
 	/*
 	 * Read only what the filters or the event need: in summary mode a drop
@@ -519,7 +520,8 @@ int BPF_PROG(kfree_skb_btf, struct sk_buff *skb, void *location, enum skb_drop_r
 
 	if (!sk)
 		sk = kfree_skb_rx_sk_arg(ctx);
-	return handle_drop(skb, dev, sk, dev ? dev->nd_net.net->ns.inum : 0, (__u64)location, reason);
+	return handle_drop(skb, dev, sk, dev ? dev->nd_net.net->ns.inum : 0, (__u64)location, reason,
+			   DT_DETECT_KFREE_SKB);
 }
 
 SEC("tp_btf/tcp_retransmit_skb")
@@ -550,6 +552,150 @@ int BPF_PROG(neigh_create_btf, struct neigh_table *tbl, struct net_device *dev, 
 	return record_neigh_fail(BPF_CORE_READ(tbl, gc_entries.counter), BPF_CORE_READ(tbl, gc_thresh3));
 }
 
+/*
+ * SYNs a listener refused. tcp_rcv_state_process() hands a listener's SYN to conn_request and then
+ * frees it with consume_skb() whether or not the request was queued (net/ipv4/tcp_input.c), so the
+ * refusal is not a kfree_skb. What tells them apart is what tcp_conn_request() counted on the way:
+ * ListenOverflows (accept queue full), TCPReqQFullDrop (SYN queue full, no cookies) and ListenDrops
+ * (every refusal, tcp_listendrop()). They are per-CPU counters of the namespace, and conn_request and
+ * this tracepoint run on one CPU in one softirq, so a rise of this CPU's ListenDrops since the last
+ * SYN this CPU saw in that namespace is this SYN's refusal. The per-CPU address comes from a
+ * PERCPU_ARRAY: this CPU's element minus the map's own per-CPU pointer.
+ *
+ * Cost: every consume_skb on the host runs the location compare (the loader attaches it only on
+ * kernels whose consume_skb has `location`); listener SYNs then read three counters.
+ */
+const volatile __u64 listen_fn_start = 0; /* tcp_rcv_state_process, from kallsyms */
+const volatile __u64 listen_fn_size = 0;
+/* LINUX_MIB_* indexes (an anonymous enum: the loader reads them from BTF) */
+const volatile __u32 mib_listen_overflows = 0;
+const volatile __u32 mib_listen_drops = 0;
+const volatile __u32 mib_reqq_full_drop = 0;
+
+#define TCP_FLAG_SYN 0x02
+#define TCP_FLAG_ACK 0x10
+#define SKB_DST_NOREF 1UL
+
+/* This CPU's last seen values of a namespace's listener counters. */
+struct dt_syn_base {
+	__u64 overflows;
+	__u64 drops;
+	__u64 reqq_full;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32); /* netns inode */
+	__type(value, struct dt_syn_base);
+} syn_base SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} cpu_off SEC(".maps");
+
+/* A pointer's value as a number (the verifier allows no arithmetic on map pointers themselves). */
+static __always_inline __u64 ptr_value(const void *p)
+{
+	__u64 v = 0;
+
+	bpf_probe_read_kernel(&v, sizeof(v), &p);
+	return v;
+}
+
+/* this_cpu_ptr(p) - p, for any per-CPU pointer p */
+static __always_inline __u64 this_cpu_offset(void)
+{
+	__u32 zero = 0;
+	__u64 *elem = bpf_map_lookup_elem(&cpu_off, &zero);
+	__u64 base = 0;
+
+	if (!elem)
+		return 0;
+	/* struct bpf_array.pptrs[0]: the map's own per-CPU pointer */
+	bpf_probe_read_kernel(
+	    &base, sizeof(base),
+	    (const void *)(ptr_value(&cpu_off) + bpf_core_field_offset(struct bpf_array, pptrs)));
+	return base ? ptr_value(elem) - base : 0;
+}
+
+static __always_inline __u64 mib_value(__u64 mibs, __u32 idx)
+{
+	unsigned long v = 0;
+
+	bpf_probe_read_kernel(&v, sizeof(v), (const void *)(mibs + (__u64)idx * sizeof(unsigned long)));
+	return v;
+}
+
+static __always_inline int handle_listen_syn(struct sk_buff *skb, __u64 location)
+{
+	unsigned char *head = skb->head;
+	__u16 nh = skb->network_header;
+	__u16 th_off = skb->transport_header;
+	struct dst_entry *dst;
+	struct dt_syn_base cur, *base;
+	struct net *net;
+	__u64 mibs, off;
+	__u32 netns;
+	__u8 flags = 0, detect;
+
+	if (!head || nh == NETWORK_HEADER_UNSET)
+		return 0;
+	/* the TCP header: transport_header is set by tcp_v4_rcv/tcp_v6_rcv */
+	if (bpf_probe_read_kernel(&flags, 1, head + th_off + 13) ||
+	    (flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) != TCP_FLAG_SYN)
+		return 0;
+	/* skb->dev is cleared by then; the input route still names the device (and so the netns) */
+	dst = (struct dst_entry *)(skb->_skb_refdst & ~SKB_DST_NOREF);
+	if (!dst)
+		return 0;
+	net = BPF_CORE_READ(dst, dev, nd_net.net);
+	netns = net_inum(net);
+	off = this_cpu_offset();
+	if (!netns || !off)
+		return 0;
+	mibs = (__u64)BPF_CORE_READ(net, mib.net_statistics) + off;
+	cur.overflows = mib_value(mibs, mib_listen_overflows);
+	cur.drops = mib_value(mibs, mib_listen_drops);
+	cur.reqq_full = mib_value(mibs, mib_reqq_full_drop);
+	base = bpf_map_lookup_elem(&syn_base, &netns);
+	if (!base) {
+		/* the first SYN of this namespace on this CPU sets the baseline; it cannot itself be judged
+		 */
+		bpf_map_update_elem(&syn_base, &netns, &cur, BPF_ANY);
+		stat_inc(DT_STAT_SYN_UNJUDGED);
+		return 0;
+	}
+	if (cur.drops == base->drops) {
+		*base = cur;
+		return 0;
+	}
+	if (cur.overflows != base->overflows)
+		detect = DT_DETECT_SYN_ACCEPT_QUEUE;
+	else if (cur.reqq_full != base->reqq_full)
+		detect = DT_DETECT_SYN_SYN_QUEUE;
+	else
+		detect = DT_DETECT_SYN_LISTEN_DROP;
+	*base = cur;
+	if (!bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_TCP_LISTEN_OVERFLOW))
+		return 0;
+	return handle_drop(skb, NULL, NULL, netns, location,
+			   bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_TCP_LISTEN_OVERFLOW),
+			   detect);
+}
+
+SEC("tp_btf/consume_skb")
+int BPF_PROG(listen_syn_btf, struct sk_buff *skb, void *location)
+{
+	/* one unsigned compare: only frees from inside tcp_rcv_state_process go further */
+	if ((__u64)location - listen_fn_start >= listen_fn_size)
+		return 0;
+	return handle_listen_syn(skb, (__u64)location);
+}
+
 /* Classic tracepoint twins, for kernels whose tracepoints tp_btf cannot attach to. */
 SEC("tracepoint/skb/kfree_skb")
 int kfree_skb_tp(struct trace_event_raw_kfree_skb *ctx)
@@ -562,7 +708,7 @@ int kfree_skb_tp(struct trace_event_raw_kfree_skb *ctx)
 	if (!sk && bpf_core_field_exists(ctx->rx_sk))
 		sk = BPF_CORE_READ(ctx, rx_sk);
 	return handle_drop(skb, dev, sk, dev ? dev_netns(dev) : 0, (__u64)BPF_CORE_READ(ctx, location),
-			   BPF_CORE_READ(ctx, reason));
+			   BPF_CORE_READ(ctx, reason), DT_DETECT_KFREE_SKB);
 }
 
 /*

@@ -29,6 +29,19 @@ enum dt_event_type {
 	DT_EVENT_SYNACK = 3,
 };
 
+/* How a drop was seen (dt_event.detect). */
+enum dt_detect {
+	DT_DETECT_KFREE_SKB = 0, /* skb:kfree_skb, with the kernel's reason */
+	/*
+	 * A listener's SYN freed by consume_skb in tcp_rcv_state_process after this CPU's counter
+	 * of the namespace rose in the same call: accept queue full (ListenOverflows), SYN queue full
+	 * without cookies (TCPReqQFullDrop), or another refusal (ListenDrops alone).
+	 */
+	DT_DETECT_SYN_ACCEPT_QUEUE = 1,
+	DT_DETECT_SYN_SYN_QUEUE = 2,
+	DT_DETECT_SYN_LISTEN_DROP = 3,
+};
+
 enum dt_direction {
 	DT_DIR_UNKNOWN = 0,
 	DT_DIR_RX = 1,
@@ -62,7 +75,8 @@ enum dt_stat {
 	DT_STAT_LOST = 3,	  /* ring buffer full: reservation failed */
 	DT_STAT_COUNTER_FULL = 4, /* counter map full: drop not counted by key */
 	DT_STAT_RETRANSMITS = 5,  /* retransmits among the matched */
-	DT_STAT_MAX = 6,
+	DT_STAT_SYN_UNJUDGED = 6, /* listener SYNs that set a namespace's per-CPU baseline (not judged) */
+	DT_STAT_MAX = 7,
 };
 
 /*
@@ -103,7 +117,8 @@ struct dt_event {
 	__u8 sk_state;	/* TCP/socket state, 0 when no socket */
 	__u8 rtx_kind;	/* enum dt_retransmit_kind */
 	__u8 ca_state;	/* icsk_ca_state */
-	__u8 _pad[2];
+	__u8 detect;	/* enum dt_detect */
+	__u8 _pad[1];
 	char ifname[DT_NAME_LEN];
 	char peer_ifname[DT_NAME_LEN];
 	char qdisc[DT_NAME_LEN]; /* root qdisc kind (Qdisc_ops.id) */

@@ -82,6 +82,13 @@ export interface DropRecord extends TupleFields {
   hint: string | null;
   benign: boolean;
   evidence: Evidence;
+  /**
+   * How the drop was seen: `kfree_skb` (the kernel's drop tracepoint, with its reason), or a
+   * listener's SYN freed as consumed while the namespace's counter rose on that CPU in the same call:
+   * `syn_accept_queue_full` (ListenOverflows), `syn_queue_full` (TCPReqQFullDrop, SYN cookies off),
+   * `syn_listen_drop` (ListenDrops alone).
+   */
+  detected_by: 'kfree_skb' | 'syn_accept_queue_full' | 'syn_queue_full' | 'syn_listen_drop';
 }
 
 export interface RetransmitRecord extends TupleFields {

@@ -62,6 +62,21 @@ Napi::Value BtfEnum(const Napi::CallbackInfo& info) {
   return env.Null();
 }
 
+int64_t BtfEnumMemberValue(const char* member) {
+  const struct btf* btf = VmlinuxBtf();
+  if (btf == nullptr) return -1;
+  uint32_t count = btf__type_cnt(btf);
+  for (uint32_t id = 1; id < count; id++) {
+    const struct btf_type* t = btf__type_by_id(btf, id);
+    if (!btf_is_enum(t)) continue;
+    for (int i = 0; i < btf_vlen(t); i++) {
+      const struct btf_enum* e = btf_enum(t) + i;
+      if (std::strcmp(btf__name_by_offset(btf, e->name_off), member) == 0) return static_cast<uint32_t>(e->val);
+    }
+  }
+  return -1;
+}
+
 int TracepointArgCount(const char* tracepoint) {
   const struct btf* btf = VmlinuxBtf();
   if (btf == nullptr) return -1;

@@ -3,6 +3,8 @@
 
 #include <napi.h>
 
+#include <cstdint>
+
 struct btf;
 
 namespace droptrace {
@@ -13,6 +15,9 @@ const struct btf* VmlinuxBtf();
 // btfEnum({ name } | { member }): [[name, value], ...] of the enum with that name, or of the first
 // enum that has that member (for anonymous enums such as TCP states); null when absent. Main thread.
 Napi::Value BtfEnum(const Napi::CallbackInfo& info);
+
+// The value of an enumerator of any (also anonymous) enum, e.g. LINUX_MIB_LISTENOVERFLOWS, or -1. Main thread.
+int64_t BtfEnumMemberValue(const char* member);
 
 // The number of arguments a tp_btf program gets for a tracepoint (without the leading void*),
 // or -1 when the kernel has no btf_trace_<name>. Main thread.

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <string>
@@ -44,24 +45,40 @@ Table Load(const std::string& path) {
   return table;
 }
 
+const Table& TableOf(const std::string& path) {
+  static std::map<std::string, Table> tables;
+  auto it = tables.find(path);
+  if (it == tables.end()) it = tables.emplace(path, Load(path)).first;
+  return it->second;
+}
+
 }  // namespace
 
+bool KallsymsSpan(const std::string& path, const char* name, uint64_t* start, uint64_t* size) {
+  const Table& table = TableOf(path);
+  for (size_t i = 0; i + 1 < table.symbols.size(); i++) {
+    if (std::strcmp(table.names.c_str() + table.symbols[i].name_off, name) != 0) continue;
+    *start = table.symbols[i].addr;
+    *size = table.symbols[i + 1].addr - table.symbols[i].addr;
+    return *size > 0;
+  }
+  return false;
+}
+
 Napi::Value KallsymsLookup(const Napi::CallbackInfo& info) {
-  static std::map<std::string, Table> tables;
   Napi::Env env = info.Env();
   std::string path = info[0].As<Napi::String>().Utf8Value();
   uint64_t addr = (static_cast<uint64_t>(info[1].As<Napi::Number>().Uint32Value()) << 32) |
                   info[2].As<Napi::Number>().Uint32Value();
-  auto it = tables.find(path);
-  if (it == tables.end()) it = tables.emplace(path, Load(path)).first;
-  const std::vector<Symbol>& symbols = it->second.symbols;
+  const Table& table = TableOf(path);
+  const std::vector<Symbol>& symbols = table.symbols;
   auto next =
       std::upper_bound(symbols.begin(), symbols.end(), addr, [](uint64_t a, const Symbol& s) { return a < s.addr; });
   if (next == symbols.begin()) return env.Null();
   const Symbol& sym = *(next - 1);
   char offset[24];
   std::snprintf(offset, sizeof(offset), "+0x%llx", static_cast<unsigned long long>(addr - sym.addr));
-  return Napi::String::New(env, std::string(it->second.names.c_str() + sym.name_off) + offset);
+  return Napi::String::New(env, std::string(table.names.c_str() + sym.name_off) + offset);
 }
 
 }  // namespace droptrace

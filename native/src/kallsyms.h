@@ -4,10 +4,16 @@
 
 #include <napi.h>
 
+#include <cstdint>
+#include <string>
+
 namespace droptrace {
 
 // kallsymsLookup(path, hi, lo): "function+0xoff", or null when below every text symbol or the
 // file is unreadable. The table of each path is loaded on first use and kept. Main thread.
 Napi::Value KallsymsLookup(const Napi::CallbackInfo& info);
+
+// Where a text symbol starts and how far to the next one; false when absent or addresses are hidden. Main thread.
+bool KallsymsSpan(const std::string& path, const char* name, uint64_t* start, uint64_t* size);
 
 }  // namespace droptrace

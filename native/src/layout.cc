@@ -62,6 +62,7 @@ Napi::Object EventLayout(Napi::Env env) {
   DT_FIELD(sk_state);
   DT_FIELD(rtx_kind);
   DT_FIELD(ca_state);
+  DT_FIELD(detect);
   DT_FIELD(_pad);
   DT_FIELD(ifname);
   DT_FIELD(peer_ifname);
@@ -71,6 +72,10 @@ Napi::Object EventLayout(Napi::Env env) {
   constants.Set("DT_EVENT_DROP", static_cast<double>(DT_EVENT_DROP));
   constants.Set("DT_EVENT_RETRANSMIT", static_cast<double>(DT_EVENT_RETRANSMIT));
   constants.Set("DT_EVENT_SYNACK", static_cast<double>(DT_EVENT_SYNACK));
+  constants.Set("DT_DETECT_KFREE_SKB", static_cast<double>(DT_DETECT_KFREE_SKB));
+  constants.Set("DT_DETECT_SYN_ACCEPT_QUEUE", static_cast<double>(DT_DETECT_SYN_ACCEPT_QUEUE));
+  constants.Set("DT_DETECT_SYN_SYN_QUEUE", static_cast<double>(DT_DETECT_SYN_SYN_QUEUE));
+  constants.Set("DT_DETECT_SYN_LISTEN_DROP", static_cast<double>(DT_DETECT_SYN_LISTEN_DROP));
   constants.Set("DT_DIR_RX", static_cast<double>(DT_DIR_RX));
   constants.Set("DT_DIR_TX", static_cast<double>(DT_DIR_TX));
   constants.Set("DT_RTX_RTO", static_cast<double>(DT_RTX_RTO));
@@ -90,6 +95,7 @@ Napi::Object EventLayout(Napi::Env env) {
   constants.Set("DT_STAT_LOST", static_cast<double>(DT_STAT_LOST));
   constants.Set("DT_STAT_COUNTER_FULL", static_cast<double>(DT_STAT_COUNTER_FULL));
   constants.Set("DT_STAT_RETRANSMITS", static_cast<double>(DT_STAT_RETRANSMITS));
+  constants.Set("DT_STAT_SYN_UNJUDGED", static_cast<double>(DT_STAT_SYN_UNJUDGED));
   constants.Set("DT_REASON_WORDS", static_cast<double>(DT_REASON_WORDS));
   layout.Set("constants", constants);
   layout.Set("eventSize", static_cast<double>(sizeof(struct dt_event)));

@@ -15,6 +15,7 @@ extern "C" {
 #include "droptrace.skel.h"
 
 #include "btf-enums.h"
+#include "kallsyms.h"
 #include "errors.h"
 
 namespace droptrace {
@@ -38,6 +39,28 @@ std::vector<ProgramPair> Programs(struct droptrace_bpf* skel) {
       {skel->progs.tcp_synack_btf, skel->progs.tcp_synack_tp},
       {skel->progs.neigh_create_btf, skel->progs.neigh_create_tp},
   };
+}
+
+// The SYN-on-a-full-queue program: where tcp_rcv_state_process lies (consume_skb calls from there
+// are the listener's SYNs) and the per-netns SNMP fields it compares; off when any is unknown.
+void ConfigureListenSyn(struct droptrace_bpf* skel, bool use_btf) {
+  uint64_t start = 0, size = 0;
+  int64_t overflows = BtfEnumMemberValue("LINUX_MIB_LISTENOVERFLOWS");
+  int64_t drops = BtfEnumMemberValue("LINUX_MIB_LISTENDROPS");
+  int64_t reqq = BtfEnumMemberValue("LINUX_MIB_TCPREQQFULLDROP");
+  // consume_skb gained its `location` argument in v6.3 ("net: add location to trace_consume_skb()")
+  bool ok = use_btf && TracepointArgCount("consume_skb") >= 2 &&
+            KallsymsSpan("/proc/kallsyms", "tcp_rcv_state_process", &start, &size) && overflows >= 0 && drops >= 0 &&
+            reqq >= 0;
+  if (!ok) {
+    bpf_program__set_autoload(skel->progs.listen_syn_btf, false);
+    return;
+  }
+  skel->rodata->listen_fn_start = start;
+  skel->rodata->listen_fn_size = size;
+  skel->rodata->mib_listen_overflows = static_cast<uint32_t>(overflows);
+  skel->rodata->mib_listen_drops = static_cast<uint32_t>(drops);
+  skel->rodata->mib_reqq_full_drop = static_cast<uint32_t>(reqq);
 }
 
 uint32_t GetU32(Napi::Object o, const char* key, uint32_t fallback) {
@@ -118,6 +141,7 @@ void Tracer::Load(Napi::Env env, bool use_btf, uint32_t ring_bytes) {
   }
   skel_->rodata->rtx_has_err = TracepointArgCount("tcp_retransmit_skb") >= 3;
   skel_->rodata->kfree_skb_has_rx_sk = TracepointArgCount("kfree_skb") >= 4;
+  ConfigureListenSyn(skel_, use_btf);
   int err = bpf_map__set_max_entries(skel_->maps.events, ring_bytes);
   if (err == 0) err = droptrace_bpf__load(skel_);
   if (err != 0) {
@@ -150,6 +174,16 @@ Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
       for (struct bpf_link* l : links_) bpf_link__destroy(l);
       links_.clear();
       throw LibbpfError(env, std::string("attach ") + bpf_program__section_name(prog), err, log);
+    }
+    links_.push_back(link);
+  }
+  if (bpf_program__autoload(skel_->progs.listen_syn_btf)) {
+    struct bpf_link* link = bpf_program__attach(skel_->progs.listen_syn_btf);
+    if (link == nullptr) {
+      int err = errno;
+      for (struct bpf_link* l : links_) bpf_link__destroy(l);
+      links_.clear();
+      throw LibbpfError(env, "attach tp_btf/consume_skb", err, log);
     }
     links_.push_back(link);
   }

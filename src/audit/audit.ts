@@ -31,9 +31,17 @@ const COOKIE_CHECK = /^cookie_v[46]_check$/;
  */
 export const AUDITED: readonly Audited[] = [
   {
+    // the SYN-time refusals are counted by event (detected_by): the in-kernel counts key them by
+    // reason and location only, which both queues share
     counter: 'TcpExtListenOverflows',
-    traced_as: 'TCP_LISTEN_OVERFLOW drops and NO_SOCKET at cookie_v4_check/cookie_v6_check',
-    drop: (r, f) => r === 'TCP_LISTEN_OVERFLOW' || (r === 'NO_SOCKET' && COOKIE_CHECK.test(f)),
+    traced_as: 'TCP_LISTEN_OVERFLOW drops (SYNs detected by syn_accept_queue_full) and NO_SOCKET at cookie_v4_check/cookie_v6_check',
+    drop: (r, f) => (r === 'TCP_LISTEN_OVERFLOW' && f !== 'tcp_rcv_state_process') || (r === 'NO_SOCKET' && COOKIE_CHECK.test(f)),
+    event: (e) => (e.type === 'drop' && e.detected_by === 'syn_accept_queue_full' ? 1 : 0),
+  },
+  {
+    counter: 'TcpExtTCPReqQFullDrop',
+    traced_as: 'TCP_LISTEN_OVERFLOW drops of SYNs detected by syn_queue_full',
+    event: (e) => (e.type === 'drop' && e.detected_by === 'syn_queue_full' ? 1 : 0),
   },
   { counter: 'TcpExtPAWSEstab', traced_as: 'TCP_RFC7323_PAWS drops', drop: (r) => r === 'TCP_RFC7323_PAWS' },
   { counter: 'UdpNoPorts', traced_as: 'NO_SOCKET drops at __udp4_lib_rcv', drop: (r, f) => r === 'NO_SOCKET' && f === '__udp4_lib_rcv' },
@@ -112,12 +120,10 @@ export class Audit {
       const after = await this.read(netns).catch(() => undefined);
       if (!after) continue;
       for (const a of AUDITED) {
-        if (!(a.counter in after) || (a.event && !events)) continue;
+        if (!(a.counter in after) || (a.event && !a.drop && !events)) continue;
         const delta = after[a.counter] - (before[a.counter] ?? 0);
-        let traced = 0;
-        if (a.drop) {
-          for (const c of counts) if (c.netns === netns && a.drop(c.reason, locationFunction(c.location))) traced += c.count;
-        } else traced = this.fromEvents.get(netns)?.get(a.counter) ?? 0;
+        let traced = a.event ? (this.fromEvents.get(netns)?.get(a.counter) ?? 0) : 0;
+        if (a.drop) for (const c of counts) if (c.netns === netns && a.drop(c.reason, locationFunction(c.location))) traced += c.count;
         if (delta === 0 && traced === 0) continue;
         records.push({
           type: 'audit',

@@ -101,6 +101,8 @@ const CONDITIONS: Record<HintCondition, Test> = {
   // undefined: not read yet; null or []: read, and no rule's counter rose
   rules_unread: (_d, x) => x.netfilter === undefined,
   multicast_dst: (d) => d.daddr !== null && (/^ff/i.test(d.daddr) || /^2(2[4-9]|3\d)\./.test(d.daddr)),
+  syn_queue_full: (d) => d.detected_by === 'syn_queue_full',
+  syn_listen_drop: (d) => d.detected_by === 'syn_listen_drop',
   neigh_table_full: (d) => (d.evidence.gc_thresh3 ?? 0) > 0 && (d.evidence.neigh_entries ?? 0) >= (d.evidence.gc_thresh3 ?? 0),
   // sk_acceptq_is_full(): more children waiting than the limit (include/net/sock.h)
   accept_queue_full: (d) =>

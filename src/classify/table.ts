@@ -21,6 +21,8 @@ export type HintCondition =
   | 'conntrack_full' // conntrack count reached its max
   | 'rules_unread' // the namespace's ruleset has not been read yet (the first drops of a namespace)
   | 'multicast_dst' // sent to a multicast group (224.0.0.0/4, ff00::/8)
+  | 'syn_queue_full' // a SYN refused because the SYN queue was full (TCPReqQFullDrop; cookies off)
+  | 'syn_listen_drop' // a SYN refused for another reason (only ListenDrops rose)
   | 'neigh_table_full' // the neighbour table held gc_thresh3 entries when creation failed
   | 'accept_queue_full'; // the socket is a listener whose accept queue is over its limit (sk_acceptq_is_full)
 
@@ -238,6 +240,25 @@ export const REASONS: Readonly<Record<string, ReasonRow>> = {
     component: 'accept-queue',
     hint: 'accept queue of :{lport} full[ ({queue_len}/{queue_limit})]: the application does not accept fast enough or its listen backlog is too small (raise it, e.g. nginx `listen … backlog=`, and net.core.somaxconn)',
     evidence: ['accept_queue'],
+    // SYNs the listener refused: freed as consumed in tcp_rcv_state_process, seen through the
+    // namespace's counters (detected_by); the client retransmits the SYN after 1 s, 3 s, …
+    at: {
+      tcp_rcv_state_process: {
+        hint: 'SYN to :{lport} dropped: accept queue full, the client retries in 1 s, 3 s, …; the application does not accept fast enough or its listen backlog is too small (raise it, e.g. nginx `listen … backlog=`, and net.core.somaxconn)',
+        variants: [
+          {
+            when: 'syn_queue_full',
+            component: 'syn-queue',
+            hint: 'SYN to :{lport} dropped: SYN queue full and SYN cookies off (net.ipv4.tcp_syncookies); raise the listen backlog and net.ipv4.tcp_max_syn_backlog, or turn cookies on',
+          },
+          {
+            when: 'syn_listen_drop',
+            component: 'listener',
+            hint: 'SYN to :{lport} refused by the listener (ListenDrops rose: memory, route or a security hook)',
+          },
+        ],
+      },
+    },
   },
   // an old duplicate, below the window: the data is already here
   TCP_OLD_SEQUENCE: tcp('segment entirely before the receive window (old duplicate)', true),

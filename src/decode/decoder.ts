@@ -64,6 +64,7 @@ export const DECODED_FIELDS = [
   'sk_state',
   'rtx_kind',
   'ca_state',
+  'detect',
   'ifname',
   'peer_ifname',
   'qdisc',
@@ -112,6 +113,7 @@ export function createDecoder(ctx: DecoderContext): Decoder {
     STATE = off('sk_state'),
     RTX = off('rtx_kind'),
     CA = off('ca_state'),
+    DETECT = off('detect'),
     ETH = off('protocol');
   const IFNAME = off('ifname'),
     PEER_IFNAME = off('peer_ifname'),
@@ -124,6 +126,11 @@ export function createDecoder(ctx: DecoderContext): Decoder {
     [c.DT_RTX_TLP]: 'tlp',
     [c.DT_RTX_SYN]: 'syn',
     [c.DT_RTX_SYNACK]: 'synack',
+  };
+  const detections: Record<number, DropRecord['detected_by']> = {
+    [c.DT_DETECT_SYN_ACCEPT_QUEUE]: 'syn_accept_queue_full',
+    [c.DT_DETECT_SYN_SYN_QUEUE]: 'syn_queue_full',
+    [c.DT_DETECT_SYN_LISTEN_DROP]: 'syn_listen_drop',
   };
   const directions: Record<number, DropRecord['direction']> = { [c.DT_DIR_RX]: 'rx', [c.DT_DIR_TX]: 'tx' };
   const listen = ctx.tcpStates.indexOf('LISTEN');
@@ -218,6 +225,7 @@ export function createDecoder(ctx: DecoderContext): Decoder {
           hint: null,
           benign: false,
           evidence,
+          detected_by: detections[buf[o + DETECT]] ?? 'kfree_skb',
         };
         emit(record);
       } else {

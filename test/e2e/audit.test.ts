@@ -52,7 +52,10 @@ describe.skipIf(SKIP_KERNEL)('audit against the kernel counters', () => {
     const judge = delta(before[facts.side], after[facts.side], [counter])[counter];
     expect(a.delta).toBeGreaterThan(0);
     expect(a.delta).toBeLessThanOrEqual(judge);
-    expect(records.filter((r) => r.untraced > 0)).toEqual([]);
+    expect(
+      records.filter((r) => r.untraced > 0),
+      JSON.stringify(records),
+    ).toEqual([]);
     expect(a.traced).toBe(a.delta);
     sample(`audit ${name}`, JSON.stringify(a));
   });

@@ -38,7 +38,11 @@ interface Overflow {
  * TCPReqQFullDrop without cookies). Without it the handshakes complete one by one and the queue is
  * full when later SYNs arrive.
  */
-async function overflow(family: 'ipv4' | 'ipv6', syncookies: 0 | 1, o: { atAck?: boolean; clients?: number } = {}): Promise<Overflow> {
+async function overflow(
+  family: 'ipv4' | 'ipv6',
+  syncookies: 0 | 1,
+  o: { atAck?: boolean; clients?: number; reuseport?: number } = {},
+): Promise<Overflow> {
   const clients = o.clients ?? 10;
   const lab = await Lab.create('dtau');
   labs.push(lab);
@@ -48,7 +52,17 @@ async function overflow(family: 'ipv4' | 'ipv6', syncookies: 0 | 1, o: { atAck?:
   runs.push(run);
   const port = randomInt(20000, 40000);
   try {
-    const listener = await trafficBg(lab, 'b', ['tcp-listen', '--bind', dst, '--port', String(port), '--backlog', '1']);
+    const listener = await trafficBg(lab, 'b', [
+      'tcp-listen',
+      '--bind',
+      dst,
+      '--port',
+      String(port),
+      '--backlog',
+      '1',
+      '--reuseport',
+      String(o.reuseport ?? 1),
+    ]);
     if (o.atAck) {
       const t = `dtau${lab.id}`;
       await lab.exec('a', 'nft', ['-f', '-'], {
@@ -88,6 +102,20 @@ async function overflow(family: 'ipv4' | 'ipv6', syncookies: 0 | 1, o: { atAck?:
 
 const fn = (location: string) => location.replace(/\+0x[0-9a-f]+.*$/, '');
 
+/** Every overflow the kernel counted is one drop, on whichever path: ListenOverflows and TCPReqQFullDrop, exactly. */
+function expectExact(o: Overflow): void {
+  const accept = o.drops.filter(
+    (d) =>
+      (d.reason === 'TCP_LISTEN_OVERFLOW' && d.detected_by !== 'syn_queue_full' && d.detected_by !== 'syn_listen_drop') ||
+      (d.reason === 'NO_SOCKET' && /^cookie_v[46]_check$/.test(fn(d.location))),
+  );
+  const synQueue = o.drops.filter((d) => d.detected_by === 'syn_queue_full');
+  const seen = JSON.stringify({ counters: o.counters, drops: o.drops.map((d) => [d.reason, d.location, d.detected_by]) });
+  expect(accept.length, seen).toBe(o.counters.TcpExtListenOverflows);
+  expect(synQueue.length, seen).toBe(o.counters.TcpExtTCPReqQFullDrop);
+  expect(o.drops.filter((d) => /closed port/.test(d.hint ?? ''))).toEqual([]);
+}
+
 describe.skipIf(SKIP_KERNEL)('a full accept queue is an accept-queue overflow, never a closed port', () => {
   it.each([
     ['ipv4', 1, 'cookie_v4_check'],
@@ -95,6 +123,7 @@ describe.skipIf(SKIP_KERNEL)('a full accept queue is an accept-queue overflow, n
   ] as const)('%s, syncookies=%s: the ACKs dropped at %s name the full queue', async (family, cookies, where) => {
     const o = await overflow(family, cookies, { atAck: true });
     expect(o.counters.TcpExtListenOverflows, JSON.stringify(o.counters)).toBeGreaterThan(0);
+    expectExact(o);
     expect(o.counters.TcpExtSyncookiesSent).toBeGreaterThan(0);
     const cookieDrops = o.drops.filter((d) => d.reason === 'NO_SOCKET' && fn(d.location) === where);
     expect(cookieDrops.length, JSON.stringify(o.drops.map((d) => [d.reason, d.location]))).toBeGreaterThan(0);
@@ -118,7 +147,56 @@ describe.skipIf(SKIP_KERNEL)('a full accept queue is an accept-queue overflow, n
     const o = await overflow('ipv4', 0, { atAck: true });
     expect(o.counters.TcpExtListenOverflows, JSON.stringify(o.counters)).toBeGreaterThan(0);
     expect(o.counters.TcpExtSyncookiesSent).toBe(0);
+    // the burst's SYNs after the first found the SYN queue full: refused at SYN time, no cookie
+    expect(o.counters.TcpExtTCPReqQFullDrop).toBeGreaterThan(0);
+    expectExact(o);
+    const syn = o.drops.find((d) => d.detected_by === 'syn_queue_full') as DropRecord;
+    expect({ layer: syn.layer, component: syn.component }).toEqual({ layer: 'socket', component: 'syn-queue' });
+    expect(syn.hint).toMatch(new RegExp(`^SYN to :${o.port} dropped: SYN queue full and SYN cookies off`));
     expect(o.drops.filter((d) => /closed port/.test(d.hint ?? ''))).toEqual([]);
     expect(o.drops.filter((d) => d.reason === 'NO_SOCKET')).toEqual([]);
   });
+
+  it.each([
+    ['ipv4', 1, 1],
+    ['ipv4', 0, 1],
+    ['ipv6', 1, 1],
+    ['ipv4', 1, 2],
+    ['ipv6', 0, 2],
+  ] as const)(
+    'queue full at SYN time (%s, syncookies=%s, %s SO_REUSEPORT listener(s)): one drop per ListenOverflows, with the hint',
+    async (family, cookies, reuseport) => {
+      const o = await overflow(family, cookies, { reuseport });
+      expect(o.counters.TcpExtListenOverflows, JSON.stringify(o.counters)).toBeGreaterThan(0);
+      expectExact(o);
+      const syn = o.drops.filter((d) => d.detected_by === 'syn_accept_queue_full');
+      expect(syn.length).toBeGreaterThan(0);
+      for (const d of syn) {
+        expect({
+          reason: d.reason,
+          layer: d.layer,
+          component: d.component,
+          benign: d.benign,
+          tcp_flags: d.tcp_flags,
+          dport: d.dport,
+        }).toEqual({
+          reason: 'TCP_LISTEN_OVERFLOW',
+          layer: 'socket',
+          component: 'accept-queue',
+          benign: false,
+          tcp_flags: 'SYN',
+          dport: o.port,
+        });
+        expect(d.hint).toMatch(
+          new RegExp(
+            `^SYN to :${o.port} dropped: accept queue full, the client retries in 1 s, 3 s, …; .*nginx \`listen … backlog=\`, and net.core.somaxconn`,
+          ),
+        );
+      }
+      sample(
+        `listen overflow at SYN ${family} cookies=${cookies} reuseport=${reuseport}`,
+        `${JSON.stringify(o.counters)} SYN-path drops ${syn.length}: ${syn[0].hint} in ${syn[0].container?.name}`,
+      );
+    },
+  );
 });

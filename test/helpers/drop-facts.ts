@@ -68,6 +68,7 @@ export function dropOf(f: DropFacts): DropRecord {
     hint: null,
     benign: false,
     evidence,
+    detected_by: f.detected_by ?? 'kfree_skb',
   };
 }
 

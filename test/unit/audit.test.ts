@@ -60,7 +60,7 @@ describe('Audit', () => {
       ['TcpRetransSegs', 12, 12, 0],
     ]);
     expect(auditText(records, () => 'web')).toBe(
-      'audit: the kernel counted drops droptrace did not see: web TcpExtListenOverflows +40, 30 traced (10 missed; droptrace sees these as TCP_LISTEN_OVERFLOW drops and NO_SOCKET at cookie_v4_check/cookie_v6_check)\n',
+      'audit: the kernel counted drops droptrace did not see: web TcpExtListenOverflows +40, 30 traced (10 missed; droptrace sees these as TCP_LISTEN_OVERFLOW drops (SYNs detected by syn_accept_queue_full) and NO_SOCKET at cookie_v4_check/cookie_v6_check)\n',
     );
     expect(auditText(records.slice(1), () => 'web')).toBe('audit: nothing was missed: TcpRetransSegs +12 = 12 traced\n');
   });

@@ -32,6 +32,7 @@ function drop(over: Partial<DropRecord>): DropRecord {
     hint: 'dropped by an nftables/iptables-nft rule (no rule counter rose)',
     benign: false,
     evidence: {},
+    detected_by: 'kfree_skb',
     ...over,
   };
 }

@@ -53,6 +53,7 @@ const record = {
   hint: null,
   benign: false,
   evidence: {},
+  detected_by: 'kfree_skb',
 } as DropRecord;
 
 const rfacts: RetransmitFacts = {

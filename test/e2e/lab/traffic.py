@@ -100,8 +100,17 @@ def tcp_connect(a):
 
 
 def tcp_listen(a):
+    extra = []
+    for _ in range(a.reuseport - 1):  # more listeners on the port, each with its own queue
+        x = socket.socket(family_of(a.bind), socket.SOCK_STREAM)
+        x.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        x.bind((a.bind, a.port))
+        x.listen(a.backlog)
+        extra.append(x)
     s = socket.socket(family_of(a.bind), socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if a.reuseport > 1:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     if a.defer_accept:
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, a.defer_accept)
     s.bind((a.bind, a.port))
@@ -273,6 +282,7 @@ def main():
     q.add_argument("--backlog", type=int, default=128)
     q.add_argument("--accept", action="store_true")
     q.add_argument("--defer-accept", type=int, default=0)
+    q.add_argument("--reuseport", type=int, default=1, help="this many listeners on the port (SO_REUSEPORT)")
 
     q = sub.add_parser("tcp-stream")
     q.add_argument("--dst", required=True)
