@@ -752,3 +752,107 @@ int neigh_create_tp(struct trace_event_raw_neigh_create *ctx)
 		return 0;
 	return record_neigh_fail(BPF_CORE_READ(ctx, entries), 0);
 }
+
+/*
+ * connect() failing with EADDRNOTAVAIL: no free local port for that destination (or no usable source
+ * address). No packet exists, so nothing is dropped and no counter moves; the calling task is the
+ * one that matters here (process context), so it is the one reported. The destination comes from
+ * the sockaddr the call was given, kept from sys_enter_connect by thread.
+ */
+#define EADDRNOTAVAIL 99
+
+struct dt_connect_arg {
+	const void *uservaddr;
+	__u32 addrlen;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32); /* thread id */
+	__type(value, struct dt_connect_arg);
+} connect_args SEC(".maps");
+
+struct dt_tp_sys_enter_connect {
+	__u64 ent;
+	__s32 nr;
+	__u32 _pad;
+	__u64 fd;
+	const void *uservaddr;
+	__u64 addrlen;
+};
+
+struct dt_tp_sys_exit_connect {
+	__u64 ent;
+	__s32 nr;
+	__u32 _pad;
+	__s64 ret;
+};
+
+SEC("tracepoint/syscalls/sys_enter_connect")
+int connect_enter_tp(struct dt_tp_sys_enter_connect *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct dt_connect_arg arg = {.uservaddr = ctx->uservaddr, .addrlen = (__u32)ctx->addrlen};
+
+	bpf_map_update_elem(&connect_args, &tid, &arg, BPF_ANY);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int connect_exit_tp(struct dt_tp_sys_exit_connect *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id, zero = 0;
+	struct dt_connect_arg *arg = bpf_map_lookup_elem(&connect_args, &tid);
+	struct task_struct *task;
+	const struct dt_filter *f;
+	struct dt_event e;
+	__u16 family = 0;
+	__u8 sa[24];
+
+	if (!arg)
+		return 0;
+	if (ctx->ret != -EADDRNOTAVAIL) {
+		bpf_map_delete_elem(&connect_args, &tid);
+		return 0;
+	}
+	__builtin_memset(&e, 0, sizeof(e));
+	__builtin_memset(sa, 0, sizeof(sa));
+	bpf_probe_read_user(sa, arg->addrlen < sizeof(sa) ? arg->addrlen & 31 : sizeof(sa), arg->uservaddr);
+	bpf_map_delete_elem(&connect_args, &tid);
+	stat_inc(DT_STAT_SEEN);
+	f = bpf_map_lookup_elem(&filter_cfg, &zero);
+	if (!f)
+		return 0;
+	e.type = DT_EVENT_CONNECT;
+	e.err = -EADDRNOTAVAIL;
+	e.pid = id >> 32;
+	e.direction = DT_DIR_TX;
+	bpf_get_current_comm(e.comm, sizeof(e.comm));
+	e.cgroup_id = bpf_get_current_cgroup_id();
+	task = (struct task_struct *)bpf_get_current_task();
+	e.netns = net_inum(BPF_CORE_READ(task, nsproxy, net_ns));
+	__builtin_memcpy(&family, sa, sizeof(family));
+	/* struct sockaddr_in: family, port, address; sockaddr_in6: family, port, flowinfo, address */
+	if (family == AF_INET) {
+		e.family = AF_INET;
+		__builtin_memcpy(e.daddr, sa + 4, 4);
+	} else if (family == AF_INET6) {
+		e.family = AF_INET6;
+		__builtin_memcpy(e.daddr, sa + 8, DT_ADDR_LEN);
+	}
+	if (e.family) {
+		e.dport = (sa[2] << 8) | sa[3];
+		e.l4proto = IPPROTO_TCP;
+	}
+	if (!entity_allowed(f, &e) || !l4_allowed(f, &e))
+		return 0;
+	stat_inc(DT_STAT_MATCHED);
+	stat_inc(DT_STAT_CONNECTS);
+	if (!f->emit)
+		return 0;
+	e.ts_ns = bpf_ktime_get_ns();
+	submit(&e);
+	return 0;
+}

@@ -27,6 +27,7 @@ enum dt_event_type {
 	DT_EVENT_DROP = 1,
 	DT_EVENT_RETRANSMIT = 2,
 	DT_EVENT_SYNACK = 3,
+	DT_EVENT_CONNECT = 4, /* connect() failed with EADDRNOTAVAIL: no free local port */
 };
 
 /* How a drop was seen (dt_event.detect). */
@@ -76,11 +77,12 @@ enum dt_stat {
 	DT_STAT_COUNTER_FULL = 4, /* counter map full: drop not counted by key */
 	DT_STAT_RETRANSMITS = 5,  /* retransmits among the matched */
 	DT_STAT_SYN_UNJUDGED = 6, /* listener SYNs that set a namespace's per-CPU baseline (not judged) */
-	DT_STAT_MAX = 7,
+	DT_STAT_CONNECTS = 7,	  /* failed connects among the matched */
+	DT_STAT_MAX = 8,
 };
 
 /*
- * One drop or retransmit. Fields that do not apply are zero. 192 bytes.
+ * One drop, retransmit or failed connect. Fields that do not apply are zero. 216 bytes.
  */
 struct dt_event {
 	__u64 ts_ns;	 /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
@@ -104,6 +106,7 @@ struct dt_event {
 	__u32 segs;	     /* retransmit: segments the skb carried (tcp_skb_pcount), 1 for a SYN-ACK */
 	__u32 neigh_entries; /* NEIGH_CREATEFAIL: entries the neighbour table held when creation failed */
 	__u32 gc_thresh3;    /* NEIGH_CREATEFAIL: that table's hard limit (0: not known) */
+	__u32 pid;	     /* connect: the calling process (tgid) */
 	__u8 saddr[DT_ADDR_LEN];
 	__u8 daddr[DT_ADDR_LEN];
 	__u16 sport; /* host order */
@@ -118,13 +121,14 @@ struct dt_event {
 	__u8 rtx_kind;	/* enum dt_retransmit_kind */
 	__u8 ca_state;	/* icsk_ca_state */
 	__u8 detect;	/* enum dt_detect */
-	__u8 _pad[1];
+	__u8 _pad[5];
 	char ifname[DT_NAME_LEN];
 	char peer_ifname[DT_NAME_LEN];
 	char qdisc[DT_NAME_LEN]; /* root qdisc kind (Qdisc_ops.id) */
+	char comm[DT_NAME_LEN];	 /* connect: the calling task's comm */
 };
 
-DT_STATIC_ASSERT(sizeof(struct dt_event) == 192, "dt_event layout changed: update the size and the decoder");
+DT_STATIC_ASSERT(sizeof(struct dt_event) == 216, "dt_event layout changed: update the size and the decoder");
 
 /* Key of the in-kernel drop counters. */
 struct dt_count_key {

@@ -7,10 +7,11 @@
 import { type ClassifyContext, classify } from './classify/index.js';
 import type { Attribution } from './containers/attribution.js';
 import { type ContainerInfo, toContainer } from './containers/types.js';
-import type { Container, DropRecord, TraceEvent } from './events.js';
+import type { ConnectErrorRecord, Container, DropRecord, TraceEvent } from './events.js';
 import { NetnsPaths } from './kernel/netns-paths.js';
 import { ConntrackEvidence } from './readers/conntrack-evidence.js';
 import { NetfilterRules } from './readers/netfilter-rules.js';
+import { PortRanges } from './readers/port-range.js';
 
 export interface EnrichOptions {
   /** Which container an event concerns; absent: every event's container is null. */
@@ -23,6 +24,7 @@ export class Enricher {
   private readonly rules = new NetfilterRules();
   private readonly conntrack = new ConntrackEvidence();
   private readonly netnsPaths = new NetnsPaths();
+  private readonly portRanges = new PortRanges();
   /** One record `Container` per index entry: a storm names the same container a million times. */
   private readonly containers = new WeakMap<ContainerInfo, Container>();
 
@@ -33,12 +35,24 @@ export class Enricher {
     event.container = hit ? this.containerOf(hit.container) : null;
     event.container_via = hit ? hit.via : null;
     if (event.type === 'drop') this.classifyDrop(event);
+    else if (event.type === 'connect_error') this.explainConnect(event);
+  }
+
+  private explainConnect(e: ConnectErrorRecord): void {
+    e.port_range = this.portRanges.of(e.netns, `/proc/${e.pid}/ns/net`);
+    const range = e.port_range
+      ? ` (ip_local_port_range ${e.port_range[0]}-${e.port_range[1]}: ${e.port_range[1] - e.port_range[0] + 1} ports)`
+      : '';
+    const dst = e.family === 'ipv6' ? `[${e.daddr}]:${e.dport}` : `${e.daddr}:${e.dport}`;
+    const inside = e.container && e.container_via === 'netns' ? ` in ${e.container.name}` : '';
+    e.hint = `${e.comm} (pid ${e.pid})${inside} found no free local port to connect to ${dst}${range}: widen net.ipv4.ip_local_port_range, reuse connections (keep-alive, pooling) or spread them over more source addresses or destinations`;
   }
 
   /** A namespace went away and its inode may come back as another: forget how to enter it and what it held. */
   forget(netns: number): void {
     const path = this.netnsPaths.pathOf(netns, { rescan: false });
     this.netnsPaths.forget(netns);
+    this.portRanges.forget(netns);
     if (path === undefined) return;
     this.rules.forget(path);
     this.conntrack.forget(path);

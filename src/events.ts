@@ -106,6 +106,28 @@ export interface RetransmitRecord extends TupleFields {
   container_via: ContainerVia | null;
 }
 
+/**
+ * connect() failed with EADDRNOTAVAIL: no free local port toward that destination. Not a drop: no
+ * packet exists and no counter moves. The process is the caller (the syscall runs in its context).
+ */
+export interface ConnectErrorRecord {
+  type: 'connect_error';
+  time: string;
+  errno: 'EADDRNOTAVAIL';
+  pid: number;
+  comm: string;
+  netns: number;
+  cgroup_id: string | null;
+  family: Family;
+  daddr: string | null;
+  dport: number | null;
+  /** net.ipv4.ip_local_port_range of the namespace, when it could be read. */
+  port_range: [number, number] | null;
+  hint: string;
+  container: Container | null;
+  container_via: ContainerVia | null;
+}
+
 export interface StartRecord {
   type: 'start';
   time: string;
@@ -212,5 +234,6 @@ export type DroptraceRecord =
   | CountsRecord
   | Finding
   | CheckRecord
-  | AuditRecord;
-export type TraceEvent = DropRecord | RetransmitRecord;
+  | AuditRecord
+  | ConnectErrorRecord;
+export type TraceEvent = DropRecord | RetransmitRecord | ConnectErrorRecord;

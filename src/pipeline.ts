@@ -69,7 +69,12 @@ export class Pipeline {
       index.stop();
       throw e;
     }
-    const enricher = new Enricher({ attribute: (ev) => index.attribute(ev), netfilterEvidence: options.netfilterEvidence });
+    const enricher = new Enricher({
+      // a failed connect names its caller's namespace and cgroup; its destination says nothing of where it ran
+      attribute: (ev) =>
+        index.attribute(ev.type === 'connect_error' ? { netns: ev.netns, cgroup_id: ev.cgroup_id, saddr: null, daddr: null } : ev),
+      netfilterEvidence: options.netfilterEvidence,
+    });
     index.on('gone', (netns) => enricher.forget(netns));
     return new Pipeline(session, index, follower, enricher);
   }

@@ -38,8 +38,10 @@ export interface SessionStats {
   lost: number;
   delivered: number;
   counterFull: number;
-  /** Retransmits that passed the filters (the rest of `matched` are drops). */
+  /** Retransmits that passed the filters. */
   retransmits: number;
+  /** Failed connects (EADDRNOTAVAIL) that passed the filters; the rest of `matched` are drops. */
+  connects: number;
 }
 
 export interface DropCount {
@@ -190,6 +192,7 @@ export class Session {
       delivered: this.delivered,
       counterFull: s[c.DT_STAT_COUNTER_FULL],
       retransmits: s[c.DT_STAT_RETRANSMITS],
+      connects: s[c.DT_STAT_CONNECTS] ?? 0,
     };
   }
 
@@ -227,7 +230,7 @@ export class Session {
       type: 'stop',
       time: this.clock.now(),
       events: this.delivered,
-      drops: stats.matched - stats.retransmits,
+      drops: stats.matched - stats.retransmits - stats.connects,
       retransmits: stats.retransmits,
       lost: stats.lost,
       by_reason: byReason,

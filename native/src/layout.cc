@@ -49,6 +49,7 @@ Napi::Object EventLayout(Napi::Env env) {
   DT_FIELD(segs);
   DT_FIELD(neigh_entries);
   DT_FIELD(gc_thresh3);
+  DT_FIELD(pid);
   DT_FIELD(saddr);
   DT_FIELD(daddr);
   DT_FIELD(sport);
@@ -67,11 +68,13 @@ Napi::Object EventLayout(Napi::Env env) {
   DT_FIELD(ifname);
   DT_FIELD(peer_ifname);
   DT_FIELD(qdisc);
+  DT_FIELD(comm);
   // the header's enums, so TypeScript never copies a number from it
   Napi::Object constants = Napi::Object::New(env);
   constants.Set("DT_EVENT_DROP", static_cast<double>(DT_EVENT_DROP));
   constants.Set("DT_EVENT_RETRANSMIT", static_cast<double>(DT_EVENT_RETRANSMIT));
   constants.Set("DT_EVENT_SYNACK", static_cast<double>(DT_EVENT_SYNACK));
+  constants.Set("DT_EVENT_CONNECT", static_cast<double>(DT_EVENT_CONNECT));
   constants.Set("DT_DETECT_KFREE_SKB", static_cast<double>(DT_DETECT_KFREE_SKB));
   constants.Set("DT_DETECT_SYN_ACCEPT_QUEUE", static_cast<double>(DT_DETECT_SYN_ACCEPT_QUEUE));
   constants.Set("DT_DETECT_SYN_SYN_QUEUE", static_cast<double>(DT_DETECT_SYN_SYN_QUEUE));
@@ -96,6 +99,7 @@ Napi::Object EventLayout(Napi::Env env) {
   constants.Set("DT_STAT_COUNTER_FULL", static_cast<double>(DT_STAT_COUNTER_FULL));
   constants.Set("DT_STAT_RETRANSMITS", static_cast<double>(DT_STAT_RETRANSMITS));
   constants.Set("DT_STAT_SYN_UNJUDGED", static_cast<double>(DT_STAT_SYN_UNJUDGED));
+  constants.Set("DT_STAT_CONNECTS", static_cast<double>(DT_STAT_CONNECTS));
   constants.Set("DT_REASON_WORDS", static_cast<double>(DT_REASON_WORDS));
   layout.Set("constants", constants);
   layout.Set("eventSize", static_cast<double>(sizeof(struct dt_event)));

@@ -177,6 +177,17 @@ Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
     }
     links_.push_back(link);
   }
+  // connect() failures: syscall tracepoints exist in one kind only
+  for (struct bpf_program* prog : {skel_->progs.connect_enter_tp, skel_->progs.connect_exit_tp}) {
+    struct bpf_link* link = bpf_program__attach(prog);
+    if (link == nullptr) {
+      int err = errno;
+      for (struct bpf_link* l : links_) bpf_link__destroy(l);
+      links_.clear();
+      throw LibbpfError(env, std::string("attach ") + bpf_program__section_name(prog), err, log);
+    }
+    links_.push_back(link);
+  }
   if (bpf_program__autoload(skel_->progs.listen_syn_btf)) {
     struct bpf_link* link = bpf_program__attach(skel_->progs.listen_syn_btf);
     if (link == nullptr) {

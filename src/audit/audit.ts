@@ -67,6 +67,8 @@ export const AUDITED: readonly Audited[] = [
 
 export class Audit {
   private readonly before = new Map<number, NetCounters>();
+  private readonly after = new Map<number, NetCounters>();
+  private endTime = '';
   /** Event-based sums, by netns and counter. */
   private readonly fromEvents = new Map<number, Map<string, number>>();
 
@@ -110,14 +112,28 @@ export class Audit {
   }
 
   /**
-   * Reads the counters again and compares. `counts` are the kernel-side exact drop counts; `events`
-   * says whether event-based rows apply (not in count-only modes, where no events flow).
+   * Reads the counters again; call while still attached, so that whatever the counters hold was
+   * traceable (what happens between this and detaching can only make `traced` larger, never hide a miss).
    */
-  async end(counts: readonly DropCount[], containerOf: (netns: number) => Container | null, events = true): Promise<AuditRecord[]> {
+  async finish(): Promise<void> {
+    this.endTime = this.now();
+    await Promise.all(
+      [...this.before.keys()].map(async (n) => {
+        const c = await this.read(n).catch(() => undefined);
+        if (c) this.after.set(n, c);
+      }),
+    );
+  }
+
+  /**
+   * The comparison, after finish() and detaching. `counts` are the kernel-side exact drop counts;
+   * `events` says whether event-based rows apply (not in count-only modes, where no events flow).
+   */
+  records(counts: readonly DropCount[], containerOf: (netns: number) => Container | null, events = true): AuditRecord[] {
     const records: AuditRecord[] = [];
-    const time = this.now();
+    const time = this.endTime;
     for (const [netns, before] of this.before) {
-      const after = await this.read(netns).catch(() => undefined);
+      const after = this.after.get(netns);
       if (!after) continue;
       for (const a of AUDITED) {
         if (!(a.counter in after) || (a.event && !a.drop && !events)) continue;

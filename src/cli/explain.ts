@@ -30,13 +30,14 @@ export async function explain(opts: ExplainOptions, io: { out: NodeJS.WritableSt
   if (opts.json) io.out.write(`${JSON.stringify(start)}\n`);
   io.err.write(`droptrace explain: tracing for ${opts.duration} s…\n`);
   await wait.stopped;
+  await audit.finish();
   const stop = pipeline.stop();
-  const audits = await audit.end(pipeline.counts(), containerOfNetns(pipeline));
-  const { findings, retransmits } = builder.result();
+  const audits = audit.records(pipeline.counts(), containerOfNetns(pipeline));
+  const { findings, retransmits, connects } = builder.result();
   if (opts.json) {
     io.out.write([...findings, ...audits, stop].map((r) => `${JSON.stringify(r)}\n`).join(''));
   } else {
-    io.out.write(findingsText(findings, retransmits, opts.duration));
+    io.out.write(findingsText(findings, retransmits, opts.duration, undefined, connects));
     io.out.write(auditText(audits, (r) => r.container?.name ?? pipeline.nameOf(r.netns) ?? `netns:${r.netns}`));
     if (stop.lost) io.out.write(`(${stop.lost} events were lost: counts above are low; the kernel counted ${stop.drops} drops in all)\n`);
   }

@@ -89,8 +89,9 @@ export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRec
   await wait.stopped;
   io.out.off('error', onError);
 
+  await audit.finish();
   const stop = { ...pipeline.stop(), by_container: byContainer };
-  const audits = await audit.end(pipeline.counts(), containerOfNetns(pipeline));
+  const audits = audit.records(pipeline.counts(), containerOfNetns(pipeline));
   if (json) write(ndjsonLines([...audits, stop]));
   io.err.write(summaryText(stop, pipeline.stats()));
   io.err.write(auditText(audits, (r) => r.container?.name ?? pipeline.nameOf(r.netns) ?? `netns:${r.netns}`));

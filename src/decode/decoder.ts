@@ -3,7 +3,7 @@
  * bpf/droptrace.h (the one definition); test/unit/layout.test.ts checks them against the BPF
  * object's BTF and that this decoder reads every field.
  */
-import type { DropRecord, Evidence, RetransmitKind, RetransmitRecord, TraceEvent } from '../events.js';
+import type { ConnectErrorRecord, DropRecord, Evidence, RetransmitKind, RetransmitRecord, TraceEvent } from '../events.js';
 import type { ReasonNames } from '../kernel/btf-names.js';
 import type { AddonLayout } from '../native/addon.js';
 import { cString, formatIPv4, formatIPv6, L4_PROTO, TCP_FLAGS, type WallClock } from './format.js';
@@ -51,6 +51,7 @@ export const DECODED_FIELDS = [
   'segs',
   'neigh_entries',
   'gc_thresh3',
+  'pid',
   'saddr',
   'daddr',
   'sport',
@@ -68,6 +69,7 @@ export const DECODED_FIELDS = [
   'ifname',
   'peer_ifname',
   'qdisc',
+  'comm',
 ] as const;
 
 export type Decoder = (batch: Buffer, emit: (event: TraceEvent) => void) => number;
@@ -100,7 +102,9 @@ export function createDecoder(ctx: DecoderContext): Decoder {
     ERR = off('err'),
     SEGS = off('segs'),
     NEIGH_ENTRIES = off('neigh_entries'),
-    GC_THRESH3 = off('gc_thresh3');
+    GC_THRESH3 = off('gc_thresh3'),
+    PID = off('pid'),
+    COMM = off('comm');
   const SADDR = off('saddr'),
     DADDR = off('daddr'),
     SPORT = off('sport'),
@@ -226,6 +230,24 @@ export function createDecoder(ctx: DecoderContext): Decoder {
           benign: false,
           evidence,
           detected_by: detections[buf[o + DETECT]] ?? 'kfree_skb',
+        };
+        emit(record);
+      } else if (buf[o + TYPE] === c.DT_EVENT_CONNECT) {
+        const record: ConnectErrorRecord = {
+          type: 'connect_error',
+          time,
+          errno: 'EADDRNOTAVAIL',
+          pid: buf.readUInt32LE(o + PID),
+          comm: cString(buf, o + COMM, NAME_LEN),
+          netns: buf.readUInt32LE(o + NETNS),
+          cgroup_id: cgroup,
+          family: fam,
+          daddr,
+          dport: fam ? buf.readUInt16LE(o + DPORT) : null,
+          port_range: null,
+          hint: '',
+          container: null,
+          container_via: null,
         };
         emit(record);
       } else {

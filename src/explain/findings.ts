@@ -9,6 +9,16 @@ import { locationFunction } from '../classify/classify.js';
 import type { DropRecord, Finding, TraceEvent } from '../events.js';
 import { followOnOf, localPort, orphanSegment } from './follow-on.js';
 
+/** connect() calls that found no free local port, by place and process. */
+export interface ConnectSummary {
+  where: string;
+  comm: string;
+  count: number;
+  /** Destinations, at most a few. */
+  destinations: string[];
+  hint: string;
+}
+
 export interface RetransmitSummary {
   where: string;
   kinds: Record<string, number>;
@@ -28,6 +38,7 @@ interface Entry extends Finding {
 export class FindingsBuilder {
   private readonly findings = new Map<string, Entry>();
   private readonly retransmits = new Map<string, RetransmitSummary>();
+  private readonly connects = new Map<string, ConnectSummary>();
 
   constructor(private readonly nameOf: (netns: number) => string | undefined = () => undefined) {}
 
@@ -42,6 +53,15 @@ export class FindingsBuilder {
       r.kinds[e.kind] = (r.kinds[e.kind] ?? 0) + 1;
       r.count++;
       this.retransmits.set(where, r);
+      return;
+    }
+    if (e.type === 'connect_error') {
+      const key = `${where}\t${e.comm}`;
+      const c = this.connects.get(key) ?? { where, comm: e.comm, count: 0, destinations: [], hint: e.hint };
+      c.count++;
+      const dst = e.family === 'ipv6' ? `[${e.daddr}]:${e.dport}` : `${e.daddr}:${e.dport}`;
+      if (c.destinations.length < 4 && !c.destinations.includes(dst)) c.destinations.push(dst);
+      this.connects.set(key, c);
       return;
     }
     const followOn = followOnOf(e);
@@ -90,7 +110,7 @@ export class FindingsBuilder {
    * Causes by count, most first; then follow-on drops (each under the cause it follows where one is
    * found in the same place and port); benign ones last.
    */
-  result(): { findings: Finding[]; retransmits: RetransmitSummary[] } {
+  result(): { findings: Finding[]; retransmits: RetransmitSummary[]; connects: ConnectSummary[] } {
     const all = [...this.findings.values()];
     const sameSpot = (c: Entry, f: Entry) => c.where === f.where && c.lport !== null && c.lport === f.lport;
     const primary = all.filter((f) => !f.benign && !f.follow_on && !f.orphan);
@@ -109,11 +129,18 @@ export class FindingsBuilder {
       .sort((a, b) => order(a) - order(b) || (order(a) === 0 ? a.rank - b.rank : b.count - a.count))
       .map(({ richness: _r, lport: _l, orphan: _o, ...f }, i) => ({ ...f, rank: i + 1 }));
     const retransmits = [...this.retransmits.values()].sort((a, b) => b.count - a.count);
-    return { findings, retransmits };
+    const connects = [...this.connects.values()].sort((a, b) => b.count - a.count);
+    return { findings, retransmits, connects };
   }
 }
 
-export function findingsText(findings: Finding[], retransmits: RetransmitSummary[], seconds: number, title = 'droptrace explain'): string {
+export function findingsText(
+  findings: Finding[],
+  retransmits: RetransmitSummary[],
+  seconds: number,
+  title = 'droptrace explain',
+  connects: ConnectSummary[] = [],
+): string {
   const real = findings.filter((f) => !f.benign && !f.follow_on);
   const followOn = findings.filter((f) => !f.benign && f.follow_on);
   const benign = findings.filter((f) => f.benign);
@@ -122,6 +149,14 @@ export function findingsText(findings: Finding[], retransmits: RetransmitSummary
     `${title}: ${seconds} s traced, ${sum(real)} drops that matter${followOn.length ? `, ${sum(followOn)} follow-on` : ''}, ${sum(benign)} benign`,
   ];
   if (!real.length) lines.push('  no drops found that are not normal operation');
+  if (connects.length) {
+    // no packet, no counter: without these a host out of source ports looks healthy
+    lines.push('', 'connect() failures, no free local port (EADDRNOTAVAIL):');
+    for (const c of connects) {
+      lines.push(`    ${c.where}: ${c.comm} ×${c.count} to ${c.destinations.join(', ')}`);
+      if (c.hint) lines.push(`    ${c.hint}`);
+    }
+  }
   for (const f of real) {
     lines.push('');
     lines.push(`${String(f.rank).padStart(2)}. ${f.where}  ${f.layer ?? '?'}/${f.component ?? '?'}  ${f.reason}  ×${f.count}`);

@@ -1,5 +1,5 @@
 /** The human stream: one aligned line per event, the container (or netns) first. */
-import type { DropRecord, LostRecord, RetransmitRecord, TraceEvent } from '../events.js';
+import type { ConnectErrorRecord, DropRecord, LostRecord, RetransmitRecord, TraceEvent } from '../events.js';
 
 export interface TextOptions {
   color: boolean;
@@ -30,7 +30,14 @@ function clock(time: string): string {
 }
 
 export function textLine(e: TraceEvent, opts: TextOptions): string {
+  if (e.type === 'connect_error') return connectLine(e, opts);
   return e.type === 'drop' ? dropLine(e, opts) : retransmitLine(e, opts);
+}
+
+function connectLine(e: ConnectErrorRecord, { color }: TextOptions): string {
+  const tuple = `tcp   ${e.comm}[${e.pid}] > ${endpoint(e.daddr, e.dport, e.family)}`;
+  const label = color ? `${RED}EADDRNOTAVAIL${RESET}` : 'EADDRNOTAVAIL';
+  return `${clock(e.time)}  ${pad(where(e), 16)} ${pad('-', 14)} tx ${pad(tuple, 52)} ${pad(label, 22)} connect(): ${e.hint}`;
 }
 
 function dropLine(e: DropRecord, { color }: TextOptions): string {

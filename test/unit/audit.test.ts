@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Audit, auditText, parseNetCounters } from '../../src/audit/index.js';
 import type { TraceEvent } from '../../src/events.js';
+import { parsePortRange } from '../../src/readers/port-range.js';
 
 const NETSTAT = `TcpExt: SyncookiesSent SyncookiesRecv ListenOverflows ListenDrops
 TcpExt: 8 0 40 40
@@ -47,7 +48,8 @@ describe('Audit', () => {
     expect(await audit.begin([7])).toEqual([]);
     audit.note(rtx(10));
     audit.note(rtx(2));
-    const records = await audit.end(
+    await audit.finish();
+    const records = audit.records(
       [
         { netns: 7, reason: 'TCP_LISTEN_OVERFLOW', location: 'tcp_v4_rcv+0x99', count: 10 },
         { netns: 7, reason: 'NO_SOCKET', location: 'cookie_v4_check+0x5c2', count: 20 },
@@ -73,4 +75,15 @@ describe('Audit', () => {
     expect(await audit.begin([5, 5])).toEqual([5]);
     expect(audit.namespaces).toEqual([]);
   });
+});
+
+describe('parsePortRange', () => {
+  it.each([
+    ['32768\t60999\n', [32768, 60999]],
+    ['40000 40003', [40000, 40003]],
+    ['0 10', null],
+    ['60000 1000', null],
+    ['1 2 3', null],
+    ['', null],
+  ] as const)('%j → %j', (text, range) => expect(parsePortRange(text)).toEqual(range));
 });
