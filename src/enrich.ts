@@ -10,6 +10,7 @@ import { type ContainerInfo, toContainer } from './containers/types.js';
 import type { ConnectErrorRecord, Container, DropRecord, TraceEvent } from './events.js';
 import { NetnsPaths } from './kernel/netns-paths.js';
 import { ConntrackEvidence } from './readers/conntrack-evidence.js';
+import { ListenQueues } from './readers/listen-queues.js';
 import { NetfilterRules } from './readers/netfilter-rules.js';
 import { PortRanges } from './readers/port-range.js';
 
@@ -25,6 +26,7 @@ export class Enricher {
   private readonly conntrack = new ConntrackEvidence();
   private readonly netnsPaths = new NetnsPaths();
   private readonly portRanges = new PortRanges();
+  private readonly listenQueues = new ListenQueues();
   /** One record `Container` per index entry: a storm names the same container a million times. */
   private readonly containers = new WeakMap<ContainerInfo, Container>();
 
@@ -53,6 +55,7 @@ export class Enricher {
     const path = this.netnsPaths.pathOf(netns, { rescan: false });
     this.netnsPaths.forget(netns);
     this.portRanges.forget(netns);
+    if (path !== undefined) this.listenQueues.forget(path);
     if (path === undefined) return;
     this.rules.forget(path);
     this.conntrack.forget(path);
@@ -80,6 +83,15 @@ export class Enricher {
       if (path) {
         context.netfilter = this.rules.current(path);
         context.conntrack = this.conntrack.current(path) ?? null;
+      }
+    }
+    if (e.detected_by !== 'kfree_skb' && e.dport !== null) {
+      // a SYN refused at SYN time comes with no socket: the listener's queue as `ss` sees it (a second old at most)
+      const path = this.netnsPaths.pathOf(e.netns);
+      const q = path ? this.listenQueues.current(path, e.dport) : undefined;
+      if (q) {
+        e.evidence.queue_len = q.len;
+        e.evidence.queue_limit = q.limit;
       }
     }
     const c = classify(e, context);

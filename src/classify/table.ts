@@ -244,7 +244,7 @@ export const REASONS: Readonly<Record<string, ReasonRow>> = {
     // namespace's counters (detected_by); the client retransmits the SYN after 1 s, 3 s, …
     at: {
       tcp_rcv_state_process: {
-        hint: 'SYN to :{lport} dropped: accept queue full, the client retries in 1 s, 3 s, …; the application does not accept fast enough or its listen backlog is too small (raise it, e.g. nginx `listen … backlog=`, and net.core.somaxconn)',
+        hint: 'SYN to :{lport} dropped: accept queue full[ ({queue_len}/{queue_limit})], the client retries in 1 s, 3 s, …; the application does not accept fast enough or its listen backlog is too small (raise it, e.g. nginx `listen … backlog=`, and net.core.somaxconn)',
         variants: [
           {
             when: 'syn_queue_full',

@@ -189,7 +189,7 @@ describe.skipIf(SKIP_KERNEL)('a full accept queue is an accept-queue overflow, n
         });
         expect(d.hint).toMatch(
           new RegExp(
-            `^SYN to :${o.port} dropped: accept queue full, the client retries in 1 s, 3 s, …; .*nginx \`listen … backlog=\`, and net.core.somaxconn`,
+            `^SYN to :${o.port} dropped: accept queue full( \\(\\d+/\\d+\\))?, the client retries in 1 s, 3 s, …; .*nginx \`listen … backlog=\`, and net.core.somaxconn`,
           ),
         );
       }

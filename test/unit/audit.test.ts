@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Audit, auditText, parseNetCounters } from '../../src/audit/index.js';
 import type { TraceEvent } from '../../src/events.js';
+import { parseListenQueues } from '../../src/readers/listen-queues.js';
 import { parsePortRange } from '../../src/readers/port-range.js';
 
 const NETSTAT = `TcpExt: SyncookiesSent SyncookiesRecv ListenOverflows ListenDrops
@@ -86,4 +87,22 @@ describe('parsePortRange', () => {
     ['1 2 3', null],
     ['', null],
   ] as const)('%j → %j', (text, range) => expect(parsePortRange(text)).toEqual(range));
+});
+
+describe('parseListenQueues', () => {
+  it('sums the queues of every listener of a port (SO_REUSEPORT), v4 and v6', () => {
+    const q = parseListenQueues(
+      [
+        'LISTEN 2      1      10.0.0.2:8080 0.0.0.0:*',
+        'LISTEN 3 1 10.0.0.2:8080 0.0.0.0:*',
+        'LISTEN 0 4096 [::]:80 [::]:*',
+        'ESTAB 0 0 1.2.3.4:5 6.7.8.9:10',
+        'junk',
+      ].join('\n'),
+    );
+    expect([...q]).toEqual([
+      [8080, { len: 5, limit: 2 }],
+      [80, { len: 0, limit: 4096 }],
+    ]);
+  });
 });
