@@ -148,7 +148,7 @@ export function findingsText(
   const lines = [
     `${title}: ${seconds} s traced, ${sum(real)} drops that matter${followOn.length ? `, ${sum(followOn)} follow-on` : ''}, ${sum(benign)} benign`,
   ];
-  if (!real.length) lines.push('  no drops found that are not normal operation');
+  if (!real.length) lines.push(`  no drops found that are not normal operation${connects.length ? ', but connect() failed (below)' : ''}`);
   if (connects.length) {
     // no packet, no counter: without these a host out of source ports looks healthy
     lines.push('', 'connect() failures, no free local port (EADDRNOTAVAIL):');

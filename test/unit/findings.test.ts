@@ -132,6 +132,42 @@ describe('causes, not noise', () => {
   });
 });
 
+describe('connect() failures', () => {
+  it('are listed even when no drop matters: a host out of source ports does not look healthy', () => {
+    const b = new FindingsBuilder(() => 'web');
+    for (let i = 0; i < 3; i++)
+      b.add({
+        type: 'connect_error',
+        time: '2026-01-01T00:00:00.000000000Z',
+        errno: 'EADDRNOTAVAIL',
+        pid: 42,
+        comm: 'curl',
+        netns: 100,
+        cgroup_id: null,
+        family: 'ipv4',
+        daddr: '10.0.0.2',
+        dport: 80,
+        port_range: [40000, 40003],
+        hint: 'curl (pid 42) found no free local port to connect to 10.0.0.2:80 (ip_local_port_range 40000-40003: 4 ports): widen …',
+        container: null,
+        container_via: null,
+      });
+    const { findings, retransmits, connects } = b.result();
+    expect(findings).toEqual([]);
+    expect(findingsText(findings, retransmits, 5, undefined, connects)).toBe(
+      [
+        'droptrace explain: 5 s traced, 0 drops that matter, 0 benign',
+        '  no drops found that are not normal operation, but connect() failed (below)',
+        '',
+        'connect() failures, no free local port (EADDRNOTAVAIL):',
+        '    web: curl ×3 to 10.0.0.2:80',
+        '    curl (pid 42) found no free local port to connect to 10.0.0.2:80 (ip_local_port_range 40000-40003: 4 ports): widen …',
+        '',
+      ].join('\n'),
+    );
+  });
+});
+
 describe('findingsText', () => {
   it('prints ranked findings with hint, evidence and an example packet', () => {
     const b = new FindingsBuilder(() => 'web');
