@@ -42,6 +42,8 @@ export interface SessionStats {
   retransmits: number;
   /** Failed connects (EADDRNOTAVAIL) that passed the filters; the rest of `matched` are drops. */
   connects: number;
+  /** Listener SYNs that only set a namespace's per-CPU baseline (the first of each after attaching): not judged. */
+  synUnjudged: number;
 }
 
 export interface DropCount {
@@ -193,6 +195,7 @@ export class Session {
       counterFull: s[c.DT_STAT_COUNTER_FULL],
       retransmits: s[c.DT_STAT_RETRANSMITS],
       connects: s[c.DT_STAT_CONNECTS] ?? 0,
+      synUnjudged: s[c.DT_STAT_SYN_UNJUDGED] ?? 0,
     };
   }
 

@@ -12,5 +12,9 @@ export function summaryText(stop: StopRecord, stats: SessionStats): string {
     lines.push('events shown by container:');
     for (const [name, count] of containers) lines.push(`  ${name.padEnd(width)} ${String(count).padStart(10)}`);
   }
+  if (stats.synUnjudged)
+    lines.push(
+      `${stats.synUnjudged} listener SYNs were not judged refused or accepted (the first of a namespace on each CPU sets the baseline); the audit says if any was refused`,
+    );
   return `${lines.join('\n')}\n`;
 }
