@@ -65,6 +65,14 @@ export const AUDITED: readonly Audited[] = [
   },
 ];
 
+/**
+ * A veth counts in its own tx_dropped what it could not hand to its peer (veth_xmit: peer down,
+ * too big for the peer's MTU, peer's queue full): the drops at these functions on that device.
+ */
+const VETH_TX = new Set(['veth_xmit', '__dev_forward_skb', '__dev_forward_skb2', 'veth_forward_skb']);
+const devCounter = (e: TraceEvent): string | null =>
+  e.type === 'drop' && e.ifname && VETH_TX.has(locationFunction(e.location)) ? `dev:${e.ifname}:tx_dropped` : null;
+
 export class Audit {
   private readonly before = new Map<number, NetCounters>();
   private readonly after = new Map<number, NetCounters>();
@@ -98,17 +106,22 @@ export class Audit {
   /** Every event of the stream, visible or not (event-based counters). */
   note(e: TraceEvent): void {
     if (!this.before.has(e.netns)) return;
+    const dev = devCounter(e);
+    if (dev) this.add(e.netns, dev, 1);
     for (const a of AUDITED) {
       if (!a.event) continue;
       const n = a.event(e);
-      if (!n) continue;
-      let m = this.fromEvents.get(e.netns);
-      if (!m) {
-        m = new Map();
-        this.fromEvents.set(e.netns, m);
-      }
-      m.set(a.counter, (m.get(a.counter) ?? 0) + n);
+      if (n) this.add(e.netns, a.counter, n);
     }
+  }
+
+  private add(netns: number, counter: string, n: number): void {
+    let m = this.fromEvents.get(netns);
+    if (!m) {
+      m = new Map();
+      this.fromEvents.set(netns, m);
+    }
+    m.set(counter, (m.get(counter) ?? 0) + n);
   }
 
   /**
@@ -135,7 +148,11 @@ export class Audit {
     for (const [netns, before] of this.before) {
       const after = this.after.get(netns);
       if (!after) continue;
-      for (const a of AUDITED) {
+      // device counters: only veths' tx_dropped has drops to hold against it; others are listed when they moved
+      const devRows: Audited[] = Object.keys(after)
+        .filter((k) => k.startsWith('dev:') && k.endsWith(':tx_dropped'))
+        .map((counter) => ({ counter, traced_as: 'drops on that device at veth_xmit/__dev_forward_skb', event: () => 0 }));
+      for (const a of [...AUDITED, ...devRows]) {
         if (!(a.counter in after) || (a.event && !a.drop && !events)) continue;
         const delta = after[a.counter] - (before[a.counter] ?? 0);
         let traced = a.event ? (this.fromEvents.get(netns)?.get(a.counter) ?? 0) : 0;

@@ -10,16 +10,30 @@ import { readFile } from 'node:fs/promises';
 
 export type NetCounters = Record<string, number>;
 
-const FILES = ['netstat', 'snmp', 'snmp6'] as const;
+const FILES = ['netstat', 'snmp', 'snmp6', 'dev'] as const;
+const IFNAME = /^[^\s:/]{1,15}$/;
 const MAX_BYTES = 1 << 20;
 const NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 
-/** netstat/snmp: `Group: a b c` followed by `Group: 1 2 3`; snmp6: `Name value` lines. */
+/**
+ * netstat/snmp: `Group: a b c` followed by `Group: 1 2 3`; snmp6: `Name value` lines; dev: `eth0:`
+ * and 16 numbers, of which the receive and transmit drops become `dev:<ifname>:rx_dropped` and
+ * `dev:<ifname>:tx_dropped`.
+ */
 export function parseNetCounters(text: string, into: NetCounters = {}): NetCounters {
   const lines = text.slice(0, MAX_BYTES).split('\n');
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i].trim();
     if (!line) continue;
+    const dev = /^([^\s:]+):\s*((?:\d+\s+){15}\d+)$/.exec(line);
+    if (dev) {
+      const v = dev[2].split(/\s+/).map(Number);
+      if (IFNAME.test(dev[1])) {
+        into[`dev:${dev[1]}:rx_dropped`] = v[3];
+        into[`dev:${dev[1]}:tx_dropped`] = v[11];
+      }
+      continue;
+    }
     const colon = /^([A-Za-z0-9]+):\s(.*)$/.exec(line);
     if (colon) {
       const next = /^([A-Za-z0-9]+):\s(.*)$/.exec((lines[i + 1] ?? '').trim());

@@ -28,6 +28,24 @@ describe('parseNetCounters', () => {
     });
   });
 
+  it('reads the receive and transmit drops of each device from /proc/net/dev', () => {
+    const dev = [
+      'Inter-|   Receive                                                |  Transmit',
+      ' face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed',
+      '    lo: 1812396    1282    0    0    0     0          0         0  1812396    1282    0    0    0     0       0          0',
+      'vethA@x:  100 2 0 7 0 0 0 0  200 3 0 9 0 0 0 0',
+      'eth0:  100 2 0 1 0 0 0 0  200 3 0 5 0 0 0 0',
+    ].join('\n');
+    expect(parseNetCounters(dev)).toEqual({
+      'dev:lo:rx_dropped': 0,
+      'dev:lo:tx_dropped': 0,
+      'dev:vethA@x:rx_dropped': 7,
+      'dev:vethA@x:tx_dropped': 9,
+      'dev:eth0:rx_dropped': 1,
+      'dev:eth0:tx_dropped': 5,
+    });
+  });
+
   it('skips what does not parse: mismatched pairs, junk names, non-numbers', () => {
     expect(parseNetCounters('TcpExt: A B\nTcpExt: 1\nIp: x\nOther: 1\n$$$ 3\nGood 4\nBad x\n')).toEqual({ Good: 4 });
   });
