@@ -106,6 +106,12 @@ export class Session {
         return make('tracepoint');
       }
       try {
+        // tp_btf needs no tracefs, but the syscall tracepoints of failed connects do: mount it when we can
+        try {
+          ensureTracefs();
+        } catch {
+          // connect_error records are then off
+        }
         return make('tp_btf');
       } catch (e) {
         if (options.attach === 'tp_btf') throw e;

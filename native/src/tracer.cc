@@ -142,6 +142,12 @@ void Tracer::Load(Napi::Env env, bool use_btf, uint32_t ring_bytes) {
   skel_->rodata->rtx_has_err = TracepointArgCount("tcp_retransmit_skb") >= 3;
   skel_->rodata->kfree_skb_has_rx_sk = TracepointArgCount("kfree_skb") >= 4;
   ConfigureListenSyn(skel_, use_btf);
+  // neigh_create (v5.3, "net: neigh: add tracepoints") carries the table; without it the neighbour
+  // evidence is off, not the tracer
+  if (TracepointArgCount("neigh_create") < 4) {
+    bpf_program__set_autoload(skel_->progs.neigh_create_btf, false);
+    bpf_program__set_autoload(skel_->progs.neigh_create_tp, false);
+  }
   int err = bpf_map__set_max_entries(skel_->maps.events, ring_bytes);
   if (err == 0) err = droptrace_bpf__load(skel_);
   if (err != 0) {
@@ -168,6 +174,7 @@ Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
   LogCapture log;
   for (const ProgramPair& pair : Programs(skel_)) {
     struct bpf_program* prog = use_btf_ ? pair.btf : pair.tracepoint;
+    if (!bpf_program__autoload(prog)) continue;
     struct bpf_link* link = bpf_program__attach(prog);
     if (link == nullptr) {
       int err = errno;
@@ -177,16 +184,15 @@ Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
     }
     links_.push_back(link);
   }
-  // connect() failures: syscall tracepoints exist in one kind only
-  for (struct bpf_program* prog : {skel_->progs.connect_enter_tp, skel_->progs.connect_exit_tp}) {
-    struct bpf_link* link = bpf_program__attach(prog);
-    if (link == nullptr) {
-      int err = errno;
-      for (struct bpf_link* l : links_) bpf_link__destroy(l);
-      links_.clear();
-      throw LibbpfError(env, std::string("attach ") + bpf_program__section_name(prog), err, log);
-    }
-    links_.push_back(link);
+  // connect() failures: syscall tracepoints exist in one kind only, and only with
+  // CONFIG_FTRACE_SYSCALLS and tracefs; without them that record is off, not the tracer
+  struct bpf_link* enter = bpf_program__attach(skel_->progs.connect_enter_tp);
+  struct bpf_link* leave = enter != nullptr ? bpf_program__attach(skel_->progs.connect_exit_tp) : nullptr;
+  if (leave != nullptr) {
+    links_.push_back(enter);
+    links_.push_back(leave);
+  } else if (enter != nullptr) {
+    bpf_link__destroy(enter);
   }
   if (bpf_program__autoload(skel_->progs.listen_syn_btf)) {
     struct bpf_link* link = bpf_program__attach(skel_->progs.listen_syn_btf);
