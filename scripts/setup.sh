@@ -14,6 +14,8 @@ packages=(
   iproute2 iptables nftables util-linux procps
   # e2e containers: a real Docker engine, and busybox for an image made without a registry
   docker.io busybox-static
+  # e2e pods without a kubelet: containerd's CRI plugin, runc, the CNI bridge plugins; a real Prometheus
+  containerd runc containernetworking-plugins prometheus
   # benchmark baselines and format check
   bpftrace clang-format-16
 )

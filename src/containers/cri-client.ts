@@ -1,0 +1,204 @@
+/**
+ * A client for the Kubernetes Container Runtime Interface (runtime.v1 RuntimeService) over the
+ * runtime's unix socket: containerd's CRI plugin, CRI-O. The messages are those of
+ * proto/cri-runtime-v1.proto, loaded with snake_case keys as the API names them.
+ *
+ * Every call has a deadline: a runtime that hangs must not hang the tracer's refresh.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { DroptraceError } from '../errors.js';
+
+/** Where kubelet finds the runtime by default, in the order tried. */
+export const DEFAULT_CRI_SOCKETS = ['/run/containerd/containerd.sock', '/var/run/crio/crio.sock'];
+export const CRI_UNREACHABLE = 'ERR_DROPTRACE_CRI_UNREACHABLE';
+export const CRI_CALL = 'ERR_DROPTRACE_CRI_CALL';
+
+const PROTO = fileURLToPath(new URL('../../proto/cri-runtime-v1.proto', import.meta.url));
+const CALL_TIMEOUT_MS = 5000;
+
+export type Labels = Record<string, string>;
+
+export interface CriPodSandboxMetadata {
+  name: string;
+  uid: string;
+  namespace: string;
+  attempt: number;
+}
+
+export interface CriPodSandbox {
+  id: string;
+  metadata: CriPodSandboxMetadata | null;
+  state: 'SANDBOX_READY' | 'SANDBOX_NOTREADY';
+  created_at: string;
+  labels: Labels;
+  annotations: Labels;
+}
+
+export interface CriPodSandboxStatus extends CriPodSandbox {
+  network: { ip: string; additional_ips: Array<{ ip: string }> } | null;
+}
+
+export interface CriContainer {
+  id: string;
+  pod_sandbox_id: string;
+  metadata: { name: string; attempt: number } | null;
+  image: { image: string } | null;
+  image_ref: string;
+  state: 'CONTAINER_CREATED' | 'CONTAINER_RUNNING' | 'CONTAINER_EXITED' | 'CONTAINER_UNKNOWN';
+  created_at: string;
+  labels: Labels;
+  annotations: Labels;
+}
+
+export interface CriContainerEvent {
+  container_id: string;
+  container_event_type: 'CONTAINER_CREATED_EVENT' | 'CONTAINER_STARTED_EVENT' | 'CONTAINER_STOPPED_EVENT' | 'CONTAINER_DELETED_EVENT';
+  pod_sandbox_status: CriPodSandboxStatus | null;
+}
+
+/** The verbose `info` of a status answer: containerd and CRI-O both give the process id under "info". */
+export interface CriVerboseInfo {
+  pid: number | null;
+  /** The network namespace path from the OCI spec, when the runtime gives it. */
+  netnsPath: string | null;
+}
+
+type Unary = (req: unknown, meta: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: unknown) => void) => void;
+type ServiceClient = grpc.Client & Record<string, Unary | ((req: unknown) => grpc.ClientReadableStream<unknown>)>;
+
+let definition: grpc.GrpcObject | undefined;
+
+function runtimeService(): grpc.ServiceClientConstructor {
+  definition ??= grpc.loadPackageDefinition(
+    protoLoader.loadSync(PROTO, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true }),
+  );
+  const runtime = definition.runtime as grpc.GrpcObject;
+  return (runtime.v1 as grpc.GrpcObject).RuntimeService as grpc.ServiceClientConstructor;
+}
+
+/** Reads the pid and netns path out of a verbose status's `info` map; anything malformed is null. */
+export function parseVerboseInfo(info: Labels | undefined): CriVerboseInfo {
+  const out: CriVerboseInfo = { pid: null, netnsPath: null };
+  const raw = info?.info;
+  if (!raw) return out;
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    return out;
+  }
+  if (typeof v !== 'object' || v === null) return out;
+  const o = v as { pid?: unknown; runtimeSpec?: { linux?: { namespaces?: Array<{ type?: unknown; path?: unknown }> } } };
+  if (typeof o.pid === 'number' && Number.isInteger(o.pid) && o.pid > 0) out.pid = o.pid;
+  const ns = o.runtimeSpec?.linux?.namespaces;
+  if (Array.isArray(ns)) {
+    const net = ns.find((n) => n?.type === 'network');
+    if (typeof net?.path === 'string' && net.path.startsWith('/')) out.netnsPath = net.path;
+  }
+  return out;
+}
+
+export class CriClient {
+  readonly socketPath: string;
+  private readonly client: ServiceClient;
+
+  constructor(socketPath: string) {
+    this.socketPath = socketPath;
+    const Service = runtimeService();
+    this.client = new Service(`unix:${socketPath}`, grpc.credentials.createInsecure(), {
+      // a runtime that is gone should fail the call, not queue it
+      'grpc.enable_retries': 0,
+      'grpc.max_receive_message_length': 64 << 20,
+    }) as ServiceClient;
+  }
+
+  /** The first default socket that exists, or null (no CRI runtime on this node). */
+  static defaultSocket(): string | null {
+    return DEFAULT_CRI_SOCKETS.find((p) => existsSync(p)) ?? null;
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  /** Any unary RuntimeService call by its proto name, with snake_case request and answer. */
+  call<T>(method: string, request: object, timeoutMs = CALL_TIMEOUT_MS): Promise<T> {
+    const fn = this.client[method] as Unary | undefined;
+    if (typeof fn !== 'function') return Promise.reject(new Error(`no CRI method ${method}`));
+    return new Promise<T>((resolve, reject) => {
+      fn.call(this.client, request, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => {
+        if (err) reject(this.error(method, err));
+        else resolve(res as T);
+      });
+    });
+  }
+
+  version(): Promise<{ runtime_name: string; runtime_version: string; runtime_api_version: string }> {
+    return this.call('Version', { version: 'v1' });
+  }
+
+  async listPodSandbox(): Promise<CriPodSandbox[]> {
+    return (await this.call<{ items: CriPodSandbox[] }>('ListPodSandbox', {})).items;
+  }
+
+  async listContainers(): Promise<CriContainer[]> {
+    return (await this.call<{ containers: CriContainer[] }>('ListContainers', {})).containers;
+  }
+
+  async podSandboxStatus(id: string): Promise<{ status: CriPodSandboxStatus; info: CriVerboseInfo }> {
+    const r = await this.call<{ status: CriPodSandboxStatus; info: Labels }>('PodSandboxStatus', { pod_sandbox_id: id, verbose: true });
+    return { status: r.status, info: parseVerboseInfo(r.info) };
+  }
+
+  async containerStatus(id: string): Promise<{ status: CriContainer; info: CriVerboseInfo }> {
+    const r = await this.call<{ status: CriContainer; info: Labels }>('ContainerStatus', { container_id: id, verbose: true });
+    return { status: r.status, info: parseVerboseInfo(r.info) };
+  }
+
+  /**
+   * The runtime's container event stream. `onEnd` gets the error that ended it; an error whose
+   * code is ERR_DROPTRACE_CRI_CALL with grpcCode UNIMPLEMENTED means the runtime has no stream
+   * (containerd before 1.7). Returns a function that cancels the stream.
+   */
+  events(onEvent: (ev: CriContainerEvent) => void, onEnd: (err: DroptraceError | null) => void): () => void {
+    const stream = (this.client.GetContainerEvents as (req: unknown) => grpc.ClientReadableStream<CriContainerEvent>)({});
+    let ended = false;
+    const end = (err: DroptraceError | null) => {
+      if (ended) return;
+      ended = true;
+      onEnd(err);
+    };
+    stream.on('data', onEvent);
+    stream.on('error', (e: grpc.ServiceError) => end(e.code === grpc.status.CANCELLED ? null : this.error('GetContainerEvents', e)));
+    stream.on('end', () => end(null));
+    return () => {
+      ended = true;
+      stream.cancel();
+    };
+  }
+
+  private error(method: string, err: grpc.ServiceError): DroptraceError {
+    const unreachable = err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.DEADLINE_EXCEEDED;
+    const e = unreachable
+      ? new DroptraceError(
+          CRI_UNREACHABLE,
+          `the CRI runtime at ${this.socketPath} does not answer (${err.details || grpc.status[err.code]})`,
+          'give the runtime socket with --cri-socket (containerd: /run/containerd/containerd.sock, CRI-O: /var/run/crio/crio.sock)',
+          { cause: err },
+        )
+      : new DroptraceError(CRI_CALL, `CRI ${method} at ${this.socketPath}: ${err.details || grpc.status[err.code]}`, undefined, {
+          cause: err,
+        });
+    (e as DroptraceError & { grpcCode?: number }).grpcCode = err.code;
+    return e;
+  }
+}
+
+export function grpcCodeOf(e: unknown): number | undefined {
+  return (e as { grpcCode?: number } | null)?.grpcCode;
+}
+
+export const GRPC_UNIMPLEMENTED = grpc.status.UNIMPLEMENTED;
