@@ -25,8 +25,13 @@ export interface Container {
   runtime: string; // docker, podman, containerd, cri-o, netns (a plain `ip netns` namespace)
   image: string | null;
   pid: number | null;
+  /** Kubernetes pod name and namespace. */
   pod?: string;
   namespace?: string;
+  /** Kubernetes pod UID: from the CRI runtime, or from a kubepods cgroup path when nothing else names the pod. */
+  pod_uid?: string;
+  /** true: the record names the pod (its sandbox, which owns the pod's netns), not one container in it. */
+  sandbox?: boolean;
 }
 
 /** Facts captured at drop time that explain it; fields absent where they do not apply. */

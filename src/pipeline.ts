@@ -4,9 +4,13 @@
  * containers → enricher (container, layer, hint, evidence). The library's trace() and every verb
  * take their events from here and only choose a sink.
  */
+
+import { CRI_UNREACHABLE } from './containers/cri-client.js';
 import { type ContainerEntities, ContainerFollower } from './containers/follow.js';
-import { ContainerIndex } from './containers/index.js';
+import { ContainerIndex, defaultSources } from './containers/index.js';
 import { listNetnsNames } from './containers/netns-names.js';
+import { PodFollower } from './containers/pod-follow.js';
+import { parseK8sNamespace, parsePodSpec } from './containers/pod-names.js';
 import { Enricher } from './enrich.js';
 import type { LostRecord, StartRecord, StopRecord, TraceEvent } from './events.js';
 import type { TraceFilter } from './filter.js';
@@ -26,6 +30,14 @@ export interface PipelineSink {
   lost(record: LostRecord): void;
 }
 
+function unionOf(a: ContainerEntities, b: ContainerEntities): ContainerEntities {
+  return {
+    netns: [...new Set([...a.netns, ...b.netns])],
+    cgroups: [...new Set([...a.cgroups, ...b.cgroups])],
+    addresses: [...new Set([...a.addresses, ...b.addresses])],
+  };
+}
+
 function withEntities(base: TraceFilter, e: ContainerEntities): TraceFilter {
   return { ...base, netns: [...(base.netns ?? []), ...e.netns], cgroups: e.cgroups, addresses: e.addresses, restrict: true };
 }
@@ -34,7 +46,7 @@ export class Pipeline {
   private constructor(
     readonly session: Session,
     readonly index: ContainerIndex,
-    private readonly follower: ContainerFollower | undefined,
+    private readonly followers: Array<{ stop(): void }>,
     private readonly enricher: Enricher,
   ) {}
 
@@ -43,29 +55,61 @@ export class Pipeline {
     const log = options.log ?? (() => {});
     const base = filterOf(options);
     const specs = options.container ?? [];
+    const pods = (options.pod ?? []).map(parsePodSpec);
+    const namespaces = (options.k8sNamespace ?? []).map(parseK8sNamespace);
+    const following = specs.length > 0 || pods.length > 0 || namespaces.length > 0;
     // the periodic full refresh is only a backstop (runtime events and misses refresh it): every 30 s
-    const index = new ContainerIndex({ pollMs: 30_000 });
-    if (specs.length) {
-      // a source that fails (Docker API unreachable) matters only when a container was asked for; once per kind
-      const warned = new Set<string>();
-      index.on('warning', (e) => {
-        if (warned.has(e.code)) return;
-        warned.add(e.code);
-        log(`warning [${e.code}]: ${e.message}`);
-      });
-    }
-    let follower: ContainerFollower | undefined;
+    const index = new ContainerIndex({ pollMs: 30_000, sources: defaultSources(process.env, { criSocket: options.criSocket }) });
+    // a source that fails (Docker API unreachable) matters only when a container was asked for; a
+    // CRI runtime that does not answer always does (pods are then named from cgroup paths only); once per kind
+    const warned = new Set<string>();
+    index.on('warning', (e) => {
+      if (warned.has(e.code) || !(following || e.code === CRI_UNREACHABLE)) return;
+      warned.add(e.code);
+      log(`warning [${e.code}]: ${e.message}${e.code === CRI_UNREACHABLE ? '; pods are named from cgroup paths only (procfs)' : ''}`);
+    });
+    const followers: Array<{ stop(): void }> = [];
     let session: Session | undefined;
     try {
       await index.start();
       let filter = base;
-      if (specs.length) {
-        follower = new ContainerFollower(index, specs, (entities) => session?.applyFilter(withEntities(base, entities)), log);
-        filter = withEntities(base, await follower.start());
+      if (following) {
+        // each follower's latest entities; the kernel filter is their union
+        let ofContainers: ContainerEntities = { netns: [], cgroups: [], addresses: [] };
+        let ofPods: ContainerEntities = { netns: [], cgroups: [], addresses: [] };
+        const union = () => withEntities(base, unionOf(ofContainers, ofPods));
+        if (specs.length) {
+          const f = new ContainerFollower(
+            index,
+            specs,
+            (entities) => {
+              ofContainers = entities;
+              session?.applyFilter(union());
+            },
+            log,
+          );
+          followers.push(f);
+          ofContainers = await f.start();
+        }
+        if (pods.length || namespaces.length) {
+          const f = new PodFollower(
+            index,
+            pods,
+            namespaces,
+            (entities) => {
+              ofPods = entities;
+              session?.applyFilter(union());
+            },
+            log,
+          );
+          followers.push(f);
+          ofPods = await f.start();
+        }
+        filter = union();
       }
       session = Session.open({ ...options, filter });
     } catch (e) {
-      follower?.stop();
+      for (const f of followers) f.stop();
       index.stop();
       throw e;
     }
@@ -76,7 +120,7 @@ export class Pipeline {
       netfilterEvidence: options.netfilterEvidence,
     });
     index.on('gone', (netns) => enricher.forget(netns));
-    return new Pipeline(session, index, follower, enricher);
+    return new Pipeline(session, index, followers, enricher);
   }
 
   /** Attaches and streams enriched events to the sink. */
@@ -120,7 +164,7 @@ export class Pipeline {
   /** Detaches, then stops following containers. Idempotent. */
   stop(): StopRecord {
     const stop = this.session.stop();
-    this.follower?.stop();
+    for (const f of this.followers) f.stop();
     this.index.stop();
     return stop;
   }

@@ -15,6 +15,12 @@ export interface Selection {
   pid?: Array<string | number>;
   /** Containers by name or id (Docker, podman, CRI, …), followed across restarts. */
   container?: string[];
+  /** Kubernetes pods as <namespace>/<name>, followed when deleted and created again. */
+  pod?: string[];
+  /** Every pod of these Kubernetes namespaces, as they come and go. */
+  k8sNamespace?: string[];
+  /** Where pods are named from: the CRI runtime's socket (containerd, CRI-O); default: the usual paths, where one exists. */
+  criSocket?: string;
   /** Drop reasons as the kernel names them (NETFILTER_DROP; the SKB_DROP_REASON_ prefix is optional). */
   reason?: string[];
   proto?: string;

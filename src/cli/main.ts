@@ -1,6 +1,7 @@
 /** The droptrace command line: commander, one factory per verb, errors with codes and hints. */
 import { Command, CommanderError, Option } from 'commander';
 import { DroptraceError } from '../errors.js';
+import { DEFAULT_METRICS_ADDRESS } from '../metrics/server.js';
 import { droptraceVersion } from '../version.js';
 import { type CheckOptions, check } from './check.js';
 import { containersCommand } from './containers.js';
@@ -8,6 +9,7 @@ import { EXIT_USAGE, exitCodeFor } from './exit-codes.js';
 import { type ExplainOptions, explain } from './explain.js';
 import { collect, nonNegativeInteger, port, positiveInteger, positiveNumber, proto } from './options.js';
 import { reasonsCommand } from './reasons.js';
+import { type ServeOptions, serve } from './serve.js';
 import { type StreamOptions, stream } from './stream.js';
 import { type TopOptions, top } from './top.js';
 
@@ -16,6 +18,9 @@ function addFilterOptions(cmd: Command): Command {
     .option('--netns <name|inode|path>', 'only this network namespace (repeatable; names from /run/netns)', collect, [])
     .option('--pid <pid>', 'only the network namespace of this process (repeatable)', collect, [])
     .option('--container <name|id>', 'only drops that concern this container, followed across restarts (repeatable)', collect, [])
+    .option('--pod <namespace/name>', 'only drops that concern this Kubernetes pod, followed when re-created (repeatable)', collect, [])
+    .option('--k8s-namespace <namespace>', 'only drops that concern pods of this Kubernetes namespace (repeatable)', collect, [])
+    .option('--cri-socket <path>', 'the CRI runtime socket that names pods (default: containerd or CRI-O at the usual path)')
     .option('--reason <NAME>', 'only this drop reason, e.g. NETFILTER_DROP (repeatable)', collect, [])
     .option('--proto <tcp|udp|icmp|icmpv6>', 'only this transport protocol', proto)
     .option('--port <n>', 'only packets with this port at either end', port);
@@ -71,6 +76,17 @@ export function buildProgram(io: ProgramIO = { out: process.stdout, err: process
     .action(async (command: string[], opts: CheckOptions) => {
       const status = await check(command, opts, io);
       if (status !== 0) throw new CheckFailed(status);
+    });
+
+  addFilterOptions(program.command('serve'))
+    .description('node agent: NDJSON records on stdout and Prometheus metrics from the in-kernel counters')
+    .option('--metrics <address>', 'where to serve /metrics: [host:]port, loopback unless an address is given', DEFAULT_METRICS_ADDRESS)
+    .option('--grace <seconds>', 'how long the series of a pod that is gone are kept', positiveNumber('--grace'), 300)
+    .option('--all', 'also write benign drops (the counters always count them)')
+    .option('--duration <seconds>', 'stop after this many seconds', positiveNumber('--duration'))
+    .addOption(new Option('--attach <mode>', 'program kind').choices(['auto', 'tp_btf', 'tracepoint']).default('auto'))
+    .action(async (opts: ServeOptions) => {
+      await serve(opts, io);
     });
 
   program.addCommand(containersCommand(io));

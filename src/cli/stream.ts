@@ -4,6 +4,7 @@ import type { DroptraceRecord, LostRecord, StopRecord, TraceEvent } from '../eve
 import { ndjsonLines } from '../output/ndjson.js';
 import { summaryText } from '../output/summary.js';
 import { lostLine, textLine } from '../output/text.js';
+import type { Pipeline } from '../pipeline.js';
 import type { Selection } from '../selection.js';
 import { openPipeline } from './open.js';
 import { untilStopped } from './until-stopped.js';
@@ -23,6 +24,13 @@ export interface StreamIO {
   out: NodeJS.WritableStream & { writableNeedDrain?: boolean };
   err: NodeJS.WritableStream;
   color: boolean;
+  /** Another consumer of the same pipeline (serve's metrics): sees the pipeline once open, and every event. */
+  tap?: StreamTap;
+}
+
+export interface StreamTap {
+  opened(pipeline: Pipeline): void;
+  events(events: readonly TraceEvent[]): void;
 }
 
 export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRecord> {
@@ -30,6 +38,7 @@ export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRec
   // the namespaces' own counters, read before attaching: the audit record says what they counted that the stream did not
   const { audit, unreadable } = await startAudit(pipeline, () => pipeline.session.clock.now());
   for (const n of unreadable) io.err.write(`droptrace: warning: cannot read the counters of netns ${n}; it is not audited\n`);
+  io.tap?.opened(pipeline);
   const json = Boolean(opts.json);
   const byContainer: Record<string, number> = {};
   let shown = 0;
@@ -60,6 +69,7 @@ export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRec
   pipeline.start({
     events(events) {
       for (const e of events) audit.note(e);
+      io.tap?.events(events);
       let visible = opts.all ? events : events.filter((e) => e.type !== 'drop' || !e.benign);
       if (opts.count !== undefined && shown + visible.length >= opts.count) {
         visible = visible.slice(0, opts.count - shown);

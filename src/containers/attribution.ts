@@ -38,11 +38,22 @@ function cgroupOf(value: string | bigint | null): bigint | null {
   }
 }
 
-/** In order: netns, cgroup, veth peer, address; a plain `ip netns` peer only when nothing better names it. */
+/**
+ * In order: netns, cgroup, veth peer, address; a plain `ip netns` peer only when nothing better
+ * names it. In a pod's netns, a socket's cgroup that belongs to one of the pod's containers names it.
+ */
 export function attribute(find: ContainerLookups, ev: AttributionInput): Attribution | null {
   let c = find.byNetns(ev.netns);
-  if (c) return { container: c, via: 'netns' };
   const cgroup = cgroupOf(ev.cgroup_id);
+  if (c) {
+    // a pod's netns names the pod; the socket's cgroup, when it has one, says which of its containers
+    if (c.sandbox && cgroup !== null) {
+      const member = find.byCgroup(cgroup);
+      if (member && !member.sandbox && member.podUid !== undefined && member.podUid === c.podUid)
+        return { container: member, via: 'cgroup' };
+    }
+    return { container: c, via: 'netns' };
+  }
   if (cgroup !== null) {
     c = find.byCgroup(cgroup);
     if (c) return { container: c, via: 'cgroup' };

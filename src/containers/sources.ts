@@ -3,6 +3,8 @@
  * one merged list per refresh, and what changed between two lists.
  */
 import { DroptraceError } from '../errors.js';
+import { CriClient } from './cri-client.js';
+import { CriSource } from './cri-source.js';
 import { DockerApi } from './docker-api.js';
 import { DockerSource } from './docker-source.js';
 import { NetnsNamesSource } from './netns-names.js';
@@ -21,8 +23,16 @@ function failing(name: string, err: DroptraceError): ContainerSource {
   return { name, list: () => Promise.reject(err) };
 }
 
-/** Docker API (DOCKER_HOST or the default socket), podman's socket when present, procfs, `ip netns` names. */
-export function defaultSources(env: NodeJS.ProcessEnv = process.env): ContainerSource[] {
+export interface SourceOptions {
+  /** The CRI runtime's socket; default: containerd's or CRI-O's where one exists. */
+  criSocket?: string;
+}
+
+/**
+ * Docker API (DOCKER_HOST or the default socket), podman's socket when present, the CRI runtime
+ * (pods) when its socket is given or found, procfs, `ip netns` names.
+ */
+export function defaultSources(env: NodeJS.ProcessEnv = process.env, opts: SourceOptions = {}): ContainerSource[] {
   const out: ContainerSource[] = [];
   try {
     out.push(new DockerSource(DockerApi.fromEnv(env)));
@@ -31,6 +41,8 @@ export function defaultSources(env: NodeJS.ProcessEnv = process.env): ContainerS
   }
   const podman = DockerApi.podman();
   if (podman) out.push(new DockerSource(podman));
+  const cri = opts.criSocket ?? CriClient.defaultSocket();
+  if (cri) out.push(new CriSource(new CriClient(cri)));
   out.push(new ProcfsSource(), new NetnsNamesSource());
   return out;
 }

@@ -12,7 +12,7 @@ export interface ContainerInfo extends Container {
   /** The container's own IPv4 and IPv6 addresses (canonical text form), no loopback or link-local. */
   addresses: string[];
   running: boolean;
-  /** Kubernetes pod UID when only the cgroup path told us about the pod. */
+  /** Kubernetes pod UID (from CRI, or from a kubepods cgroup path). */
   podUid?: string;
 }
 
@@ -38,5 +38,7 @@ export function toContainer(info: ContainerInfo): Container {
   const c: Container = { id: info.id, name: info.name, runtime: info.runtime, image: info.image, pid: info.pid };
   if (info.pod !== undefined) c.pod = info.pod;
   if (info.namespace !== undefined) c.namespace = info.namespace;
+  if (info.podUid !== undefined) c.pod_uid = info.podUid;
+  if (info.sandbox) c.sandbox = true;
   return c;
 }

@@ -1,0 +1,231 @@
+/**
+ * Prometheus metrics from the in-kernel counters: drops by (namespace, pod, container, layer,
+ * component, reason), exact under storms because the kernel counts every drop by (netns, reason,
+ * location) whatever the event stream delivers. Each refresh adds what every kernel key gained
+ * since the last one to the series of whoever owns that netns now, so a pod re-created under the
+ * same name continues its series, and a reused netns inode does not carry a dead pod's counts.
+ *
+ * Cardinality is bounded by design: no addresses, ports or locations as labels; the series of a
+ * pod that is gone are removed after a grace period.
+ */
+import { release } from 'node:os';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { classify } from '../classify/index.js';
+import type { ContainerInfo } from '../containers/types.js';
+import type { DropRecord, TraceEvent } from '../events.js';
+
+export interface KernelCount {
+  netns: number;
+  reason: string;
+  location: string;
+  count: number;
+}
+
+/** What the metrics read: the session's counters and the container index's view. */
+export interface MetricsInputs {
+  counts(): KernelCount[];
+  stats(): { lost: number; counterFull: number };
+  /** The container or pod that owns a netns now, or null (the host, or nothing known). */
+  ownerOf(netns: number): ContainerInfo | null;
+  /** Is a pod of this namespace and name running now? */
+  podRunning(namespace: string, pod: string): boolean;
+}
+
+export interface DropMetricsOptions {
+  version: string;
+  program: string;
+  /** How long the series of a pod that is gone stay (default 300 s). */
+  graceMs?: number;
+  now?: () => number;
+}
+
+interface Owner {
+  namespace: string;
+  pod: string;
+  container: string;
+}
+
+const HOST: Owner = { namespace: '', pod: '', container: '' };
+
+/** A counter key as a record with nothing but its reason and location: what layer and component follow from. */
+function countRecord(reason: string, location: string): DropRecord {
+  return {
+    type: 'drop',
+    time: '',
+    reason,
+    reason_code: 0,
+    location,
+    direction: 'unknown',
+    tcp_flags: null,
+    len: 0,
+    ifindex: 0,
+    ifname: null,
+    mtu: null,
+    netns: 0,
+    cgroup_id: null,
+    peer: null,
+    sk_state: null,
+    proto: null,
+    family: null,
+    saddr: null,
+    sport: null,
+    daddr: null,
+    dport: null,
+    container: null,
+    container_via: null,
+    layer: null,
+    component: null,
+    hint: null,
+    benign: false,
+    evidence: {},
+  };
+}
+
+/** The owner labels of a container or pod: a pod-level owner (its sandbox) has no container name. */
+export function ownerLabels(c: { name: string; pod?: string; namespace?: string; sandbox?: boolean } | null): Owner {
+  if (!c) return HOST;
+  return { namespace: c.namespace ?? '', pod: c.pod ?? '', container: c.sandbox ? '' : c.name };
+}
+
+interface Series {
+  labels: Record<string, string>;
+  /** When its pod was first seen gone; null while it runs (or for series without a pod). */
+  goneSince: number | null;
+}
+
+export class DropMetrics {
+  readonly registry = new Registry();
+  private readonly drops: Counter<string>;
+  private readonly retransmits: Counter<string>;
+  private readonly lost: Counter<string>;
+  private readonly uncounted: Counter<string>;
+  private readonly last = new Map<string, number>();
+  /** The last owner seen per netns: a pod's final drops, counted just after it went, stay its own. */
+  private readonly lastOwner = new Map<number, Owner>();
+  private readonly series = new Map<string, Series>();
+  private lostSeen = 0;
+  private uncountedSeen = 0;
+  private readonly graceMs: number;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly inputs: MetricsInputs,
+    opts: DropMetricsOptions,
+  ) {
+    this.graceMs = opts.graceMs ?? 300_000;
+    this.now = opts.now ?? (() => Date.now());
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    new Gauge({
+      name: 'droptrace_build_info',
+      help: 'droptrace version, the program kind attached and the kernel; always 1',
+      labelNames: ['version', 'program', 'kernel', 'node_version'],
+      registers,
+    }).set({ version: opts.version, program: opts.program, kernel: release(), node_version: process.versions.node }, 1);
+    this.drops = new Counter({
+      name: 'droptrace_drops_total',
+      help: 'Packets the kernel dropped, counted in the kernel (exact), by the pod or container whose network namespace it was in',
+      labelNames: ['namespace', 'pod', 'container', 'layer', 'component', 'reason'],
+      registers,
+    });
+    this.retransmits = new Counter({
+      name: 'droptrace_retransmits_total',
+      help: 'TCP retransmits seen in the event stream, by pod or container and kind (rto, fast, tlp, syn, synack)',
+      labelNames: ['namespace', 'pod', 'container', 'kind'],
+      registers,
+    });
+    this.lost = new Counter({
+      name: 'droptrace_events_lost_total',
+      help: 'Events the ring buffer had no room for (the drop counters still count them)',
+      registers,
+    });
+    this.uncounted = new Counter({
+      name: 'droptrace_drops_uncounted_total',
+      help: 'Drops the in-kernel counter map had no room for: missing from droptrace_drops_total',
+      registers,
+    });
+  }
+
+  /** Retransmit events from the stream (enriched: their container is set). */
+  observe(events: readonly TraceEvent[]): void {
+    for (const e of events) {
+      if (e.type !== 'retransmit') continue;
+      const labels = { ...ownerLabels(e.container), kind: e.kind };
+      this.retransmits.inc(labels);
+      this.track('r', labels);
+    }
+  }
+
+  /** Adds what the kernel counted since the last refresh; removes series of pods gone for the grace period. */
+  refresh(): void {
+    for (const row of this.inputs.counts()) {
+      const key = `${row.netns}|${row.reason}|${row.location}`;
+      const before = this.last.get(key) ?? 0;
+      if (row.count === before) continue;
+      this.last.set(key, row.count);
+      const delta = row.count - before;
+      if (delta <= 0) continue;
+      const current = this.inputs.ownerOf(row.netns);
+      const owner = current ? ownerLabels(current) : (this.lastOwner.get(row.netns) ?? HOST);
+      if (current) this.lastOwner.set(row.netns, owner);
+      const c = classify(countRecord(row.reason, row.location));
+      const labels = { ...owner, layer: c.layer, component: c.component, reason: row.reason };
+      this.drops.inc(labels, delta);
+      this.track('d', labels);
+    }
+    const s = this.inputs.stats();
+    if (s.lost > this.lostSeen) this.lost.inc(s.lost - this.lostSeen);
+    this.lostSeen = Math.max(this.lostSeen, s.lost);
+    if (s.counterFull > this.uncountedSeen) this.uncounted.inc(s.counterFull - this.uncountedSeen);
+    this.uncountedSeen = Math.max(this.uncountedSeen, s.counterFull);
+    this.expire();
+  }
+
+  /** The text Prometheus scrapes, counters brought up to date first. */
+  async scrape(): Promise<string> {
+    this.refresh();
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  private track(kind: 'd' | 'r', labels: Record<string, string>): void {
+    const key = `${kind}${JSON.stringify(labels)}`;
+    const s = this.series.get(key);
+    if (s) s.goneSince = null;
+    else this.series.set(key, { labels, goneSince: null });
+  }
+
+  private expire(): void {
+    const now = this.now();
+    const running = new Map<string, boolean>();
+    const up = (namespace: string, pod: string) => {
+      const key = `${namespace}/${pod}`;
+      let r = running.get(key);
+      if (r === undefined) {
+        r = this.inputs.podRunning(namespace, pod);
+        running.set(key, r);
+      }
+      return r;
+    };
+    const expired = new Set<string>();
+    for (const [key, s] of this.series) {
+      const { namespace, pod } = s.labels;
+      if (!pod) continue;
+      if (up(namespace, pod)) {
+        s.goneSince = null;
+        continue;
+      }
+      s.goneSince ??= now;
+      if (now - s.goneSince < this.graceMs) continue;
+      if (key.startsWith('d')) this.drops.remove(s.labels);
+      else this.retransmits.remove(s.labels);
+      this.series.delete(key);
+      expired.add(`${namespace}/${pod}`);
+    }
+    // a pod gone for good no longer claims its netns inode: the kernel hands it to the next namespace
+    for (const [netns, o] of this.lastOwner) if (expired.has(`${o.namespace}/${o.pod}`)) this.lastOwner.delete(netns);
+  }
+}

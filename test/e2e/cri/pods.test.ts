@@ -1,0 +1,227 @@
+/**
+ * Pods on a real containerd (CRI plugin, no kubelet), run through CRI calls by the test: what the
+ * CRI source reports against the kernel, drops made in a pod reported with its pod, namespace and
+ * container, `--pod` keeping one pod, a pod deleted and created again under its name followed, a
+ * real Prometheus scraping `droptrace serve`, and the bad-input cases.
+ */
+import { execFileSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { CriClient } from '../../../src/containers/cri-client.js';
+import { CriSource } from '../../../src/containers/cri-source.js';
+import { cgroup2Mount } from '../../../src/containers/proc.js';
+import type { DropRecord, DroptraceRecord } from '../../../src/events.js';
+import { DroptraceRun } from '../../helpers/droptrace-cli.js';
+import { SKIP_KERNEL } from '../../helpers/kernel-env.js';
+import { freePort } from '../docker/attribution-lab.js';
+import { Containerd, type RunningPod } from './containerd.js';
+import { Prometheus } from './prometheus.js';
+
+const NS = 'dtk8-shop';
+/** A closed UDP port in every pod: each datagram to it is one NO_SOCKET drop in the pod's netns. */
+const CLOSED = 9;
+
+/** `count` datagrams from the host to ip:port, a few ms apart (the first one waits for ARP). */
+async function udpTo(ip: string, port: number, count: number): Promise<void> {
+  const s = createSocket('udp4');
+  try {
+    for (let i = 0; i < count; i++) {
+      await new Promise<void>((resolve, reject) => s.send(Buffer.from('dtk8'), port, ip, (e) => (e ? reject(e) : resolve())));
+      await new Promise((r) => setTimeout(r, i === 0 ? 100 : 2));
+    }
+  } finally {
+    s.close();
+  }
+}
+
+const isDrop = (r: DroptraceRecord): r is DropRecord => r.type === 'drop';
+
+describe.skipIf(SKIP_KERNEL)('Kubernetes pods through CRI (containerd, no kubelet)', () => {
+  let ctrd: Containerd;
+  let web: RunningPod;
+  let other: RunningPod;
+  const runs: DroptraceRun[] = [];
+  const start = async (args: string[]) => {
+    const r = await DroptraceRun.start(args, 30_000);
+    runs.push(r);
+    return r;
+  };
+
+  beforeAll(async () => {
+    ctrd = await Containerd.start();
+    web = await ctrd.runPod({ name: 'web', namespace: NS });
+    other = await ctrd.runPod({ name: 'other', namespace: NS });
+    console.error(`containerd ready in ${ctrd.timings.startMs.toFixed(0)} ms, image import ${ctrd.timings.imageImportMs.toFixed(0)} ms`);
+  });
+
+  afterAll(async () => {
+    for (const r of runs) r.kill();
+    await ctrd?.stop();
+  });
+
+  test('the CRI source reports the pod (sandbox, netns) and its container (cgroup) as the kernel sees them', async () => {
+    const client = new CriClient(ctrd.socketPath);
+    try {
+      const list = await new CriSource(client).list();
+      const sandbox = list.find((c) => c.id === web.sandboxId);
+      const app = list.find((c) => c.id === web.containerId);
+      expect(sandbox).toMatchObject({
+        name: 'web',
+        runtime: 'containerd',
+        pod: 'web',
+        namespace: NS,
+        podUid: web.uid,
+        sandbox: true,
+        pid: web.sandboxPid,
+        netns: web.netns,
+        addresses: [web.ip],
+        running: true,
+      });
+      const mount = cgroup2Mount();
+      if (mount === null) throw new Error('no cgroup2 mount');
+      const cgroupId = statSync(join(mount, 'kubepods', 'besteffort', `pod${web.uid}`, web.containerId), { bigint: true }).ino;
+      expect(app).toMatchObject({ name: 'app', pod: 'web', namespace: NS, podUid: web.uid, pid: web.appPid, netns: web.netns, cgroupId });
+      expect(app?.sandbox).toBeUndefined();
+      // sandboxes come first: the pod, not one of its containers, owns the shared netns
+      expect(list.indexOf(sandbox as never)).toBeLessThan(list.indexOf(app as never));
+    } finally {
+      client.close();
+    }
+  });
+
+  test('--pod: drops in the pod with pod, namespace and uid; a socket in its container names the container; other pods left out', async () => {
+    const dt = await start(['--json', '--cri-socket', ctrd.socketPath, '--pod', `${NS}/web`]);
+    await udpTo(other.ip, CLOSED, 5);
+    await udpTo(web.ip, CLOSED, 5);
+    const podDrop = await dt.waitFor((r): r is DropRecord => isDrop(r) && r.netns === web.netns && r.reason === 'NO_SOCKET', 15_000);
+    expect(podDrop.container).toEqual({
+      id: web.sandboxId,
+      name: 'web',
+      runtime: 'containerd',
+      image: null,
+      pid: web.sandboxPid,
+      pod: 'web',
+      namespace: NS,
+      pod_uid: web.uid,
+      sandbox: true,
+    });
+    expect(podDrop.container_via).toBe('netns');
+    // a SYN sent by a socket of the app's (busybox nc), dropped by an OUTPUT rule in the pod's
+    // netns: the socket's cgroup says which container
+    const rule = ['-p', 'tcp', '--dport', '9999', '-j', 'DROP'];
+    execFileSync('nsenter', ['-t', String(web.sandboxPid), '-n', 'iptables', '-w', '-A', 'OUTPUT', ...rule]);
+    const sent = await ctrd.exec(web, ['sh', '-c', 'nc -w1 10.213.77.1 9999 </dev/null; echo tried']);
+    expect(sent.stdout).toContain('tried');
+    const appDrop = await dt.waitFor((r): r is DropRecord => isDrop(r) && r.reason === 'NETFILTER_DROP' && r.dport === 9999, 15_000);
+    expect(appDrop.container).toMatchObject({ id: web.containerId, name: 'app', pod: 'web', namespace: NS, pod_uid: web.uid });
+    expect(appDrop.container?.sandbox).toBeUndefined();
+    expect(appDrop.container_via).toBe('cgroup');
+    expect(await dt.stop()).toBe(0);
+    const drops = dt.drops();
+    expect(drops.filter((d) => d.netns === other.netns)).toEqual([]);
+    expect(drops.filter((d) => d.netns === web.netns && d.reason === 'NO_SOCKET').length).toBe(5);
+  });
+
+  test('a pod deleted and created again under its name is followed (new sandbox, new netns)', async () => {
+    const dt = await start(['--json', '--cri-socket', ctrd.socketPath, '--pod', `${NS}/web`]);
+    await udpTo(web.ip, CLOSED, 1);
+    await dt.waitFor((r) => isDrop(r) && r.netns === web.netns);
+    const old = web;
+    await ctrd.removePod(old);
+    web = await ctrd.runPod({ name: 'web', namespace: NS });
+    expect(web.sandboxId).not.toBe(old.sandboxId);
+    // the follower rewrites the kernel filter when the index sees the new pod (runtime poll, then refresh)
+    const deadline = Date.now() + 20_000;
+    let hit: DropRecord | undefined;
+    while (!hit && Date.now() < deadline) {
+      await udpTo(web.ip, CLOSED, 1);
+      await new Promise((r) => setTimeout(r, 200));
+      hit = dt.drops().find((d) => d.netns === web.netns && d.reason === 'NO_SOCKET');
+    }
+    expect(hit?.container).toMatchObject({ id: web.sandboxId, pod: 'web', namespace: NS, pod_uid: web.uid, sandbox: true });
+    expect(dt.stderr).toMatch(new RegExp(`pod ${NS}/web is gone`));
+    expect(await dt.stop()).toBe(0);
+  });
+
+  test('a real Prometheus scrapes `droptrace serve`: PromQL returns exactly the drops made in the pod', async () => {
+    const port = await freePort();
+    const dt = await start(['serve', '--metrics', `127.0.0.1:${port}`, '--cri-socket', ctrd.socketPath]);
+    const prom = await Prometheus.start(`127.0.0.1:${port}`);
+    try {
+      const made = 37;
+      await udpTo(web.ip, CLOSED, made);
+      const q = `sum(droptrace_drops_total{namespace="${NS}",pod="web",reason="NO_SOCKET"})`;
+      const deadline = Date.now() + 20_000;
+      let value = Number.NaN;
+      while (Date.now() < deadline) {
+        const r = await prom.query(q);
+        value = r[0]?.value ?? Number.NaN;
+        if (value >= made) break;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      // two more scrapes: the count must not creep past what was made
+      await new Promise((r) => setTimeout(r, 2500));
+      const settled = (await prom.query(q))[0]?.value;
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const lines = metrics.split('\n').filter((l) => l.includes(`pod="web"`) || l.startsWith('droptrace_events_lost_total'));
+      console.error(`PromQL ${q} = ${settled} (drops made: ${made})\n${lines.join('\n')}`);
+      expect(value).toBe(made);
+      expect(settled).toBe(made);
+      expect(lines.some((l) => /^droptrace_drops_total\{namespace="dtk8-shop",pod="web",container="",layer="transport",/.test(l))).toBe(
+        true,
+      );
+      expect(metrics).toMatch(/^droptrace_build_info\{version="[^"]+",program="(tp_btf|tracepoint)"/m);
+      expect(metrics).toMatch(/^process_cpu_seconds_total /m);
+      expect(await prom.targetUp()).toBe(true);
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+      // NDJSON on stdout at the same time
+      expect(dt.drops().some((d) => d.netns === web.netns && d.container?.pod === 'web')).toBe(true);
+    } finally {
+      prom.stop();
+    }
+    expect(await dt.stop()).toBe(0);
+  });
+
+  test('without a CRI runtime (socket unreachable): one stderr line, and the procfs fallback puts the pod UID in the record', async () => {
+    const dt = await start(['--json', '--cri-socket', '/tmp/dtk8-no-such.sock', '--netns', String(web.netns)]);
+    await udpTo(web.ip, CLOSED, 2);
+    const d = await dt.waitFor((r): r is DropRecord => isDrop(r) && r.netns === web.netns, 15_000);
+    expect(d.container?.pod_uid).toBe(web.uid);
+    expect(d.container?.pod).toBeUndefined();
+    expect(await dt.stop()).toBe(0);
+    const lines = dt.stderr.split('\n').filter((l) => l.includes('ERR_DROPTRACE_CRI_UNREACHABLE'));
+    expect(lines.length).toBe(1);
+    expect(lines[0]).toMatch(/\/tmp\/dtk8-no-such\.sock.*cgroup paths/);
+  });
+
+  test('an unknown pod exits 2 with a coded error that lists the pods it knows', async () => {
+    const r = await DroptraceRun.run(['--json', '--cri-socket', ctrd.socketPath, '--pod', `${NS}/nope`, '--duration', '1']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/ERR_DROPTRACE_POD_UNKNOWN/);
+    expect(r.stderr).toContain(`${NS}/web`);
+    expect(r.stderr).toContain(`${NS}/other`);
+  });
+
+  test('a metrics address in use, or not this host’s, gets a coded error before anything is loaded', async () => {
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', () => resolve()));
+    const port = (busy.address() as { port: number }).port;
+    try {
+      const inUse = await DroptraceRun.run(['serve', '--metrics', `127.0.0.1:${port}`, '--duration', '1']);
+      expect(inUse.code).toBe(1);
+      expect(inUse.stderr).toMatch(/ERR_DROPTRACE_METRICS_ADDRESS_IN_USE/);
+    } finally {
+      busy.close();
+    }
+    // TEST-NET-1: no interface here has it
+    const foreign = await DroptraceRun.run(['serve', '--metrics', '192.0.2.1:9469', '--duration', '1']);
+    expect(foreign.code).toBe(1);
+    expect(foreign.stderr).toMatch(/ERR_DROPTRACE_METRICS_ADDRESS_NOT_ALLOWED/);
+    const bad = await DroptraceRun.run(['serve', '--metrics', 'localhost:x', '--duration', '1']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/ERR_DROPTRACE_OPTION_METRICS_ADDRESS/);
+  });
+});
