@@ -60,11 +60,12 @@ export class Pipeline {
     const following = specs.length > 0 || pods.length > 0 || namespaces.length > 0;
     // the periodic full refresh is only a backstop (runtime events and misses refresh it): every 30 s
     const index = new ContainerIndex({ pollMs: 30_000, sources: defaultSources(process.env, { criSocket: options.criSocket }) });
-    // a source that fails (Docker API unreachable) matters only when a container was asked for; a
-    // CRI runtime that does not answer always does (pods are then named from cgroup paths only); once per kind
+    // a source that fails (Docker API unreachable) matters only when a container was asked for; the
+    // CRI runtime always does (pods are then named from cgroup paths only); once per kind
     const warned = new Set<string>();
     index.on('warning', (e) => {
-      if (warned.has(e.code) || !(following || e.code === CRI_UNREACHABLE)) return;
+      const cri = e.code.startsWith('ERR_DROPTRACE_CRI_');
+      if (warned.has(e.code) || !(specs.length > 0 || cri)) return;
       warned.add(e.code);
       log(`warning [${e.code}]: ${e.message}${e.code === CRI_UNREACHABLE ? '; pods are named from cgroup paths only (procfs)' : ''}`);
     });

@@ -1,14 +1,15 @@
 /** `droptrace containers`: what droptrace sees, and how it would attribute a drop to each. */
 import { Command } from 'commander';
-import { ContainerIndex } from '../containers/index.js';
+import { ContainerIndex, defaultSources } from '../containers/index.js';
 import { hostVeths } from '../containers/veth.js';
 
 export function containersCommand(io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream }): Command {
   return new Command('containers')
     .description('list the containers (and named network namespaces) droptrace sees: name, id, runtime, netns, addresses, veth')
     .option('--json', 'one JSON array')
-    .action(async (opts: { json?: boolean }) => {
-      const index = new ContainerIndex({ pollMs: 0 });
+    .option('--cri-socket <path>', 'the CRI runtime socket that names pods (default: containerd or CRI-O at the usual path)')
+    .action(async (opts: { json?: boolean; criSocket?: string }) => {
+      const index = new ContainerIndex({ pollMs: 0, sources: defaultSources(process.env, { criSocket: opts.criSocket }) });
       index.on('warning', (e) => io.err.write(`droptrace: warning [${e.code}]: ${e.message}\n`));
       await index.refresh();
       const rows = await Promise.all(
@@ -20,6 +21,9 @@ export function containersCommand(io: { out: NodeJS.WritableStream; err: NodeJS.
             id: c.id,
             runtime: c.runtime,
             image: c.image,
+            // namespace/name of the Kubernetes pod, for a pod's sandbox and its containers
+            pod: c.pod !== undefined ? `${c.namespace ?? ''}/${c.pod}` : null,
+            pod_uid: c.podUid ?? null,
             running: c.running,
             pid: c.pid,
             netns: c.netns,
@@ -32,12 +36,13 @@ export function containersCommand(io: { out: NodeJS.WritableStream; err: NodeJS.
         io.out.write(`${JSON.stringify(rows)}\n`);
         return;
       }
-      const table = [['NAME', 'ID', 'RUNTIME', 'STATE', 'PID', 'NETNS', 'ADDRESSES', 'VETH']];
+      const table = [['NAME', 'ID', 'RUNTIME', 'POD', 'STATE', 'PID', 'NETNS', 'ADDRESSES', 'VETH']];
       for (const r of rows) {
         table.push([
           r.name,
           r.id.slice(0, 12),
           r.runtime,
+          r.pod ?? '-',
           r.running ? 'running' : 'stopped',
           String(r.pid ?? '-'),
           String(r.netns ?? '-'),

@@ -220,6 +220,8 @@ export class CriSource implements ContainerSource {
       stopped = true;
       cancel?.();
       if (timer) clearInterval(timer);
+      // the index stops following for good: the channel goes with it
+      this.client.close();
     };
   }
 }

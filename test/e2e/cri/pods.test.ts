@@ -43,6 +43,7 @@ describe.skipIf(SKIP_KERNEL)('Kubernetes pods through CRI (containerd, no kubele
   let ctrd: Containerd;
   let web: RunningPod;
   let other: RunningPod;
+  let elsewhere: RunningPod;
   const runs: DroptraceRun[] = [];
   const start = async (args: string[]) => {
     const r = await DroptraceRun.start(args, 30_000);
@@ -54,6 +55,7 @@ describe.skipIf(SKIP_KERNEL)('Kubernetes pods through CRI (containerd, no kubele
     ctrd = await Containerd.start();
     web = await ctrd.runPod({ name: 'web', namespace: NS });
     other = await ctrd.runPod({ name: 'other', namespace: NS });
+    elsewhere = await ctrd.runPod({ name: 'web', namespace: 'dtk8-else' });
     console.error(`containerd ready in ${ctrd.timings.startMs.toFixed(0)} ms, image import ${ctrd.timings.imageImportMs.toFixed(0)} ms`);
   });
 
@@ -123,6 +125,18 @@ describe.skipIf(SKIP_KERNEL)('Kubernetes pods through CRI (containerd, no kubele
     const drops = dt.drops();
     expect(drops.filter((d) => d.netns === other.netns)).toEqual([]);
     expect(drops.filter((d) => d.netns === web.netns && d.reason === 'NO_SOCKET').length).toBe(5);
+  });
+
+  test('--k8s-namespace: every pod of that namespace, none of another namespace (even one with a pod of the same name)', async () => {
+    const dt = await start(['--json', '--cri-socket', ctrd.socketPath, '--k8s-namespace', NS]);
+    await udpTo(elsewhere.ip, CLOSED, 3);
+    await udpTo(web.ip, CLOSED, 3);
+    await udpTo(other.ip, CLOSED, 3);
+    await dt.waitFor((r) => isDrop(r) && r.netns === other.netns && r.container?.pod === 'other', 15_000);
+    await dt.waitFor((r) => isDrop(r) && r.netns === web.netns && r.container?.pod === 'web', 15_000);
+    expect(await dt.stop()).toBe(0);
+    expect(dt.drops().filter((d) => d.netns === elsewhere.netns)).toEqual([]);
+    expect(new Set(dt.drops().map((d) => d.container?.namespace))).toEqual(new Set([NS]));
   });
 
   test('a pod deleted and created again under its name is followed (new sandbox, new netns)', async () => {
