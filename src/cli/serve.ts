@@ -43,7 +43,10 @@ export async function serve(opts: ServeOptions, io: { out: NodeJS.WritableStream
                 counts: () => pipeline.counts(),
                 stats: () => pipeline.stats(),
                 ownerOf: (netns) => pipeline.index.byNetns(netns),
-                podRunning: (namespace, name) => podMembers(pipeline.index.list(), { namespace, name }).length > 0,
+                running: (o) =>
+                  o.pod
+                    ? podMembers(pipeline.index.list(), { namespace: o.namespace, name: o.pod }).length > 0
+                    : pipeline.index.running().some((c) => c.name === o.container && c.pod === undefined),
               },
               { version: droptraceVersion(), program: pipeline.startRecord().program, graceMs: opts.grace * 1000 },
             );

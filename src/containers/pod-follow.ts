@@ -9,6 +9,8 @@ import { namespaceMembers, type PodRef, podMembers, unknownPod } from './pod-nam
 
 export class PodFollower {
   private readonly up = new Map<string, boolean>();
+  /** The sandbox each followed pod had when last seen: a new one is the pod created again. */
+  private readonly sandboxes = new Map<string, string>();
   private readonly onChange = (_change: ContainerChange) => this.update();
 
   constructor(
@@ -25,6 +27,8 @@ export class PodFollower {
       if (podMembers(this.index.list(), ref).length === 0) await this.index.refresh();
       if (podMembers(this.index.list(), ref).length === 0) throw unknownPod(ref, this.index.list(), [...this.index.sourceErrors.values()]);
       this.up.set(key(ref), true);
+      const sandbox = podMembers(this.index.list(), ref).find((c) => c.sandbox);
+      if (sandbox) this.sandboxes.set(key(ref), sandbox.id);
     }
     for (const ns of this.namespaces) {
       const n = namespaceMembers(this.index.list(), ns).filter((c) => c.sandbox).length;
@@ -45,8 +49,14 @@ export class PodFollower {
       const members = podMembers(all, ref);
       const was = this.up.get(key(ref)) ?? false;
       const sandbox = members.find((c) => c.sandbox);
+      const previous = this.sandboxes.get(key(ref));
       if (was && members.length === 0) this.log(`pod ${key(ref)} is gone; still following it, tracing resumes when it is back`);
       else if (!was && members.length > 0) this.log(`pod ${key(ref)} is running${sandbox ? `: netns ${sandbox.netns}` : ''}`);
+      else if (sandbox && previous !== undefined && sandbox.id !== previous) {
+        // deleted and created again between two looks: a new sandbox under the same name
+        this.log(`pod ${key(ref)} was created again: netns ${sandbox.netns}`);
+      }
+      if (sandbox) this.sandboxes.set(key(ref), sandbox.id);
       this.up.set(key(ref), members.length > 0);
     }
     // always rewritten: even an unchanged inode may now belong to another namespace

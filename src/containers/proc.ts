@@ -60,7 +60,9 @@ export function cgroup2Mount(): string | null {
 
 /** cgroup v2 id of a cgroup path: the inode of its directory, which is what the kernel's kn->id holds. */
 export function cgroupIdOfPath(v2Path: string, mount = cgroup2Mount()): bigint | null {
-  if (mount === null) return null;
+  // a path above our own cgroup namespace's root (`/../…`, read from inside a container with a
+  // private cgroup namespace) has no directory under our mount: no id rather than a wrong one
+  if (mount === null || v2Path.split('/').includes('..')) return null;
   try {
     return statSync(join(mount, v2Path), { bigint: true }).ino;
   } catch {

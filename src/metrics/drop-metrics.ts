@@ -10,7 +10,7 @@
  */
 import { release } from 'node:os';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import { classify } from '../classify/index.js';
+import { classify, locationFunction } from '../classify/index.js';
 import type { ContainerInfo } from '../containers/types.js';
 import type { DropRecord, TraceEvent } from '../events.js';
 
@@ -27,25 +27,40 @@ export interface MetricsInputs {
   stats(): { lost: number; counterFull: number };
   /** The container or pod that owns a netns now, or null (the host, or nothing known). */
   ownerOf(netns: number): ContainerInfo | null;
-  /** Is a pod of this namespace and name running now? */
-  podRunning(namespace: string, pod: string): boolean;
+  /** Is the pod (namespace and pod set) or, outside pods, the container of this name running now? */
+  running(owner: Owner): boolean;
 }
 
 export interface DropMetricsOptions {
   version: string;
   program: string;
-  /** How long the series of a pod that is gone stay (default 300 s). */
+  /** How long the series of a pod (or container) that is gone stay (default 300 s). */
   graceMs?: number;
   now?: () => number;
 }
 
-interface Owner {
+export interface Owner {
   namespace: string;
   pod: string;
   container: string;
 }
 
 const HOST: Owner = { namespace: '', pod: '', container: '' };
+
+/**
+ * The transport protocol a dropping function is for (__udp4_lib_rcv, tcp_v6_rcv, icmpv6_rcv…):
+ * the counter key has no protocol, and components such as NO_SOCKET's are named by it, so that
+ * the metric's component is the one the same drop's record has.
+ */
+export function protoOfLocation(location: string): string | null {
+  const f = locationFunction(location);
+  if (f.includes('udp')) return 'udp';
+  if (f.includes('tcp')) return 'tcp';
+  if (f.includes('icmpv6') || f.includes('icmp6')) return 'icmpv6';
+  if (f.includes('icmp')) return 'icmp';
+  if (f.includes('sctp')) return 'sctp';
+  return null;
+}
 
 /** A counter key as a record with nothing but its reason and location: what layer and component follow from. */
 function countRecord(reason: string, location: string): DropRecord {
@@ -65,7 +80,7 @@ function countRecord(reason: string, location: string): DropRecord {
     cgroup_id: null,
     peer: null,
     sk_state: null,
-    proto: null,
+    proto: protoOfLocation(location),
     family: null,
     saddr: null,
     sport: null,
@@ -201,20 +216,21 @@ export class DropMetrics {
   private expire(): void {
     const now = this.now();
     const running = new Map<string, boolean>();
-    const up = (namespace: string, pod: string) => {
-      const key = `${namespace}/${pod}`;
+    const up = (o: Owner) => {
+      const key = ownerKey(o);
       let r = running.get(key);
       if (r === undefined) {
-        r = this.inputs.podRunning(namespace, pod);
+        r = this.inputs.running(o);
         running.set(key, r);
       }
       return r;
     };
     const expired = new Set<string>();
     for (const [key, s] of this.series) {
-      const { namespace, pod } = s.labels;
-      if (!pod) continue;
-      if (up(namespace, pod)) {
+      const owner: Owner = { namespace: s.labels.namespace, pod: s.labels.pod, container: s.labels.container };
+      // the host's series (no pod, no container) stay for good
+      if (!owner.pod && !owner.container) continue;
+      if (up(owner)) {
         s.goneSince = null;
         continue;
       }
@@ -223,9 +239,14 @@ export class DropMetrics {
       if (key.startsWith('d')) this.drops.remove(s.labels);
       else this.retransmits.remove(s.labels);
       this.series.delete(key);
-      expired.add(`${namespace}/${pod}`);
+      expired.add(ownerKey(owner));
     }
-    // a pod gone for good no longer claims its netns inode: the kernel hands it to the next namespace
-    for (const [netns, o] of this.lastOwner) if (expired.has(`${o.namespace}/${o.pod}`)) this.lastOwner.delete(netns);
+    // an owner gone for good no longer claims its netns inode: the kernel hands it to the next namespace
+    for (const [netns, o] of this.lastOwner) if (expired.has(ownerKey(o))) this.lastOwner.delete(netns);
   }
+}
+
+/** A pod is one owner whatever container of it a series names; a container outside pods is its own. */
+function ownerKey(o: Owner): string {
+  return o.pod ? `pod:${o.namespace}/${o.pod}` : `container:${o.container}`;
 }

@@ -64,7 +64,8 @@ function world() {
       counts: () => [...counts.values()].map((r) => ({ ...r })),
       stats: () => w.stats,
       ownerOf: (n) => owners.get(n) ?? null,
-      podRunning: (ns, p) => [...owners.values()].some((o) => o.namespace === ns && o.pod === p && o.running),
+      running: (o) =>
+        [...owners.values()].some((c) => c.running && (o.pod ? c.namespace === o.namespace && c.pod === o.pod : c.name === o.container)),
     },
     { version: '0.0.0-test', program: 'tp_btf', graceMs: 1000, now: () => clock },
   );
@@ -93,7 +94,8 @@ describe('DropMetrics', () => {
     let d = await dropsOf(w.metrics);
     const web = d.find((x) => x.labels.pod === 'web');
     expect(web).toEqual({
-      labels: { namespace: 'shop', pod: 'web', container: '', layer: 'transport', component: expect.any(String), reason: 'NO_SOCKET' },
+      // the component the record of the same drop has: the function names the protocol
+      labels: { namespace: 'shop', pod: 'web', container: '', layer: 'transport', component: 'udp', reason: 'NO_SOCKET' },
       value: 7,
     });
     expect(d.find((x) => x.labels.pod === '')?.value).toBe(3);
@@ -132,6 +134,21 @@ describe('DropMetrics', () => {
     expect((await dropsOf(w.metrics)).find((x) => x.labels.pod === 'web')?.value).toBe(3);
     w.tick(2);
     expect((await dropsOf(w.metrics)).find((x) => x.labels.pod === 'web')).toBeUndefined();
+  });
+
+  test("a container outside pods expires the same way; the host's series stay", async () => {
+    const w = world();
+    w.owners.set(21, pod('nginx', 21, { pod: undefined, namespace: undefined, sandbox: undefined, runtime: 'docker' }));
+    w.add(21, 'NO_SOCKET', 'tcp_v4_rcv+0x1', 1);
+    w.add(1, 'NO_SOCKET', 'tcp_v4_rcv+0x1', 1);
+    let d = await dropsOf(w.metrics);
+    expect(d.find((x) => x.labels.container === 'nginx')?.value).toBe(1);
+    w.owners.delete(21);
+    await dropsOf(w.metrics);
+    w.tick(1001);
+    d = await dropsOf(w.metrics);
+    expect(d.find((x) => x.labels.container === 'nginx')).toBeUndefined();
+    expect(d.find((x) => x.labels.container === '' && x.labels.pod === '')?.value).toBe(1);
   });
 
   test('lost events and uncounted drops are counters too', async () => {
