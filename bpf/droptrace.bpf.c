@@ -52,6 +52,14 @@ struct {
 	__type(value, __u64);
 } drop_counts SEC(".maps");
 
+/* Exact retransmit counts by (netns, kind), whatever the event stream holds back or loses. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct dt_rtx_count_key);
+	__type(value, __u64);
+} rtx_counts SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -470,6 +478,34 @@ static __always_inline __u32 tcp_skb_segs(const struct sk_buff *skb)
 	return BPF_CORE_READ(cb, tcp_gso_segs);
 }
 
+/*
+ * Every matched retransmit, summary mode too, counted by (netns, kind): the
+ * kind is read here so that the count does not depend on the event being sent.
+ */
+static __always_inline void count_retransmit(const struct sock *sk, __u8 type, __u32 netns, __u8 state)
+{
+	struct dt_rtx_count_key key = {.netns = netns, .kind = DT_RTX_SYNACK};
+	__u64 one = 1, *v;
+
+	if (type != DT_EVENT_SYNACK)
+		key.kind = retransmit_kind(
+		    sk, state,
+		    BPF_CORE_READ_BITFIELD_PROBED((const struct inet_connection_sock *)sk, icsk_ca_state));
+	v = bpf_map_lookup_elem(&rtx_counts, &key);
+	if (v) {
+		*v += 1;
+		return;
+	}
+	if (!bpf_map_update_elem(&rtx_counts, &key, &one, BPF_NOEXIST))
+		return;
+	/* another CPU created the key meanwhile, or the map is full */
+	v = bpf_map_lookup_elem(&rtx_counts, &key);
+	if (v)
+		*v += 1;
+	else
+		stat_inc(DT_STAT_COUNTER_FULL);
+}
+
 static __always_inline int handle_retransmit(const struct sock *sk, const struct sock_common *tuple_from,
 					     __u8 type, int err, __u32 segs)
 {
@@ -494,6 +530,7 @@ static __always_inline int handle_retransmit(const struct sock *sk, const struct
 		return 0;
 	stat_inc(DT_STAT_MATCHED);
 	stat_inc(DT_STAT_RETRANSMITS);
+	count_retransmit(sk, type, e.netns, e.sk_state);
 	if (!f->emit)
 		return 0;
 	e.ts_ns = bpf_ktime_get_ns();

@@ -139,6 +139,14 @@ struct dt_count_key {
 
 DT_STATIC_ASSERT(sizeof(struct dt_count_key) == 16, "dt_count_key layout changed");
 
+/* Key of the in-kernel retransmit counters. */
+struct dt_rtx_count_key {
+	__u32 netns;
+	__u32 kind; /* enum dt_retransmit_kind */
+};
+
+DT_STATIC_ASSERT(sizeof(struct dt_rtx_count_key) == 8, "dt_rtx_count_key layout changed");
+
 /* Address filter key: family plus address, so v4 and v6 never collide. */
 struct dt_addr_key {
 	__u32 family;

@@ -15,7 +15,7 @@ import { Enricher } from './enrich.js';
 import type { LostRecord, StartRecord, StopRecord, TraceEvent } from './events.js';
 import type { TraceFilter } from './filter.js';
 import { filterOf, type Selection } from './selection.js';
-import { type DropCount, Session, type SessionOptions, type SessionStats } from './session.js';
+import { type DropCount, type RetransmitCount, Session, type SessionOptions, type SessionStats } from './session.js';
 
 export interface PipelineOptions extends Selection, Omit<SessionOptions, 'filter'> {
   /** Read rulesets and conntrack counts for netfilter drops (runs iptables/nft in the namespace; default true). */
@@ -155,6 +155,10 @@ export class Pipeline {
   /** The namespaces the filter names (with followed containers'), or none when it traces every namespace. */
   filteredNetns(): number[] {
     return [...(this.session.currentFilter().netns ?? [])];
+  }
+
+  retransmitCounts(): RetransmitCount[] {
+    return this.session.retransmitCounts();
   }
 
   /** A name for a namespace: its container's, its `ip netns` name, or undefined. */

@@ -3,9 +3,9 @@
  * sink, lost events reported as they happen, exact counts from the kernel at the end.
  */
 import { release } from 'node:os';
-import { createDecoder, type Decoder } from './decode/decoder.js';
+import { createDecoder, type Decoder, retransmitKinds } from './decode/decoder.js';
 import { WallClock } from './decode/format.js';
-import type { LostRecord, StartRecord, StopRecord, TraceEvent } from './events.js';
+import type { LostRecord, RetransmitKind, StartRecord, StopRecord, TraceEvent } from './events.js';
 import { SCHEMA_VERSION } from './events.js';
 import { nativeFilter, type TraceFilter } from './filter.js';
 import { caStateNames, type ReasonNames, reasonNames, tcpStateNames } from './kernel/btf-names.js';
@@ -50,6 +50,12 @@ export interface DropCount {
   netns: number;
   reason: string;
   location: string;
+  count: number;
+}
+
+export interface RetransmitCount {
+  netns: number;
+  kind: RetransmitKind;
   count: number;
 }
 
@@ -217,6 +223,13 @@ export class Session {
         count,
       }))
       .sort((a, b) => b.count - a.count);
+  }
+
+  /** Exact retransmit counts from the kernel, by (netns, kind); after stop(), nothing (the maps are gone). */
+  retransmitCounts(): RetransmitCount[] {
+    if (this.stopped) return [];
+    const kinds = retransmitKinds(this.addon.layout.constants);
+    return this.tracer.retransmitCounts().map(([netns, kind, count]) => ({ netns, kind: kinds[kind] ?? 'unknown', count }));
   }
 
   /** Detaches everything; the final counts are read first. Idempotent. */

@@ -106,6 +106,7 @@ Napi::Function Tracer::Init(Napi::Env env) {
                          InstanceMethod<&Tracer::Stats>("stats"),
                          InstanceMethod<&Tracer::UserLost>("userLost"),
                          InstanceMethod<&Tracer::Counts>("counts"),
+                         InstanceMethod<&Tracer::RetransmitCounts>("retransmitCounts"),
                          InstanceAccessor<&Tracer::AttachMode>("attachMode"),
                      });
 }
@@ -319,6 +320,31 @@ Napi::Value Tracer::Counts(const Napi::CallbackInfo& info) {
       row.Set(1u, static_cast<double>(next.reason));
       row.Set(2u, Napi::BigInt::New(env, static_cast<uint64_t>(next.location)));
       row.Set(3u, static_cast<double>(sum));
+      out.Set(n++, row);
+    }
+    cur = next;
+    prev = &cur;
+  }
+  return out;
+}
+
+Napi::Value Tracer::RetransmitCounts(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (skel_ == nullptr) throw Napi::Error::New(env, "tracer is closed");
+  std::vector<__u64> values(libbpf_num_possible_cpus());
+  struct bpf_map* map = skel_->maps.rtx_counts;
+  Napi::Array out = Napi::Array::New(env);
+  struct dt_rtx_count_key cur = {}, next = {};
+  const void* prev = nullptr;
+  uint32_t n = 0;
+  while (bpf_map__get_next_key(map, prev, &next, sizeof(next)) == 0) {
+    if (bpf_map__lookup_elem(map, &next, sizeof(next), values.data(), values.size() * sizeof(__u64), 0) == 0) {
+      __u64 sum = 0;
+      for (__u64 v : values) sum += v;
+      Napi::Array row = Napi::Array::New(env, 3);
+      row.Set(0u, static_cast<double>(next.netns));
+      row.Set(1u, static_cast<double>(next.kind));
+      row.Set(2u, static_cast<double>(sum));
       out.Set(n++, row);
     }
     cur = next;

@@ -39,6 +39,8 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   Napi::Value Stats(const Napi::CallbackInfo& info);
   // counts(): [[netns, reason, location (bigint), count], ...] from the in-kernel counters. Main thread.
   Napi::Value Counts(const Napi::CallbackInfo& info);
+  // retransmitCounts(): [[netns, kind, count], ...] from the in-kernel retransmit counters. Main thread.
+  Napi::Value RetransmitCounts(const Napi::CallbackInfo& info);
   Napi::Value AttachMode(const Napi::CallbackInfo& info);
 
   void Load(Napi::Env env, bool use_btf, uint32_t ring_bytes);

@@ -41,6 +41,7 @@ export async function serve(opts: ServeOptions, io: { out: NodeJS.WritableStream
             metrics = new DropMetrics(
               {
                 counts: () => pipeline.counts(),
+                retransmitCounts: () => pipeline.retransmitCounts(),
                 stats: () => pipeline.stats(),
                 ownerOf: (netns) => pipeline.index.byNetns(netns),
                 running: (o) =>
@@ -54,9 +55,6 @@ export async function serve(opts: ServeOptions, io: { out: NodeJS.WritableStream
             timer = setInterval(() => m.refresh(), REFRESH_MS);
             timer.unref();
             io.err.write(`droptrace: metrics on ${server.url}\n`);
-          },
-          events(events) {
-            metrics?.observe(events);
           },
         },
       },

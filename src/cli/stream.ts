@@ -24,13 +24,12 @@ export interface StreamIO {
   out: NodeJS.WritableStream & { writableNeedDrain?: boolean };
   err: NodeJS.WritableStream;
   color: boolean;
-  /** Another consumer of the same pipeline (serve's metrics): sees the pipeline once open, and every event. */
+  /** Another consumer of the same pipeline (serve's metrics): sees the pipeline once it is open. */
   tap?: StreamTap;
 }
 
 export interface StreamTap {
   opened(pipeline: Pipeline): void;
-  events(events: readonly TraceEvent[]): void;
 }
 
 export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRecord> {
@@ -69,7 +68,6 @@ export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRec
   pipeline.start({
     events(events) {
       for (const e of events) audit.note(e);
-      io.tap?.events(events);
       let visible = opts.all ? events : events.filter((e) => e.type !== 'drop' || !e.benign);
       if (opts.count !== undefined && shown + visible.length >= opts.count) {
         visible = visible.slice(0, opts.count - shown);

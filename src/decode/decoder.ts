@@ -74,6 +74,17 @@ export const DECODED_FIELDS = [
 
 export type Decoder = (batch: Buffer, emit: (event: TraceEvent) => void) => number;
 
+/** The record's name of each enum dt_retransmit_kind value (the events' and the in-kernel counters'). */
+export function retransmitKinds(c: Record<string, number>): Record<number, RetransmitKind> {
+  return {
+    [c.DT_RTX_RTO]: 'rto',
+    [c.DT_RTX_FAST]: 'fast',
+    [c.DT_RTX_TLP]: 'tlp',
+    [c.DT_RTX_SYN]: 'syn',
+    [c.DT_RTX_SYNACK]: 'synack',
+  };
+}
+
 export function createDecoder(ctx: DecoderContext): Decoder {
   const f = ctx.layout.event;
   const c = ctx.layout.constants;
@@ -124,13 +135,7 @@ export function createDecoder(ctx: DecoderContext): Decoder {
     QDISC = off('qdisc');
   const NAME_LEN = f.ifname[1];
 
-  const kinds: Record<number, RetransmitKind> = {
-    [c.DT_RTX_RTO]: 'rto',
-    [c.DT_RTX_FAST]: 'fast',
-    [c.DT_RTX_TLP]: 'tlp',
-    [c.DT_RTX_SYN]: 'syn',
-    [c.DT_RTX_SYNACK]: 'synack',
-  };
+  const kinds = retransmitKinds(c);
   const detections: Record<number, DropRecord['detected_by']> = {
     [c.DT_DETECT_SYN_ACCEPT_QUEUE]: 'syn_accept_queue_full',
     [c.DT_DETECT_SYN_SYN_QUEUE]: 'syn_queue_full',

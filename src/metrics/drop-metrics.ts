@@ -12,7 +12,7 @@ import { release } from 'node:os';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { classify, locationFunction } from '../classify/index.js';
 import type { ContainerInfo } from '../containers/types.js';
-import type { DropRecord, TraceEvent } from '../events.js';
+import type { DropRecord } from '../events.js';
 
 export interface KernelCount {
   netns: number;
@@ -21,9 +21,16 @@ export interface KernelCount {
   count: number;
 }
 
+export interface KernelRetransmitCount {
+  netns: number;
+  kind: string;
+  count: number;
+}
+
 /** What the metrics read: the session's counters and the container index's view. */
 export interface MetricsInputs {
   counts(): KernelCount[];
+  retransmitCounts(): KernelRetransmitCount[];
   stats(): { lost: number; counterFull: number };
   /** The container or pod that owns a netns now, or null (the host, or nothing known). */
   ownerOf(netns: number): ContainerInfo | null;
@@ -145,7 +152,7 @@ export class DropMetrics {
     });
     this.retransmits = new Counter({
       name: 'droptrace_retransmits_total',
-      help: 'TCP retransmits seen in the event stream, by pod or container and kind (rto, fast, tlp, syn, synack)',
+      help: 'TCP retransmits, counted in the kernel (exact), by the pod or container whose network namespace the socket is in, and kind (rto, fast, tlp, syn, synack)',
       labelNames: ['namespace', 'pod', 'container', 'kind'],
       registers,
     });
@@ -155,38 +162,28 @@ export class DropMetrics {
       registers,
     });
     this.uncounted = new Counter({
-      name: 'droptrace_drops_uncounted_total',
-      help: 'Drops the in-kernel counter map had no room for: missing from droptrace_drops_total',
+      name: 'droptrace_uncounted_total',
+      help: 'Drops and retransmits the in-kernel counter maps had no room for: missing from the counters by key',
       registers,
     });
-  }
-
-  /** Retransmit events from the stream (enriched: their container is set). */
-  observe(events: readonly TraceEvent[]): void {
-    for (const e of events) {
-      if (e.type !== 'retransmit') continue;
-      const labels = { ...ownerLabels(e.container), kind: e.kind };
-      this.retransmits.inc(labels);
-      this.track('r', labels);
-    }
   }
 
   /** Adds what the kernel counted since the last refresh; removes series of pods gone for the grace period. */
   refresh(): void {
     for (const row of this.inputs.counts()) {
-      const key = `${row.netns}|${row.reason}|${row.location}`;
-      const before = this.last.get(key) ?? 0;
-      if (row.count === before) continue;
-      this.last.set(key, row.count);
-      const delta = row.count - before;
+      const delta = this.delta(`d${row.netns}|${row.reason}|${row.location}`, row.count);
       if (delta <= 0) continue;
-      const current = this.inputs.ownerOf(row.netns);
-      const owner = current ? ownerLabels(current) : (this.lastOwner.get(row.netns) ?? HOST);
-      if (current) this.lastOwner.set(row.netns, owner);
       const c = classify(countRecord(row.reason, row.location));
-      const labels = { ...owner, layer: c.layer, component: c.component, reason: row.reason };
+      const labels = { ...this.owner(row.netns), layer: c.layer, component: c.component, reason: row.reason };
       this.drops.inc(labels, delta);
       this.track('d', labels);
+    }
+    for (const row of this.inputs.retransmitCounts()) {
+      const delta = this.delta(`r${row.netns}|${row.kind}`, row.count);
+      if (delta <= 0) continue;
+      const labels = { ...this.owner(row.netns), kind: row.kind };
+      this.retransmits.inc(labels, delta);
+      this.track('r', labels);
     }
     const s = this.inputs.stats();
     if (s.lost > this.lostSeen) this.lost.inc(s.lost - this.lostSeen);
@@ -194,6 +191,23 @@ export class DropMetrics {
     if (s.counterFull > this.uncountedSeen) this.uncounted.inc(s.counterFull - this.uncountedSeen);
     this.uncountedSeen = Math.max(this.uncountedSeen, s.counterFull);
     this.expire();
+  }
+
+  /** What a kernel counter gained since the last refresh. */
+  private delta(key: string, count: number): number {
+    const before = this.last.get(key) ?? 0;
+    if (count === before) return 0;
+    this.last.set(key, count);
+    return count - before;
+  }
+
+  /** Whoever owns the netns now; a pod's final counts, read just after it went, stay its own. */
+  private owner(netns: number): Owner {
+    const current = this.inputs.ownerOf(netns);
+    if (!current) return this.lastOwner.get(netns) ?? HOST;
+    const owner = ownerLabels(current);
+    this.lastOwner.set(netns, owner);
+    return owner;
   }
 
   /** The text Prometheus scrapes, counters brought up to date first. */

@@ -43,6 +43,8 @@ export interface NativeTracer {
   userLost(): number;
   /** [netns, reason, location, count] */
   counts(): [number, number, bigint, number][];
+  /** [netns, kind (DT_RTX_*), count] from the in-kernel retransmit counters. */
+  retransmitCounts(): [number, number, number][];
 }
 
 export interface Addon {

@@ -44,6 +44,7 @@ function pod(name: string, netns: number, extra: Partial<ContainerInfo> = {}): C
 function world() {
   const counts = new Map<string, KernelCount>();
   const owners = new Map<number, ContainerInfo>();
+  const rtx = new Map<string, { netns: number; kind: string; count: number }>();
   let clock = 0;
   const w = {
     owners,
@@ -54,6 +55,11 @@ function world() {
       row.count += n;
       counts.set(k, row);
     },
+    retransmit(netns: number, kind: string, n: number) {
+      const row = rtx.get(`${netns}|${kind}`) ?? { netns, kind, count: 0 };
+      row.count += n;
+      rtx.set(`${netns}|${kind}`, row);
+    },
     tick(ms: number) {
       clock += ms;
     },
@@ -62,6 +68,7 @@ function world() {
   w.metrics = new DropMetrics(
     {
       counts: () => [...counts.values()].map((r) => ({ ...r })),
+      retransmitCounts: () => [...rtx.values()].map((r) => ({ ...r })),
       stats: () => w.stats,
       ownerOf: (n) => owners.get(n) ?? null,
       running: (o) =>
@@ -151,12 +158,27 @@ describe('DropMetrics', () => {
     expect(d.find((x) => x.labels.container === '' && x.labels.pod === '')?.value).toBe(1);
   });
 
+  test('retransmits from their kernel counters, by owner and kind', async () => {
+    const w = world();
+    w.owners.set(11, pod('web', 11));
+    w.retransmit(11, 'rto', 3);
+    w.retransmit(11, 'syn', 1);
+    w.metrics.refresh();
+    w.retransmit(11, 'rto', 2);
+    w.metrics.refresh();
+    const values = (await w.metrics.registry.getSingleMetric('droptrace_retransmits_total')?.get())?.values ?? [];
+    expect(values.map((v) => [v.labels, v.value])).toEqual([
+      [{ namespace: 'shop', pod: 'web', container: '', kind: 'rto' }, 5],
+      [{ namespace: 'shop', pod: 'web', container: '', kind: 'syn' }, 1],
+    ]);
+  });
+
   test('lost events and uncounted drops are counters too', async () => {
     const w = world();
     w.stats = { lost: 5, counterFull: 2 };
     const text = await w.metrics.scrape();
     expect(text).toMatch(/^droptrace_events_lost_total 5$/m);
-    expect(text).toMatch(/^droptrace_drops_uncounted_total 2$/m);
+    expect(text).toMatch(/^droptrace_uncounted_total 2$/m);
     expect(text).toMatch(/^droptrace_build_info\{version="0.0.0-test",program="tp_btf",kernel="[^"]+",node_version="[^"]+"\} 1$/m);
     expect(text).toMatch(/^process_resident_memory_bytes \d+/m);
   });

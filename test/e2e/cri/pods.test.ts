@@ -205,6 +205,27 @@ describe.skipIf(SKIP_KERNEL)('Kubernetes pods through CRI (containerd, no kubele
       expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
       // NDJSON on stdout at the same time
       expect(dt.drops().some((d) => d.netns === web.netns && d.container?.pod === 'web')).toBe(true);
+
+      // SYN retransmits of a socket in the pod (its SYNs dropped on the way out): the kernel's
+      // counter, through Prometheus, against the retransmit records the stream delivered
+      const rule = ['-p', 'tcp', '--dport', '9998', '-j', 'DROP'];
+      execFileSync('nsenter', ['-t', String(web.sandboxPid), '-n', 'iptables', '-w', '-A', 'OUTPUT', ...rule]);
+      await ctrd.exec(web, ['sh', '-c', 'nc -w4 10.213.77.1 9998 </dev/null; true']);
+      const rq = `sum(droptrace_retransmits_total{namespace="${NS}",pod="web",kind="syn"})`;
+      const inStream = () => dt.retransmits().filter((r) => r.netns === web.netns && r.kind === 'syn').length;
+      const until = Date.now() + 15_000;
+      let rtx = Number.NaN;
+      while (Date.now() < until) {
+        rtx = (await prom.query(rq))[0]?.value ?? Number.NaN;
+        if (rtx > 0 && rtx === inStream()) break;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      const named = dt.retransmits().find((r) => r.netns === web.netns);
+      console.error(`PromQL ${rq} = ${rtx} (retransmit records in the stream: ${inStream()})`);
+      expect(rtx).toBeGreaterThan(0);
+      expect(rtx).toBe(inStream());
+      // the record names the container by its socket's cgroup; the counter, keyed by netns, the pod
+      expect(named?.container).toMatchObject({ name: 'app', pod: 'web', namespace: NS });
     } finally {
       prom.stop();
     }
