@@ -238,7 +238,8 @@ export class Containerd {
   private state: LockState | null = null;
   private torn = false;
   private cri: CriClient | null = null;
-  private readonly pods = new Map<string, RunningPod>();
+  /** Pods run and not removed yet, by sandbox id. */
+  readonly pods = new Map<string, RunningPod>();
 
   private constructor() {
     this.dir = mkdtempSync('/tmp/dtk8-ctrd-');

@@ -232,6 +232,36 @@ describe.skipIf(SKIP_KERNEL)('Kubernetes pods through CRI (containerd, no kubele
     expect(await dt.stop()).toBe(0);
   });
 
+  test("a deleted pod's series leave /metrics after the grace period; a running pod's stay", async () => {
+    const port = await freePort();
+    const dt = await start(['serve', '--metrics', `127.0.0.1:${port}`, '--cri-socket', ctrd.socketPath, '--grace', '1']);
+    const brief = await ctrd.runPod({ name: 'brief', namespace: NS });
+    const scrape = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const has = (text: string, name: string) => text.includes(`namespace="${NS}",pod="${name}",`);
+    try {
+      await udpTo(brief.ip, CLOSED, 2);
+      await udpTo(web.ip, CLOSED, 2);
+      const until = Date.now() + 15_000;
+      let text = '';
+      while (Date.now() < until && !(has(text, 'brief') && has(text, 'web'))) {
+        await new Promise((r) => setTimeout(r, 250));
+        text = await scrape();
+      }
+      expect(has(text, 'brief')).toBe(true);
+      await ctrd.removePod(brief);
+      const gone = Date.now() + 15_000;
+      while (Date.now() < gone && has(text, 'brief')) {
+        await new Promise((r) => setTimeout(r, 250));
+        text = await scrape();
+      }
+      expect(has(text, 'brief')).toBe(false);
+      expect(has(text, 'web')).toBe(true);
+    } finally {
+      if (ctrd.pods.has(brief.sandboxId)) await ctrd.removePod(brief);
+    }
+    expect(await dt.stop()).toBe(0);
+  });
+
   test('without a CRI runtime (socket unreachable): one stderr line, and the procfs fallback puts the pod UID in the record', async () => {
     const dt = await start(['--json', '--cri-socket', '/tmp/dtk8-no-such.sock', '--netns', String(web.netns)]);
     await udpTo(web.ip, CLOSED, 2);
