@@ -47,7 +47,12 @@ interface LockState {
   bridgeExisted: boolean;
   /** cgroup parents made for pods, relative to each hierarchy's root. */
   cgroups: string[];
+  /** Directories containerd and the CNI plugins make at fixed places that did not exist before: removed when empty. */
+  fixedDirs: string[];
 }
+
+/** Where containerd 1.6 keeps shim sockets and the CNI plugins their result cache, whatever the config says. */
+const FIXED_DIRS = ['/run/containerd', '/var/lib/cni'];
 
 export interface PodSpec {
   name: string;
@@ -168,6 +173,21 @@ function removeCgroup(rel: string): void {
   for (const m of cgroupMounts()) rmTree(join(m, rel));
 }
 
+function removeEmptyTree(path: string): void {
+  let entries: string[];
+  try {
+    entries = readdirSync(path, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name);
+  } catch {
+    return;
+  }
+  for (const e of entries) removeEmptyTree(join(path, e));
+  try {
+    rmdirSync(path);
+  } catch {}
+}
+
 /** Everything a run made, undone: pods' processes, containerd, mounts, cgroups, bridge, ip_forward. */
 function teardownState(state: LockState): void {
   // runc's view first: the pods' processes are children of the shims, not of containerd
@@ -188,6 +208,8 @@ function teardownState(state: LockState): void {
     if (existsSync(k8s)) removeCgroup('k8s.io');
   }
   if (!state.bridgeExisted && existsSync(`/sys/class/net/${BRIDGE}`)) sh('ip', ['link', 'del', BRIDGE], { allowFail: true });
+  // only empty directories go: anything in them is someone else's
+  for (const d of state.fixedDirs ?? []) removeEmptyTree(d);
   writeFileSync(IPV4_FORWARD, state.ipForward);
   rmSync(state.dir, { recursive: true, force: true });
 }
@@ -335,10 +357,10 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 
   private async boot(lockWaitMs: number): Promise<void> {
     const host = () => ({ ipForward: readFileSync(IPV4_FORWARD, 'utf8').trim(), bridgeExisted: existsSync(`/sys/class/net/${BRIDGE}`) });
-    this.state = { owner: process.pid, dir: this.dir, containerdPid: null, cgroups: [], ...host() };
+    this.state = { owner: process.pid, dir: this.dir, containerdPid: null, cgroups: [], fixedDirs: [], ...host() };
     await takeLock(this.state, lockWaitMs);
     // re-read under the lock: a previous holder may just have put things back
-    Object.assign(this.state, host());
+    Object.assign(this.state, host(), { fixedDirs: FIXED_DIRS.filter((d) => !existsSync(d)) });
     writeFileSync(LOCK, JSON.stringify(this.state));
     live.add(this);
     if (!exitHook) {

@@ -241,15 +241,21 @@ describe.skipIf(SKIP_KERNEL)('Kubernetes pods through CRI (containerd, no kubele
     try {
       await udpTo(brief.ip, CLOSED, 2);
       await udpTo(web.ip, CLOSED, 2);
-      const until = Date.now() + 15_000;
+      const until = Date.now() + 30_000;
       let text = '';
       while (Date.now() < until && !(has(text, 'brief') && has(text, 'web'))) {
         await new Promise((r) => setTimeout(r, 250));
         text = await scrape();
       }
-      expect(has(text, 'brief')).toBe(true);
+      expect(
+        has(text, 'brief'),
+        `brief's series never showed:\n${text
+          .split('\n')
+          .filter((l) => l.startsWith('droptrace_drops'))
+          .join('\n')}`,
+      ).toBe(true);
       await ctrd.removePod(brief);
-      const gone = Date.now() + 15_000;
+      const gone = Date.now() + 30_000;
       while (Date.now() < gone && has(text, 'brief')) {
         await new Promise((r) => setTimeout(r, 250));
         text = await scrape();
