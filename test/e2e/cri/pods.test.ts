@@ -4,7 +4,7 @@
  * container, `--pod` keeping one pod, a pod deleted and created again under its name followed, a
  * real Prometheus scraping `droptrace serve`, and the bad-input cases.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { statSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -14,7 +14,8 @@ import { CriClient } from '../../../src/containers/cri-client.js';
 import { CriSource } from '../../../src/containers/cri-source.js';
 import { cgroup2Mount } from '../../../src/containers/proc.js';
 import type { DropRecord, DroptraceRecord } from '../../../src/events.js';
-import { DroptraceRun } from '../../helpers/droptrace-cli.js';
+import { trace } from '../../../src/index.js';
+import { BIN, DroptraceRun } from '../../helpers/droptrace-cli.js';
 import { SKIP_KERNEL } from '../../helpers/kernel-env.js';
 import { freePort } from '../docker/attribution-lab.js';
 import { Containerd, type RunningPod } from './containerd.js';
@@ -125,6 +126,36 @@ describe.skipIf(SKIP_KERNEL)('Kubernetes pods through CRI (containerd, no kubele
     const drops = dt.drops();
     expect(drops.filter((d) => d.netns === other.netns)).toEqual([]);
     expect(drops.filter((d) => d.netns === web.netns && d.reason === 'NO_SOCKET').length).toBe(5);
+  });
+
+  test('the library: trace({ pod, criSocket }) names the pod, as the CLI does', async () => {
+    const t = await trace({ pod: [`${NS}/web`], criSocket: ctrd.socketPath });
+    const timer = setInterval(() => void udpTo(web.ip, CLOSED, 1), 300);
+    const deadline = setTimeout(() => t.stop(), 15_000);
+    let drop: DropRecord | undefined;
+    try {
+      for await (const r of t) {
+        if (r.type === 'drop' && r.netns === web.netns && r.reason === 'NO_SOCKET') {
+          drop = r;
+          break;
+        }
+      }
+    } finally {
+      clearInterval(timer);
+      clearTimeout(deadline);
+      t.stop();
+    }
+    expect(t.start.filter).toMatchObject({ netns: [web.netns], restrict: true });
+    expect(drop?.container).toMatchObject({ id: web.sandboxId, pod: 'web', namespace: NS, pod_uid: web.uid, sandbox: true });
+  });
+
+  test('droptrace containers lists the pods and their containers', async () => {
+    // one JSON array, not NDJSON records: run directly
+    const r = spawnSync(process.execPath, [BIN, 'containers', '--json', '--cri-socket', ctrd.socketPath], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const rows = JSON.parse(r.stdout) as Array<{ id: string; name: string; pod: string | null; pod_uid: string | null; netns: number }>;
+    expect(rows.find((x) => x.id === web.sandboxId)).toMatchObject({ name: 'web', pod: `${NS}/web`, pod_uid: web.uid, netns: web.netns });
+    expect(rows.find((x) => x.id === web.containerId)).toMatchObject({ name: 'app', pod: `${NS}/web`, pod_uid: web.uid });
   });
 
   test('--k8s-namespace: every pod of that namespace, none of another namespace (even one with a pod of the same name)', async () => {
