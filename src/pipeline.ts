@@ -1,7 +1,7 @@
 /**
  * The one pipeline: what to trace (a Selection) → session (BPF loaded, filtered, attached) →
- * container index and, with `container`, the follower that keeps the kernel filter on the
- * containers → enricher (container, layer, hint, evidence). The library's trace() and every verb
+ * container index and, with `container`, `pod` or `k8sNamespace`, the followers that keep the
+ * kernel filter on those containers and pods → enricher (container, layer, hint, evidence). The library's trace() and every verb
  * take their events from here and only choose a sink.
  */
 
