@@ -11,6 +11,7 @@
  *   /kubepods/<qos>/pod<uid>/<64hex>                 kubelet, cgroupfs driver: runtime unknown
  *   /kubepods.slice/…/kubepods-<qos>-pod<uid_with_underscores>.slice/…   kubelet, systemd driver
  */
+import { posix } from 'node:path';
 
 export interface CgroupLine {
   /** Hierarchy id; 0 is the cgroup v2 unified hierarchy. */
@@ -108,16 +109,57 @@ export function containerFromCgroupFile(text: string): ProcessCgroup {
   return { container, v2Path: v2 ? v2.path : null };
 }
 
-/** Mount point of the cgroup2 hierarchy from `/proc/self/mountinfo` text, or null. */
-export function cgroup2MountFromMountinfo(text: string): string | null {
+/** A cgroup2 mount: where it is, and which cgroup its root is, relative to the reader's cgroup namespace. */
+export interface Cgroup2Mount {
+  mountPoint: string;
+  /** `/` for a mount of the namespace's root; `/..` and the like for one above it (the host's, seen from a container). */
+  root: string;
+}
+
+/** mountinfo writes space, tab, newline and backslash as \ooo octal escapes. */
+const unescapeOctal = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8)));
+
+/** Every cgroup2 mount in `mountinfo` text, in order. */
+export function cgroup2MountsFromMountinfo(text: string): Cgroup2Mount[] {
+  const out: Cgroup2Mount[] = [];
   for (const line of text.split('\n')) {
     // Fields: id parent major:minor root mountpoint options [optional…] - fstype source superoptions
     const sep = line.indexOf(' - ');
     if (sep < 0) continue;
     const fstype = line.slice(sep + 3).split(' ')[0];
     if (fstype !== 'cgroup2') continue;
-    const mountPoint = line.slice(0, sep).split(' ')[4];
-    if (mountPoint) return mountPoint.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8)));
+    const fields = line.slice(0, sep).split(' ');
+    if (fields[3] && fields[4]) out.push({ mountPoint: unescapeOctal(fields[4]), root: unescapeOctal(fields[3]) });
   }
-  return null;
+  return out;
+}
+
+/** Mount point of the cgroup2 hierarchy from `/proc/self/mountinfo` text, or null. */
+export function cgroup2MountFromMountinfo(text: string): string | null {
+  return cgroup2MountsFromMountinfo(text)[0]?.mountPoint ?? null;
+}
+
+/**
+ * A cgroup path as segments, `.` and inner `..` resolved. It may begin with `..`: paths in
+ * /proc/<pid>/cgroup are relative to the reader's cgroup namespace, so from inside a container
+ * with a private one, other pods' cgroups are at `/../../…`.
+ */
+export function cgroupSegments(path: string): string[] {
+  const out: string[] = [];
+  for (const p of path.split('/')) {
+    if (p === '' || p === '.') continue;
+    if (p === '..' && out.length > 0 && out[out.length - 1] !== '..') out.pop();
+    else out.push(p);
+  }
+  return out;
+}
+
+/** The directory of cgroup `path` under `mount` when the mount's root is an ancestor of it (or it), else null. */
+export function cgroupDirUnder(mount: Cgroup2Mount, path: string): string | null {
+  const root = cgroupSegments(mount.root);
+  const segs = cgroupSegments(path);
+  if (root.length > segs.length || root.some((r, i) => segs[i] !== r)) return null;
+  const rest = segs.slice(root.length);
+  if (rest.includes('..')) return null;
+  return rest.length ? posix.join(mount.mountPoint, ...rest) : mount.mountPoint;
 }

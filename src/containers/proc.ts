@@ -3,9 +3,17 @@
  * its cgroup v2 id, the addresses of its namespace. Every reader returns null when the process
  * has gone (a race that is normal: containers stop while we look).
  */
-import { readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { cgroup2MountFromMountinfo, containerFromCgroupFile, type ProcessCgroup } from './cgroup-path.js';
+import {
+  type Cgroup2Mount,
+  cgroup2MountFromMountinfo,
+  cgroup2MountsFromMountinfo,
+  cgroupDirUnder,
+  cgroupSegments,
+  containerFromCgroupFile,
+  type ProcessCgroup,
+} from './cgroup-path.js';
 import { parseFibTrieLocal, parseIfInet6 } from './netns-addresses.js';
 
 export const PROC = '/proc';
@@ -58,16 +66,87 @@ export function cgroup2Mount(): string | null {
   return cgroup2Root;
 }
 
-/** cgroup v2 id of a cgroup path: the inode of its directory, which is what the kernel's kn->id holds. */
-export function cgroupIdOfPath(v2Path: string, mount = cgroup2Mount()): bigint | null {
-  // a path above our own cgroup namespace's root (`/../…`, read from inside a container with a
-  // private cgroup namespace) has no directory under our mount: no id rather than a wrong one
-  if (mount === null || v2Path.split('/').includes('..')) return null;
+interface CgroupViews {
+  own: Cgroup2Mount[];
+  /** The host's cgroup2 mount through init's root, and our namespace's root as a path in it. */
+  host: { mount: Cgroup2Mount; ourRoot: string[] } | null;
+}
+
+let views: CgroupViews | undefined;
+
+/** Our namespace's root cgroup among the host's: the directory at `depth` below `dir` whose inode is `ino`. */
+function findCgroup(dir: string, depth: number, ino: bigint): string[] | null {
+  if (depth === 0) {
+    try {
+      return statSync(dir, { bigint: true }).ino === ino ? [] : null;
+    } catch {
+      return null;
+    }
+  }
+  let names: string[];
   try {
-    return statSync(join(mount, v2Path), { bigint: true }).ino;
+    names = readdirSync(dir, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name);
   } catch {
     return null;
   }
+  for (const n of names) {
+    const hit = findCgroup(join(dir, n), depth - 1, ino);
+    if (hit) return [n, ...hit];
+  }
+  return null;
+}
+
+/**
+ * Where cgroup paths can be looked up: our own cgroup2 mounts, and, when our cgroup namespace is
+ * not the host's (a container on cgroup v2), the host's mount seen through the root of a process
+ * outside it (/proc/<pid>/root, with the host's PID namespace): the only one that reaches other
+ * pods' cgroups. Init is asked first; where its root is closed to us, our parent (the runtime's
+ * shim, for an agent in a pod). Read once.
+ */
+function cgroupViews(procRoot = PROC): CgroupViews {
+  if (views !== undefined) return views;
+  const own = cgroup2MountsFromMountinfo(readOrNull(join(procRoot, 'self', 'mountinfo')) ?? '');
+  views = { own, host: null };
+  const ownRoot = own.find((m) => cgroupSegments(m.root).length === 0);
+  if (!ownRoot) return views;
+  let ourIno: bigint;
+  try {
+    ourIno = statSync(ownRoot.mountPoint, { bigint: true }).ino;
+  } catch {
+    return views;
+  }
+  for (const ref of [1, process.ppid]) {
+    const hostMount = cgroup2MountsFromMountinfo(readOrNull(join(procRoot, String(ref), 'mountinfo')) ?? '')[0];
+    if (!hostMount) continue;
+    // the host's root as we see it: `/` when we share its namespace, `/../..` two levels above ours
+    const up = cgroupSegments(hostMount.root);
+    if (up.length === 0 || up.some((s) => s !== '..')) continue;
+    const mount = { mountPoint: join(procRoot, String(ref), 'root', hostMount.mountPoint), root: '/' };
+    const ourRoot = findCgroup(mount.mountPoint, up.length, ourIno);
+    if (ourRoot) {
+      views.host = { mount, ourRoot };
+      break;
+    }
+  }
+  return views;
+}
+
+/**
+ * cgroup v2 id of a cgroup path (as /proc/<pid>/cgroup shows it to us): the inode of its
+ * directory, which is what the kernel's kn->id holds. Null when no mount reaches it.
+ */
+export function cgroupIdOfPath(v2Path: string, v: CgroupViews = cgroupViews()): bigint | null {
+  const dirs = v.own.map((m) => cgroupDirUnder(m, v2Path));
+  if (v.host) dirs.push(cgroupDirUnder(v.host.mount, `/${[...v.host.ourRoot, ...cgroupSegments(v2Path)].join('/')}`));
+  for (const dir of dirs) {
+    if (dir === null) continue;
+    try {
+      return statSync(dir, { bigint: true }).ino;
+    } catch {}
+  }
+  return null;
 }
 
 export function cgroupIdOf(pid: number, procRoot = PROC): bigint | null {

@@ -29,8 +29,10 @@ export class DroptraceRun {
    * Starts `droptrace args…` and resolves once it printed `start` (JSON) or its banner (text).
    * `env` replaces the child's environment (e.g. a test engine's DOCKER_HOST).
    */
-  static async start(args: string[], timeoutMs = 15_000, env?: NodeJS.ProcessEnv): Promise<DroptraceRun> {
-    const run = new DroptraceRun(spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env }));
+  static async start(args: string[], timeoutMs = 15_000, env?: NodeJS.ProcessEnv, wrapper: string[] = []): Promise<DroptraceRun> {
+    // a wrapper (e.g. a command that enters namespaces, then execs the rest) runs node with BIN and args after its own
+    const argv = [...wrapper, process.execPath, BIN, ...args];
+    const run = new DroptraceRun(spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env }));
     const deadline = Date.now() + timeoutMs;
     while (!/"type":"start"|tracing drops|counting drops/.test(run.stdout + run.stderr)) {
       if (run.child.exitCode !== null) throw new Error(`droptrace exited ${run.child.exitCode} before starting:\n${run.stderr}`);

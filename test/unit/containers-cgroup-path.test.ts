@@ -1,6 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
-import { cgroup2MountFromMountinfo, containerFromCgroupFile, containerFromPath } from '../../src/containers/cgroup-path.js';
+import {
+  cgroup2MountFromMountinfo,
+  cgroup2MountsFromMountinfo,
+  cgroupDirUnder,
+  cgroupSegments,
+  containerFromCgroupFile,
+  containerFromPath,
+} from '../../src/containers/cgroup-path.js';
 import { groupByContainer } from '../../src/containers/procfs-source.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/containers/${name}`, import.meta.url), 'utf8');
@@ -53,6 +60,45 @@ describe('cgroup2 mount point', () => {
 
   test('none on a pure v1 system', () => {
     expect(cgroup2MountFromMountinfo('40 31 0:37 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n')).toBeNull();
+  });
+});
+
+describe('cgroup paths under a mount, across cgroup namespaces', () => {
+  test('the mount root field of each cgroup2 mount', () => {
+    const text = [
+      '41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw',
+      '52 41 0:38 /../.. /host/cgroup\\040x rw - cgroup2 cgroup2 rw',
+      '40 31 0:37 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory',
+    ].join('\n');
+    expect(cgroup2MountsFromMountinfo(text)).toEqual([
+      { mountPoint: '/sys/fs/cgroup/unified', root: '/' },
+      { mountPoint: '/host/cgroup x', root: '/../..' },
+    ]);
+  });
+
+  test.each([
+    ['/kubepods/besteffort/pod1/abc', ['kubepods', 'besteffort', 'pod1', 'abc']],
+    ['/../../besteffort/pod2/def', ['..', '..', 'besteffort', 'pod2', 'def']],
+    ['/a/./b/../c/', ['a', 'c']],
+    ['/', []],
+  ])('segments of %s', (path, want) => {
+    expect(cgroupSegments(path)).toEqual(want);
+  });
+
+  test.each([
+    // no cgroup namespace of our own: every path is under the mount of the root
+    [{ mountPoint: '/sys/fs/cgroup', root: '/' }, '/kubepods/besteffort/pod1/abc', '/sys/fs/cgroup/kubepods/besteffort/pod1/abc'],
+    [{ mountPoint: '/sys/fs/cgroup', root: '/' }, '/', '/sys/fs/cgroup'],
+    // in a container with a private namespace, its own mount does not reach other pods
+    [{ mountPoint: '/sys/fs/cgroup', root: '/' }, '/../../besteffort/pod2/def', null],
+    // a mount of an ancestor (the host's, seen from that namespace) does, below the levels it shares
+    [{ mountPoint: '/host/cgroup', root: '/../..' }, '/../../besteffort/pod2/def', '/host/cgroup/besteffort/pod2/def'],
+    [{ mountPoint: '/host/cgroup', root: '/../..' }, '/../x', null],
+    // a mount of a subtree does not reach a sibling
+    [{ mountPoint: '/m', root: '/a' }, '/b/c', null],
+    [{ mountPoint: '/m', root: '/a' }, '/a/c', '/m/c'],
+  ])('%j + %s', (mount, path, want) => {
+    expect(cgroupDirUnder(mount, path)).toBe(want);
   });
 });
 

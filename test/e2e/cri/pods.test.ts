@@ -6,7 +6,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { statSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -197,6 +197,41 @@ describe.skipIf(SKIP_KERNEL)('Kubernetes pods through CRI (containerd, no kubele
     // seen gone, then running again; or, when both happened between two looks, created again
     expect(dt.stderr).toMatch(new RegExp(`pod ${NS}/web (is running|was created again): netns ${web.netns}`));
     expect(await dt.stop()).toBe(0);
+  });
+
+  test('from inside a private cgroup namespace, as in a container on cgroup v2: the socket still names the container', async () => {
+    const mount = cgroup2Mount();
+    if (mount === null) throw new Error('no cgroup2 mount');
+    const agent = join(mount, `dtk8-agent-${process.pid}`);
+    mkdirSync(agent);
+    try {
+      // move into a cgroup of its own, then a new cgroup namespace rooted there whose only cgroup2
+      // mount is of that root, as a container runtime sets one up; then exec droptrace (same pid
+      // throughout). The mount namespace is private: the host's mounts are not touched.
+      const wrapper = [
+        'sh',
+        '-c',
+        `echo $$ > ${agent}/cgroup.procs && exec unshare --cgroup --mount sh -c 'umount ${mount} && mount -t cgroup2 none ${mount} && exec "$@"' inner "$@"`,
+        'outer',
+      ];
+      const dt = await DroptraceRun.start(['--json', '--cri-socket', ctrd.socketPath, '--pod', `${NS}/web`], 30_000, undefined, wrapper);
+      runs.push(dt);
+      const pid = dt.child.pid ?? 0;
+      expect(statSync(`/proc/${pid}/ns/cgroup`).ino).not.toBe(statSync('/proc/self/ns/cgroup').ino);
+      // seen from here (the host's namespace): droptrace sits in the agent's cgroup
+      expect(readFileSync(`/proc/${pid}/cgroup`, 'utf8')).toContain(`0::/dtk8-agent-${process.pid}\n`);
+      const rule = ['-p', 'tcp', '--dport', '9997', '-j', 'DROP'];
+      execFileSync('nsenter', ['-t', String(web.sandboxPid), '-n', 'iptables', '-w', '-A', 'OUTPUT', ...rule]);
+      await ctrd.exec(web, ['sh', '-c', 'nc -w1 10.213.77.1 9997 </dev/null; true']);
+      const d = await dt.waitFor((r): r is DropRecord => isDrop(r) && r.reason === 'NETFILTER_DROP' && r.dport === 9997, 15_000);
+      expect(d.container).toMatchObject({ id: web.containerId, name: 'app', pod: 'web' });
+      expect(d.container_via).toBe('cgroup');
+      expect(await dt.stop()).toBe(0);
+    } finally {
+      try {
+        rmdirSync(agent);
+      } catch {}
+    }
   });
 
   test('a real Prometheus scrapes `droptrace serve`: PromQL returns exactly the drops made in the pod', async () => {
