@@ -57,14 +57,13 @@ export class DroptraceRun {
 
   /** Every stdout line as a schema-valid record. */
   records(): DroptraceRecord[] {
-    return this.stdout
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => {
-        const record = JSON.parse(line) as DroptraceRecord;
-        assertValidRecord(record);
-        return record;
-      });
+    const lines = this.stdout.split('\n');
+    lines.pop(); // what follows the last newline: empty once stopped, a line being written while running
+    return lines.filter(Boolean).map((line) => {
+      const record = JSON.parse(line) as DroptraceRecord;
+      assertValidRecord(record);
+      return record;
+    });
   }
 
   drops(): DropRecord[] {
