@@ -100,6 +100,7 @@ function countRecord(reason: string, location: string): DropRecord {
     hint: null,
     benign: false,
     evidence: {},
+    detected_by: 'kfree_skb',
   };
 }
 
