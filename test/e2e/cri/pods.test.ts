@@ -236,9 +236,16 @@ describe.skipIf(SKIP_KERNEL)('Kubernetes pods through CRI (containerd, no kubele
       expect(d.container_via).toBe('cgroup');
       expect(await dt.stop()).toBe(0);
     } finally {
-      try {
-        rmdirSync(agent);
-      } catch {}
+      // the cgroup empties once droptrace is gone; a run that failed is killed first
+      for (const r of runs) r.kill();
+      for (let i = 0; i < 50; i++) {
+        try {
+          rmdirSync(agent);
+          break;
+        } catch {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
     }
   });
 
