@@ -23,7 +23,7 @@ export function containersCommand(io: { out: NodeJS.WritableStream; err: NodeJS.
             image: c.image,
             // namespace/name of the Kubernetes pod, for a pod's sandbox and its containers
             pod: c.pod !== undefined ? `${c.namespace ?? ''}/${c.pod}` : null,
-            pod_uid: c.podUid ?? null,
+            pod_uid: c.pod_uid ?? null,
             running: c.running,
             pid: c.pid,
             netns: c.netns,

@@ -49,7 +49,7 @@ export function attribute(find: ContainerLookups, ev: AttributionInput): Attribu
     // a pod's netns names the pod; the socket's cgroup, when it has one, says which of its containers
     if (c.sandbox && cgroup !== null) {
       const member = find.byCgroup(cgroup);
-      if (member && !member.sandbox && member.podUid !== undefined && member.podUid === c.podUid)
+      if (member && !member.sandbox && member.pod_uid !== undefined && member.pod_uid === c.pod_uid)
         return { container: member, via: 'cgroup' };
     }
     return { container: c, via: 'netns' };

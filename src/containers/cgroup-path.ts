@@ -23,7 +23,7 @@ export interface CgroupLine {
 export interface ContainerRef {
   id: string;
   runtime: string;
-  podUid?: string;
+  pod_uid?: string;
 }
 
 export interface ProcessCgroup {
@@ -61,12 +61,12 @@ const POD = /(?:^|-)pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}
 export function containerFromPath(path: string): ContainerRef | null {
   const parts = path.split('/').filter((p) => p !== '');
   let found: ContainerRef | null = null;
-  let podUid: string | undefined;
+  let pod_uid: string | undefined;
   for (let i = 0; i < parts.length; i++) {
     const p = parts[i];
     const pod = POD.exec(p);
     if (pod && parts.slice(0, i + 1).some((q) => q.startsWith('kubepods'))) {
-      podUid = pod[1].replaceAll('_', '-');
+      pod_uid = pod[1].replaceAll('_', '-');
       continue;
     }
     let hit: ContainerRef | null = null;
@@ -80,15 +80,15 @@ export function containerFromPath(path: string): ContainerRef | null {
     if (!hit && HEX64.test(p)) {
       if (parts[i - 1] === 'docker') hit = { id: p, runtime: 'docker' };
       // A bare id under a pod directory: the kubelet's cgroupfs driver does not say which runtime.
-      else if (podUid !== undefined && POD.test(parts[i - 1] ?? '')) hit = { id: p, runtime: 'cri' };
+      else if (pod_uid !== undefined && POD.test(parts[i - 1] ?? '')) hit = { id: p, runtime: 'cri' };
     }
     if (hit) found = hit;
   }
-  if (found && podUid !== undefined) found.podUid = podUid;
+  if (found && pod_uid !== undefined) found.pod_uid = pod_uid;
   // A process in the pod's own cgroup (no container below it) still belongs to the pod; one in
   // a cgroup beside the containers (crio-conmon-…) does not.
-  if (!found && podUid !== undefined && POD.test(parts[parts.length - 1] ?? '')) {
-    return { id: `pod${podUid}`, runtime: 'cri', podUid };
+  if (!found && pod_uid !== undefined && POD.test(parts[parts.length - 1] ?? '')) {
+    return { id: `pod${pod_uid}`, runtime: 'cri', pod_uid };
   }
   return found;
 }

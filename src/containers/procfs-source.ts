@@ -79,7 +79,7 @@ export class ProcfsSource implements ContainerSource {
         cgroupId: g.v2Path ? cgroupIdOfPath(g.v2Path) : null,
         addresses: addressesOf(g.init, this.procRoot),
         running: true,
-        ...(g.ref.podUid ? { podUid: g.ref.podUid } : {}),
+        ...(g.ref.pod_uid ? { pod_uid: g.ref.pod_uid } : {}),
       });
     }
     return out;

@@ -87,7 +87,7 @@ export function mergeSources(results: readonly SourceResult[]): ContainerInfo[] 
         have.cgroupId ??= info.cgroupId;
         have.pid ??= info.pid;
         if (have.addresses.length === 0) have.addresses = [...info.addresses];
-        if (have.podUid === undefined && info.podUid !== undefined) have.podUid = info.podUid;
+        if (have.pod_uid === undefined && info.pod_uid !== undefined) have.pod_uid = info.pod_uid;
       }
     }
   }

@@ -12,8 +12,6 @@ export interface ContainerInfo extends Container {
   /** The container's own IPv4 and IPv6 addresses (canonical text form), no loopback or link-local. */
   addresses: string[];
   running: boolean;
-  /** Kubernetes pod UID (from CRI, or from a kubepods cgroup path). */
-  podUid?: string;
 }
 
 /** A runtime event that may change what the sources report. */
@@ -38,7 +36,7 @@ export function toContainer(info: ContainerInfo): Container {
   const c: Container = { id: info.id, name: info.name, runtime: info.runtime, image: info.image, pid: info.pid };
   if (info.pod !== undefined) c.pod = info.pod;
   if (info.namespace !== undefined) c.namespace = info.namespace;
-  if (info.podUid !== undefined) c.pod_uid = info.podUid;
+  if (info.pod_uid !== undefined) c.pod_uid = info.pod_uid;
   if (info.sandbox) c.sandbox = true;
   return c;
 }

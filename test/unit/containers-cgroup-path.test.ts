@@ -20,12 +20,12 @@ describe('container from /proc/<pid>/cgroup', () => {
     ['cgroup-docker-systemd-v2.txt', { id: ID, runtime: 'docker' }, `/system.slice/docker-${ID}.scope`],
     [
       'cgroup-containerd-k8s-systemd.txt',
-      { id: ID, runtime: 'containerd', podUid: POD },
+      { id: ID, runtime: 'containerd', pod_uid: POD },
       `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${POD.replaceAll('-', '_')}.slice/cri-containerd-${ID}.scope`,
     ],
-    ['cgroup-crio.txt', { id: ID, runtime: 'cri-o', podUid: POD }, expect.stringContaining(`crio-${ID}.scope`)],
+    ['cgroup-crio.txt', { id: ID, runtime: 'cri-o', pod_uid: POD }, expect.stringContaining(`crio-${ID}.scope`)],
     ['cgroup-podman.txt', { id: ID, runtime: 'podman' }, `/machine.slice/libpod-${ID}.scope/container`],
-    ['cgroup-kubepods-cgroupfs-v1.txt', { id: ID, runtime: 'cri', podUid: POD }, null],
+    ['cgroup-kubepods-cgroupfs-v1.txt', { id: ID, runtime: 'cri', pod_uid: POD }, null],
     ['cgroup-dind.txt', { id: ID, runtime: 'docker' }, expect.stringMatching(/^\/docker\/a{64}\/docker\//)],
     // Monitors run beside the container, not in it.
     ['cgroup-crio-conmon.txt', null, expect.stringContaining('crio-conmon-')],
@@ -42,8 +42,8 @@ describe('container from /proc/<pid>/cgroup', () => {
     [`/system.slice/docker-${ID}.scope/init`, { id: ID, runtime: 'docker' }],
     [`/libpod_parent/libpod-${ID}`, { id: ID, runtime: 'podman' }],
     [`/user.slice/${ID}`, null],
-    [`/kubepods/burstable/pod${POD}`, { id: `pod${POD}`, runtime: 'cri', podUid: POD }],
-    [`/kubepods.slice/kubepods-pod${POD.replaceAll('-', '_')}.slice`, { id: `pod${POD}`, runtime: 'cri', podUid: POD }],
+    [`/kubepods/burstable/pod${POD}`, { id: `pod${POD}`, runtime: 'cri', pod_uid: POD }],
+    [`/kubepods.slice/kubepods-pod${POD.replaceAll('-', '_')}.slice`, { id: `pod${POD}`, runtime: 'cri', pod_uid: POD }],
     [`/user.slice/pod${POD}`, null],
   ])('path %s', (path, want) => {
     expect(containerFromPath(path)).toEqual(want);

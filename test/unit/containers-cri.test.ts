@@ -64,7 +64,7 @@ describe('CRI source records', () => {
       name: 'web',
       pod: 'web',
       namespace: 'shop',
-      podUid: meta.uid,
+      pod_uid: meta.uid,
       sandbox: true,
       pid: process.pid,
       netns: ownNetns,
@@ -104,7 +104,7 @@ describe('CRI source records', () => {
       image: 'docker.io/library/nginx:1',
       pod: 'web',
       namespace: 'shop',
-      podUid: meta.uid,
+      pod_uid: meta.uid,
       netns: ownNetns,
     });
     expect(c.sandbox).toBeUndefined();
@@ -115,9 +115,9 @@ function entry(id: string, extra: Partial<ContainerInfo>): ContainerInfo {
   return { id, name: id, runtime: 'containerd', image: null, pid: 1, netns: null, cgroupId: null, addresses: [], running: true, ...extra };
 }
 
-const sandbox = entry('sb', { name: 'web', pod: 'web', namespace: 'shop', podUid: 'u1', sandbox: true, netns: 7 });
-const app = entry('app', { name: 'app', pod: 'web', namespace: 'shop', podUid: 'u1', netns: 7, cgroupId: 100n });
-const stranger = entry('x', { name: 'other', pod: 'other', namespace: 'shop', podUid: 'u2', cgroupId: 200n, netns: 8 });
+const sandbox = entry('sb', { name: 'web', pod: 'web', namespace: 'shop', pod_uid: 'u1', sandbox: true, netns: 7 });
+const app = entry('app', { name: 'app', pod: 'web', namespace: 'shop', pod_uid: 'u1', netns: 7, cgroupId: 100n });
+const stranger = entry('x', { name: 'other', pod: 'other', namespace: 'shop', pod_uid: 'u2', cgroupId: 200n, netns: 8 });
 const lookups: ContainerLookups = {
   hostNetns: 1,
   byNetns: (n) => [sandbox, stranger].find((c) => c.netns === n) ?? null,

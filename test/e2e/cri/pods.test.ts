@@ -76,7 +76,7 @@ describe.skipIf(SKIP_KERNEL)('Kubernetes pods through CRI (containerd, no kubele
         runtime: 'containerd',
         pod: 'web',
         namespace: NS,
-        podUid: web.uid,
+        pod_uid: web.uid,
         sandbox: true,
         pid: web.sandboxPid,
         netns: web.netns,
@@ -86,7 +86,7 @@ describe.skipIf(SKIP_KERNEL)('Kubernetes pods through CRI (containerd, no kubele
       const mount = cgroup2Mount();
       if (mount === null) throw new Error('no cgroup2 mount');
       const cgroupId = statSync(join(mount, 'kubepods', 'besteffort', `pod${web.uid}`, web.containerId), { bigint: true }).ino;
-      expect(app).toMatchObject({ name: 'app', pod: 'web', namespace: NS, podUid: web.uid, pid: web.appPid, netns: web.netns, cgroupId });
+      expect(app).toMatchObject({ name: 'app', pod: 'web', namespace: NS, pod_uid: web.uid, pid: web.appPid, netns: web.netns, cgroupId });
       expect(app?.sandbox).toBeUndefined();
       // sandboxes come first: the pod, not one of its containers, owns the shared netns
       expect(list.indexOf(sandbox as never)).toBeLessThan(list.indexOf(app as never));
