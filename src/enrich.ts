@@ -2,16 +2,17 @@
  * Each decoded event, in place: the container it concerns, then for drops the layer, component,
  * hint, benign flag and the evidence that supports the hint. Per-event work is map look-ups and the
  * pure classify(); anything that needs I/O (rulesets, conntrack) is read in the background by
- * src/readers/ and used once ready.
+ * src/readers/. A netfilter drop is classified at once and again when the ruleset read after it is
+ * in (the rule is named then): `settle()` says when.
  */
 import { type ClassifyContext, classify } from './classify/index.js';
 import type { Attribution } from './containers/attribution.js';
 import { type ContainerInfo, toContainer } from './containers/types.js';
-import type { ConnectErrorRecord, Container, DropRecord, TraceEvent } from './events.js';
+import type { ConnectErrorRecord, Container, DropRecord, Evidence, TraceEvent } from './events.js';
 import { NetnsPaths } from './kernel/netns-paths.js';
 import { ConntrackEvidence } from './readers/conntrack-evidence.js';
 import { ListenQueues } from './readers/listen-queues.js';
-import { NetfilterRules } from './readers/netfilter-rules.js';
+import { type NetfilterRuleHit, NetfilterRules } from './readers/netfilter-rules.js';
 import { PortRanges } from './readers/port-range.js';
 
 export interface EnrichOptions {
@@ -19,18 +20,38 @@ export interface EnrichOptions {
   attribute?: (event: TraceEvent) => Attribution | null;
   /** Read rulesets and conntrack counts for netfilter drops (runs iptables/nft in the namespace; default true). */
   netfilterEvidence?: boolean;
+  /**
+   * A record's time on CLOCK_MONOTONIC (ms), the clock ruleset reads are timed with; default: the
+   * wall clock for both (a clock step during the run then shifts which read counts as "before").
+   */
+  monotonicOf?: (time: string) => number;
 }
 
+/** CLOCK_MONOTONIC now, in ms: the clock bpf_ktime_get_ns() reads. */
+const monotonicNowMs = () => Number(process.hrtime.bigint() / 1000n) / 1000;
+
+/** How long a netfilter drop waits for the ruleset read after it before it goes out unnamed. */
+const RULE_WAIT_MS = 3000;
+/** Namespaces read at once when tracing starts. */
+const PRIME_PARALLEL = 4;
+
 export class Enricher {
-  private readonly rules = new NetfilterRules();
+  private readonly rules: NetfilterRules;
   private readonly conntrack = new ConntrackEvidence();
   private readonly netnsPaths = new NetnsPaths();
   private readonly portRanges = new PortRanges();
   private readonly listenQueues = new ListenQueues();
   /** One record `Container` per index entry: a storm names the same container a million times. */
   private readonly containers = new WeakMap<ContainerInfo, Container>();
+  /** Netfilter drops applied since the last settle(), by namespace path: one ruleset read serves them all. */
+  private pending = new Map<string, { atMs: number; drops: { e: DropRecord; raw: Evidence; context: ClassifyContext }[] }>();
 
-  constructor(private readonly options: EnrichOptions = {}) {}
+  private readonly timeOf: (time: string) => number;
+
+  constructor(private readonly options: EnrichOptions = {}) {
+    this.rules = new NetfilterRules(options.monotonicOf ? { now: monotonicNowMs } : {});
+    this.timeOf = options.monotonicOf ?? Date.parse;
+  }
 
   apply(event: TraceEvent): void {
     const hit = this.options.attribute?.(event) ?? null;
@@ -48,6 +69,46 @@ export class Enricher {
     const dst = e.family === 'ipv6' ? `[${e.daddr}]:${e.dport}` : `${e.daddr}:${e.dport}`;
     const inside = e.container && e.container_via === 'netns' ? ` in ${e.container.name}` : '';
     e.hint = `${e.comm} (pid ${e.pid})${inside} found no free local port to connect to ${dst}${range}: widen net.ipv4.ip_local_port_range, reuse connections (keep-alive, pooling) or spread them over more source addresses or destinations`;
+  }
+
+  /**
+   * Resolves when every event applied since the last call has its rule evidence (or gave up
+   * waiting); null when none waits. Callers release those events, in order, after it.
+   */
+  settle(): Promise<void> | null {
+    if (this.pending.size === 0) return null;
+    const waits = [...this.pending].map(([path, p]) => this.ruleOf(path, p.atMs, p.drops));
+    this.pending = new Map();
+    return Promise.all(waits).then(() => undefined);
+  }
+
+  /**
+   * Reads the rulesets of the traced namespaces (`null`: every namespace there is) before drops
+   * come, so that the first drop of a namespace has a read from before it. Waits at most
+   * `budgetMs` (by default 2 s for namespaces asked for; for all of them, not at all: a plain
+   * `droptrace` starts at once); the reads still running carry on.
+   */
+  async prime(inodes: readonly number[] | null, budgetMs = inodes === null ? 0 : 2000): Promise<void> {
+    if (this.options.netfilterEvidence === false) return;
+    const all = this.netnsPaths.all();
+    const paths = (inodes ?? [...all.keys()]).map((i) => all.get(i)).filter((p): p is string => p !== undefined);
+    let next = 0;
+    const worker = async () => {
+      while (next < paths.length) {
+        const path = paths[next++] as string;
+        await this.rules.prime(path).catch(() => {
+          // gone meanwhile, or no permission: its drops are read after the fact
+        });
+      }
+    };
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(Array.from({ length: Math.min(PRIME_PARALLEL, paths.length) }, worker)),
+      new Promise<void>((r) => {
+        timer = setTimeout(r, budgetMs);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   /** A namespace went away and its inode may come back as another: forget how to enter it and what it held. */
@@ -78,11 +139,19 @@ export class Enricher {
       netfilter: null,
       conntrack: null,
     };
+    const raw = e.evidence;
     if (this.options.netfilterEvidence !== false && e.reason === 'NETFILTER_DROP') {
       const path = this.netnsPaths.pathOf(e.netns);
       if (path) {
-        context.netfilter = this.rules.current(path);
+        context.netfilter = undefined; // the read after the drop is running
         context.conntrack = this.conntrack.current(path) ?? null;
+        // the earliest drop of the batch decides which read counts as "before" for all of them
+        const atMs = this.timeOf(e.time);
+        const p = this.pending.get(path);
+        if (p) {
+          p.atMs = Math.min(p.atMs, atMs);
+          p.drops.push({ e, raw, context });
+        } else this.pending.set(path, { atMs, drops: [{ e, raw, context }] });
       }
     }
     if (e.detected_by !== 'kfree_skb' && e.dport !== null) {
@@ -94,6 +163,31 @@ export class Enricher {
         e.evidence.queue_limit = q.limit;
       }
     }
+    this.fill(e, raw, context);
+  }
+
+  private ruleOf(path: string, atMs: number, drops: { e: DropRecord; raw: Evidence; context: ClassifyContext }[]): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<undefined>((r) => {
+      timer = setTimeout(() => r(undefined), RULE_WAIT_MS);
+    });
+    return Promise.race([this.rules.attribute(path, atMs), timeout]).then(
+      (hits: NetfilterRuleHit[] | undefined) => {
+        clearTimeout(timer);
+        if (!hits) return;
+        const conntrack = this.conntrack.current(path);
+        for (const d of drops) this.fill(d.e, d.raw, { ...d.context, netfilter: hits, conntrack: conntrack ?? d.context.conntrack });
+      },
+      () => {
+        // the namespace went away before its ruleset could be read: the drop stays unnamed
+        clearTimeout(timer);
+      },
+    );
+  }
+
+  /** `raw`: the evidence the kernel captured; classify() reads it and replaces it with what supports the hint. */
+  private fill(e: DropRecord, raw: Evidence, context: ClassifyContext): void {
+    e.evidence = raw;
     const c = classify(e, context);
     e.layer = c.layer;
     e.component = c.component;

@@ -48,6 +48,8 @@ export interface Evidence {
   qdisc_backlog?: number;
   rule?: string;
   rule_packets?: number;
+  /** Several drop rules counted around the drop: it was one of these. */
+  rule_candidates?: string[];
   table?: string;
   conntrack_count?: number;
   conntrack_max?: number;
@@ -67,6 +69,8 @@ interface TupleFields {
 export interface DropRecord extends TupleFields {
   type: 'drop';
   time: string; // RFC 3339, nanoseconds, UTC
+  /** The host that traced it (its hostname, or DROPTRACE_HOST). */
+  host: string;
   reason: string; // kernel name without SKB_DROP_REASON_
   reason_code: number;
   location: string; // function+0xoff, or the hex address when not symbolised
@@ -99,6 +103,8 @@ export interface DropRecord extends TupleFields {
 export interface RetransmitRecord extends TupleFields {
   type: 'retransmit';
   time: string;
+  /** The host that traced it (its hostname, or DROPTRACE_HOST). */
+  host: string;
   kind: RetransmitKind;
   state: string;
   netns: number;
@@ -118,6 +124,8 @@ export interface RetransmitRecord extends TupleFields {
 export interface ConnectErrorRecord {
   type: 'connect_error';
   time: string;
+  /** The host that traced it (its hostname, or DROPTRACE_HOST). */
+  host: string;
   errno: 'EADDRNOTAVAIL';
   pid: number;
   comm: string;
@@ -136,6 +144,8 @@ export interface ConnectErrorRecord {
 export interface StartRecord {
   type: 'start';
   time: string;
+  /** The host that traced it (its hostname, or DROPTRACE_HOST). */
+  host: string;
   droptrace_version: string;
   schema_version: number;
   kernel: string;
@@ -146,6 +156,8 @@ export interface StartRecord {
 export interface LostRecord {
   type: 'lost';
   time: string;
+  /** The host that traced it (its hostname, or DROPTRACE_HOST). */
+  host: string;
   where: 'kernel' | 'user'; // kernel: ring buffer full; user: batch queue to JS full
   count: number; // events lost since the previous lost record
   total: number;
@@ -154,6 +166,8 @@ export interface LostRecord {
 export interface StopRecord {
   type: 'stop';
   time: string;
+  /** The host that traced it (its hostname, or DROPTRACE_HOST). */
+  host: string;
   events: number;
   drops: number;
   retransmits: number;
@@ -167,7 +181,26 @@ export interface StopRecord {
 export interface CountsRecord {
   type: 'counts';
   time: string;
-  rows: { netns: number; reason: string; location: string; count: number }[];
+  /** The host that traced it (its hostname, or DROPTRACE_HOST). */
+  host: string;
+  /** Totals since the start, as the stop record counts them. */
+  drops: number;
+  retransmits: number;
+  lost: number;
+  /** Drops by (netns, reason, location), named as the stream names them. */
+  rows: {
+    netns: number;
+    /** The container's name, an `ip netns` name, `host`, or netns:<inode>. */
+    where: string;
+    reason: string;
+    location: string;
+    layer: Layer;
+    component: string;
+    benign: boolean;
+    count: number;
+  }[];
+  /** Retransmits by (netns, kind). */
+  retransmit_rows: { netns: number; where: string; kind: RetransmitKind; count: number }[];
 }
 
 /**
@@ -177,6 +210,8 @@ export interface CountsRecord {
 export interface AuditRecord {
   type: 'audit';
   time: string;
+  /** The host that traced it (its hostname, or DROPTRACE_HOST). */
+  host: string;
   netns: number;
   container: Container | null;
   counter: string;
@@ -193,6 +228,7 @@ export interface AuditRecord {
 /** `droptrace explain --json`: drops folded by (where, layer, component, reason), ranked by count. */
 export interface Finding {
   type: 'finding';
+  host: string;
   rank: number;
   /** The container's name, an `ip netns` name, or netns:<inode>. */
   where: string;
@@ -221,6 +257,8 @@ export interface Finding {
 export interface CheckRecord {
   type: 'check';
   time: string;
+  /** The host that traced it (its hostname, or DROPTRACE_HOST). */
+  host: string;
   command: string[];
   status: number;
   verdict: 'ok' | 'unexpected drops' | 'command failed';

@@ -14,6 +14,7 @@ import { parseK8sNamespace, parsePodSpec } from './containers/pod-names.js';
 import { Enricher } from './enrich.js';
 import type { LostRecord, StartRecord, StopRecord, TraceEvent } from './events.js';
 import type { TraceFilter } from './filter.js';
+import { InOrder } from './in-order.js';
 import { filterOf, type Selection } from './selection.js';
 import { type DropCount, type RetransmitCount, Session, type SessionOptions, type SessionStats } from './session.js';
 
@@ -43,6 +44,9 @@ function withEntities(base: TraceFilter, e: ContainerEntities): TraceFilter {
 }
 
 export class Pipeline {
+  // netfilter drops wait for the ruleset read after them (the rule is named); order is kept
+  private readonly inOrder = new InOrder();
+
   private constructor(
     readonly session: Session,
     readonly index: ContainerIndex,
@@ -71,6 +75,7 @@ export class Pipeline {
     });
     const followers: Array<{ stop(): void }> = [];
     let session: Session | undefined;
+    const filter = base;
     try {
       await index.start();
       let filter = base;
@@ -114,13 +119,18 @@ export class Pipeline {
       index.stop();
       throw e;
     }
+    const clock = session.clock;
     const enricher = new Enricher({
       // a failed connect names its caller's namespace and cgroup; its destination says nothing of where it ran
       attribute: (ev) =>
         index.attribute(ev.type === 'connect_error' ? { netns: ev.netns, cgroup_id: ev.cgroup_id, saddr: null, daddr: null } : ev),
       netfilterEvidence: options.netfilterEvidence,
+      // drops and ruleset reads compared on one clock: a wall-clock step cannot misplace a read
+      monotonicOf: (time) => clock.monotonicMs(time),
     });
     index.on('gone', (netns) => enricher.forget(netns));
+    // a read of each traced namespace's ruleset from before its first drop (no events, no drops to name)
+    if (options.emit !== false) await enricher.prime(filter.netns?.length || filter.restrict ? (filter.netns ?? []) : null);
     return new Pipeline(session, index, followers, enricher);
   }
 
@@ -129,10 +139,20 @@ export class Pipeline {
     this.session.start({
       events: (events) => {
         for (const e of events) this.enricher.apply(e);
-        sink.events(events);
+        this.inOrder.push(this.enricher.settle(), events.length, () => sink.events(events));
       },
-      lost: (record) => sink.lost(record),
+      lost: (record) => this.inOrder.push(null, 1, () => sink.lost(record)),
     });
+  }
+
+  /** Resolves once every batch is handed to the sink (after stop(): the held netfilter drops too). */
+  drained(): Promise<void> {
+    return this.inOrder.drained();
+  }
+
+  /** Nothing is held back for its evidence. */
+  get idle(): boolean {
+    return this.inOrder.idle;
   }
 
   startRecord(): StartRecord {

@@ -8,6 +8,7 @@ import { WallClock } from './decode/format.js';
 import type { LostRecord, RetransmitKind, StartRecord, StopRecord, TraceEvent } from './events.js';
 import { SCHEMA_VERSION } from './events.js';
 import { nativeFilter, type TraceFilter } from './filter.js';
+import { hostName } from './host.js';
 import { caStateNames, type ReasonNames, reasonNames, tcpStateNames } from './kernel/btf-names.js';
 import { Kallsyms } from './kernel/kallsyms.js';
 import { fromNative } from './kernel/libbpf-errors.js';
@@ -152,6 +153,7 @@ export class Session {
     return {
       type: 'start',
       time: this.clock.now(),
+      host: hostName(),
       droptrace_version: droptraceVersion(),
       schema_version: SCHEMA_VERSION,
       kernel: release(),
@@ -251,6 +253,7 @@ export class Session {
     this.stopRecord = {
       type: 'stop',
       time: this.clock.now(),
+      host: hostName(),
       events: this.delivered,
       drops: stats.matched - stats.retransmits - stats.connects,
       retransmits: stats.retransmits,
@@ -275,7 +278,14 @@ export class Session {
     for (const where of ['kernel', 'user'] as const) {
       const total = now[where];
       if (total <= this.lostReported[where]) continue;
-      const record: LostRecord = { type: 'lost', time: this.clock.now(), where, count: total - this.lostReported[where], total };
+      const record: LostRecord = {
+        type: 'lost',
+        time: this.clock.now(),
+        host: hostName(),
+        where,
+        count: total - this.lostReported[where],
+        total,
+      };
       this.lostReported[where] = total;
       this.sink.lost(record);
     }

@@ -72,7 +72,12 @@ export class Trace implements AsyncIterable<TraceRecord> {
         yield next;
         continue;
       }
-      if (this.stopRecord) return;
+      if (this.stopRecord) {
+        // netfilter drops held for their rule are still to come
+        if (this.pipeline.idle) return;
+        await this.pipeline.drained();
+        continue;
+      }
       await new Promise<void>((resolve) => {
         this.wake = resolve;
       });

@@ -4,8 +4,10 @@
  * than its matching events is loss droptrace did not see (a filter that excludes the reason, lost
  * events, or a path the programs do not cover), said in the stream itself.
  */
+
 import { locationFunction } from '../classify/classify.js';
 import type { AuditRecord, Container, TraceEvent } from '../events.js';
+import { hostName } from '../host.js';
 import type { DropCount } from '../session.js';
 import type { NetCounters } from './net-counters.js';
 
@@ -161,6 +163,7 @@ export class Audit {
         records.push({
           type: 'audit',
           time,
+          host: hostName(),
           netns,
           container: containerOf(netns),
           counter: a.counter,

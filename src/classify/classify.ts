@@ -26,7 +26,10 @@ import { compileTemplate, type Getter, placeholdersOf, type Render } from './tem
 export interface ClassifyContext {
   /** The name to say "in nginx" with: set only when the drop happened in that container's own namespace. */
   container: string | null;
-  /** NETFILTER_DROP: the rules whose counters rose (the first is used); undefined: being read; null: none. */
+  /**
+   * NETFILTER_DROP: the drop rules whose counter rose between a read before and one after the drop.
+   * One names the rule; several are candidates; undefined: the read after it is running; null: none.
+   */
   netfilter: readonly NetfilterRuleHit[] | null | undefined;
   conntrack: ConntrackStats | null;
 }
@@ -52,7 +55,16 @@ interface Ctx {
 
 const pos = (n: number | null | undefined): number | undefined => (n != null && n > 0 ? n : undefined);
 const str = (n: number | undefined): string | undefined => (n === undefined ? undefined : String(n));
-const rule = (c: Ctx): NetfilterRuleHit | undefined => c.x.netfilter?.[0];
+const rule = (c: Ctx): NetfilterRuleHit | undefined => (c.x.netfilter?.length === 1 ? c.x.netfilter[0] : undefined);
+/** iptables, ip6tables, iptables-legacy → iptables: one label for the tool a rule was written with. */
+const sourceLabel = (h: NetfilterRuleHit): string => h.source.replace(/6?tables(-legacy)?$/, 'tables');
+/** The label all the hits share (a single rule's, or the candidates' when they agree). */
+function rulesSource(x: ClassifyContext): string | undefined {
+  const hits = x.netfilter;
+  if (!hits?.length) return undefined;
+  const label = sourceLabel(hits[0] as NetfilterRuleHit);
+  return hits.every((h) => sourceLabel(h) === label) ? label : undefined;
+}
 const localPort = (d: DropRecord): number | null => (d.direction === 'tx' ? d.sport : d.dport);
 const rcvbufSize = (d: DropRecord) => pos(d.evidence.rcvbuf_size);
 const queueLimit = (d: DropRecord) => pos(d.evidence.queue_limit);
@@ -80,6 +92,9 @@ const GETTERS: Record<string, Getter<Ctx>> = {
   qdisc_backlog: (c) => (qdiscKind(c.d) === undefined ? undefined : String(c.d.evidence.qdisc_backlog ?? 0)),
   rule: (c) => rule(c)?.rule,
   rule_source: (c) => rule(c)?.source,
+  rules_source: (c) => rulesSource(c.x),
+  rule_count: (c) => str(c.x.netfilter?.length),
+  rules: (c) => c.x.netfilter?.map((h) => `\`${h.rule}\``).join(' or '),
   rule_packets: (c) => str(rule(c)?.packets),
   chain: (c) => rule(c)?.chain,
   table: (c) => rule(c)?.table,
@@ -97,7 +112,8 @@ const CONDITIONS: Record<HintCondition, Test> = {
   over_peer_mtu: (d) => d.peer != null && d.peer.mtu > 0 && d.len > d.peer.mtu,
   over_mtu: (d) => d.mtu != null && d.mtu > 0 && d.len > d.mtu,
   has_peer: (d) => d.peer != null,
-  has_rule: (_d, x) => (x.netfilter?.length ?? 0) > 0,
+  has_rule: (_d, x) => x.netfilter?.length === 1,
+  rule_candidates: (_d, x) => (x.netfilter?.length ?? 0) > 1,
   // undefined: not read yet; null or []: read, and no rule's counter rose
   rules_unread: (_d, x) => x.netfilter === undefined,
   multicast_dst: (d) => d.daddr !== null && (/^ff/i.test(d.daddr) || /^2(2[4-9]|3\d)\./.test(d.daddr)),
@@ -115,7 +131,7 @@ const DYNAMIC_COMPONENTS: Record<string, { get: (d: DropRecord, x: ClassifyConte
   $proto: { get: (d) => d.proto ?? undefined, otherwise: 'l4' },
   $qdisc: { get: qdiscKind, otherwise: 'qdisc' },
   $rule_source: {
-    get: (_d, x) => x.netfilter?.[0]?.source.replace(/6?tables(-legacy)?$/, 'tables'),
+    get: (_d, x) => rulesSource(x),
     otherwise: 'netfilter',
   },
 };
@@ -166,6 +182,10 @@ const EVIDENCE: Record<EvidenceKind, EvidenceBuilder> = {
     e.qdisc_backlog = d.evidence.qdisc_backlog ?? 0;
   },
   rule: (_d, x, e) => {
+    if ((x.netfilter?.length ?? 0) > 1) {
+      e.rule_candidates = x.netfilter?.map((h) => h.rule);
+      return;
+    }
     const hit = x.netfilter?.[0];
     if (!hit) return;
     e.rule = hit.rule;
@@ -306,4 +326,18 @@ export function describeReason(reason: string): {
 } {
   const { row, fallback } = resolveRow(reason, '');
   return { layer: row.layer, component: row.component, benign: row.benign ?? false, fallback };
+}
+
+/**
+ * Static facts of a drop site, from the reason and location alone (for `top`, whose rows are the
+ * kernel's counters and carry no packet): a component the packet would name falls back to what the
+ * location says (`__udp4_lib_rcv` → udp) or to the row's generic name.
+ */
+export function describeDrop(reason: string, location: string): { layer: Layer; component: string; benign: boolean } {
+  const func = locationFunction(location);
+  const { row } = resolveRow(reason, func);
+  let component = row.component;
+  const dyn = DYNAMIC_COMPONENTS[component];
+  if (dyn) component = (component === '$proto' ? /(udp|tcp|icmp)/.exec(func)?.[1] : undefined) ?? dyn.otherwise;
+  return { layer: row.layer, component, benign: row.benign ?? false };
 }

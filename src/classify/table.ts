@@ -17,9 +17,10 @@ export type HintCondition =
   | 'over_peer_mtu' // len > peer MTU (veth: the other end is smaller)
   | 'over_mtu' // len > own device MTU
   | 'has_peer' // the device has a peer (veth)
-  | 'has_rule' // user-space found the netfilter rule whose counter rose
+  | 'has_rule' // exactly one drop rule counted between the reads before and after the drop
+  | 'rule_candidates' // several did: it was one of them
   | 'conntrack_full' // conntrack count reached its max
-  | 'rules_unread' // the namespace's ruleset has not been read yet (the first drops of a namespace)
+  | 'rules_unread' // the ruleset read after the drop has not finished (or failed)
   | 'multicast_dst' // sent to a multicast group (224.0.0.0/4, ff00::/8)
   | 'syn_queue_full' // a SYN refused because the SYN queue was full (TCPReqQFullDrop; cookies off)
   | 'syn_listen_drop' // a SYN refused for another reason (only ListenDrops rose)
@@ -170,6 +171,12 @@ export const REASONS: Readonly<Record<string, ReasonRow>> = {
         when: 'has_rule',
         component: '$rule_source',
         hint: "dropped by {rule_source} rule `{rule}`[ in {container}'s namespace]",
+      },
+      {
+        // several drop rules counted between the reads before and after the drop: any of them
+        when: 'rule_candidates',
+        component: '$rule_source',
+        hint: "dropped by one of {rule_count}[ {rules_source}] rules: {rules}[ in {container}'s namespace]",
       },
       {
         when: 'conntrack_full',

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { DroptraceError } from '../errors.js';
 import type { CheckRecord, DropRecord } from '../events.js';
 import { FindingsBuilder, findingsText } from '../explain/findings.js';
+import { hostName } from '../host.js';
 import type { Selection } from '../selection.js';
 import { EXIT_FAILURE, EXIT_UNEXPECTED_DROPS } from './exit-codes.js';
 import { openPipeline } from './open.js';
@@ -58,6 +59,8 @@ export async function check(
   });
   await new Promise((r) => setTimeout(r, SETTLE_MS));
   const stop = pipeline.stop();
+  // --allow may name a component (netfilter/iptables) that only the ruleset read after the drop tells
+  await pipeline.drained();
 
   const { findings } = builder.result();
   const seconds = Math.round((Date.now() - started) / 100) / 10;
@@ -67,6 +70,7 @@ export async function check(
     const record: CheckRecord = {
       type: 'check',
       time: pipeline.session.clock.now(),
+      host: hostName(),
       command,
       status,
       verdict,

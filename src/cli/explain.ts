@@ -3,6 +3,7 @@
 import { auditText, containerOfNetns, startAudit } from '../audit/index.js';
 import { FindingsBuilder, findingsText } from '../explain/findings.js';
 import type { Selection } from '../selection.js';
+import { showProgress } from './explain-progress.js';
 import { openPipeline } from './open.js';
 import { untilStopped } from './until-stopped.js';
 
@@ -29,15 +30,22 @@ export async function explain(opts: ExplainOptions, io: { out: NodeJS.WritableSt
   const start = pipeline.startRecord();
   if (opts.json) io.out.write(`${JSON.stringify(start)}\n`);
   io.err.write(`droptrace explain: tracing for ${opts.duration} s…\n`);
-  await wait.stopped;
+  const started = Date.now();
+  const hideProgress = showProgress(io.err, builder, opts.duration);
+  const cause = await wait.stopped;
+  hideProgress();
+  // the time actually traced: Ctrl-C before the end reports what was seen in that time
+  const traced = Math.round((Date.now() - started) / 100) / 10;
+  if (cause !== 'duration') io.err.write(`droptrace explain: stopped after ${traced} s of ${opts.duration} s\n`);
   await audit.finish();
   const stop = pipeline.stop();
+  await pipeline.drained();
   const audits = audit.records(pipeline.counts(), containerOfNetns(pipeline));
   const { findings, retransmits, connects } = builder.result();
   if (opts.json) {
     io.out.write([...findings, ...audits, stop].map((r) => `${JSON.stringify(r)}\n`).join(''));
   } else {
-    io.out.write(findingsText(findings, retransmits, opts.duration, undefined, connects));
+    io.out.write(findingsText(findings, retransmits, cause === 'duration' ? opts.duration : traced, undefined, connects));
     io.out.write(auditText(audits, (r) => r.container?.name ?? pipeline.nameOf(r.netns) ?? `netns:${r.netns}`));
     if (stop.lost) io.out.write(`(${stop.lost} events were lost: counts above are low; the kernel counted ${stop.drops} drops in all)\n`);
   }

@@ -2,6 +2,8 @@
 import { Command, CommanderError, Option } from 'commander';
 import { DroptraceError } from '../errors.js';
 import { DEFAULT_METRICS_ADDRESS } from '../metrics/server.js';
+import { colourWanted } from '../output/colour.js';
+import { TOP_BY } from '../output/top-table.js';
 import { droptraceVersion } from '../version.js';
 import { type CheckOptions, check } from './check.js';
 import { containersCommand } from './containers.js';
@@ -43,20 +45,27 @@ export function buildProgram(io: ProgramIO = { out: process.stdout, err: process
   addFilterOptions(program)
     .option('--json', 'NDJSON records on stdout (schema/droptrace-event.schema.json)')
     .option('--all', 'also show benign drops (queue purges on close and the like)')
+    .option('--wide', 'every field of every event, uncut (on a terminal, lines are fitted to its width)')
     .option('--duration <seconds>', 'stop after this many seconds', positiveNumber('--duration'))
     .option('--count <n>', 'stop after this many events', positiveInteger('--count'))
     .addOption(new Option('--attach <mode>', 'program kind').choices(['auto', 'tp_btf', 'tracepoint']).default('auto'))
-    .action(async (opts: StreamOptions) => {
-      await stream(opts, { out: io.out, err: io.err, color: Boolean((io.out as NodeJS.WriteStream).isTTY) && !opts.json });
+    // a word that is not a verb reaches the stream's action: say so there, with the verbs
+    .allowExcessArguments()
+    .action(async (opts: StreamOptions & { wide?: boolean }, cmd: Command) => {
+      if (cmd.args.length) throw unknownCommand(cmd.args[0] as string, program);
+      const tty = Boolean((io.out as NodeJS.WriteStream).isTTY) && !opts.json;
+      await stream(opts, { out: io.out, err: io.err, color: !opts.json && colourWanted(io.out), fit: tty && !opts.wide });
     });
 
   addFilterOptions(program.command('top'))
-    .description('live counts by namespace, reason and location, counted in the kernel (no per-event cost)')
+    .description('live counts by container, layer and reason, with rates; counted in the kernel (no per-event cost)')
+    .addOption(new Option('--by <what>', 'rows by').choices([...TOP_BY]).default('container'))
     .option('--interval <seconds>', 'redraw interval', positiveNumber('--interval'), 1)
     .option('--duration <seconds>', 'stop after this many seconds', positiveNumber('--duration'))
+    .option('--all', 'also show benign drops (queue purges on close and the like)')
     .option('--json', 'one NDJSON counts record per interval')
     .action(async (opts: TopOptions) => {
-      await top(opts, { out: io.out, err: io.err, tty: Boolean((io.out as NodeJS.WriteStream).isTTY) && !opts.json });
+      await top(opts, io);
     });
 
   addFilterOptions(program.command('explain'))
@@ -92,8 +101,24 @@ export function buildProgram(io: ProgramIO = { out: process.stdout, err: process
   program.addCommand(containersCommand(io));
   program.addCommand(reasonsCommand(io));
   // errors are thrown, never process.exit(): main() maps them to exit statuses, tests inspect them
+  program.helpCommand('help [command]', 'show help for droptrace, or for one command');
   for (const cmd of [program, ...program.commands]) cmd.exitOverride().configureOutput(program.configureOutput());
   return program;
+}
+
+/** The verbs, as `droptrace --help` lists them. */
+function verbs(program: Command): string[] {
+  return [...program.commands.map((c) => c.name()), 'help'];
+}
+
+function unknownCommand(word: string, program: Command): DroptraceError {
+  // what was typed is echoed short, with control characters shown as `?`
+  const shown = word.slice(0, 40).replace(/[\p{Cc}\p{Cf}]/gu, '?') + (word.length > 40 ? '…' : '');
+  return new DroptraceError(
+    'ERR_DROPTRACE_OPTION_COMMAND',
+    `unknown command '${shown}'`,
+    `commands: ${verbs(program).join(', ')} (droptrace help <command>); with none, droptrace streams drops`,
+  );
 }
 
 /** `check` ends with the command's status, or 3 for unexpected drops: not an error to print. */

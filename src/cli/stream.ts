@@ -24,6 +24,8 @@ export interface StreamIO {
   out: NodeJS.WritableStream & { writableNeedDrain?: boolean };
   err: NodeJS.WritableStream;
   color: boolean;
+  /** Fit each line to the terminal's width, read per line (it changes on resize). */
+  fit?: boolean;
   /** Another consumer of the same pipeline (serve's metrics): sees the pipeline once it is open. */
   tap?: StreamTap;
 }
@@ -53,7 +55,9 @@ export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRec
       pipeline.pause(false);
     });
   };
-  const line = (r: DroptraceRecord) => `${r.type === 'lost' ? lostLine(r as LostRecord) : textLine(r as TraceEvent, io)}\n`;
+  const width = () => (io.fit ? (io.out as NodeJS.WriteStream).columns || 80 : undefined);
+  const line = (r: DroptraceRecord) =>
+    `${r.type === 'lost' ? lostLine(r as LostRecord, width()) : textLine(r as TraceEvent, { color: io.color, width: width() })}\n`;
   const emit = (records: DroptraceRecord[]) => {
     // chunks well under V8's large-object size: a megabyte string per batch would live in
     // large-object space until a full GC, and a storm makes one every few milliseconds
@@ -98,7 +102,9 @@ export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRec
   io.out.off('error', onError);
 
   await audit.finish();
-  const stop = { ...pipeline.stop(), by_container: byContainer };
+  const stopped = pipeline.stop();
+  await pipeline.drained();
+  const stop = { ...stopped, by_container: byContainer };
   const audits = audit.records(pipeline.counts(), containerOfNetns(pipeline));
   if (json) write(ndjsonLines([...audits, stop]));
   io.err.write(summaryText(stop, pipeline.stats()));

@@ -1,10 +1,18 @@
 /**
- * `droptrace top`: counts only. The kernel counts by (netns, reason, location) and streams
- * nothing, so a storm costs a map update per drop; the table is redrawn from the counters.
+ * `droptrace top`: counts only. The kernel counts drops by (netns, reason, location) and
+ * retransmits by (netns, kind) and streams nothing, so a storm costs a map update per drop; the
+ * table is redrawn from those counters, named for people: the container, the layer and component,
+ * the reason. On a terminal it fits the window and redraws in place; piped, one block per interval.
  */
-import type { CountsRecord } from '../events.js';
+import { describeDrop } from '../classify/index.js';
+import type { CountsRecord, Layer } from '../events.js';
+import { hostName } from '../host.js';
+import { netnsOfPid } from '../kernel/netns.js';
+import { colourWanted } from '../output/colour.js';
+import { groupCounts, renderTop, type TopBy, type TopCount, type TopRow, type TopView } from '../output/top-table.js';
+import type { Pipeline } from '../pipeline.js';
+import { RuleLabels } from '../readers/rule-labels.js';
 import type { Selection } from '../selection.js';
-import type { DropCount } from '../session.js';
 import { openPipeline } from './open.js';
 import { untilStopped } from './until-stopped.js';
 
@@ -12,41 +20,183 @@ export interface TopOptions extends Selection {
   interval: number;
   duration?: number;
   json?: boolean;
+  all?: boolean;
+  by: TopBy;
 }
 
-function table(rows: DropCount[], previous: Map<string, number>, seconds: number): string {
-  const head = `${'NETNS'.padEnd(12)} ${'REASON'.padEnd(24)} ${'LOCATION'.padEnd(36)} ${'COUNT'.padStart(12)} ${'RATE/s'.padStart(10)}`;
-  const lines = rows.slice(0, 30).map((r) => {
-    const key = `${r.netns}/${r.reason}/${r.location}`;
-    const rate = (r.count - (previous.get(key) ?? 0)) / seconds;
-    return `${String(r.netns).padEnd(12)} ${r.reason.padEnd(24)} ${r.location.padEnd(36)} ${String(r.count).padStart(12)} ${rate.toFixed(0).padStart(10)}`;
-  });
-  return [head, ...lines].join('\n');
+export interface TopIO {
+  out: NodeJS.WritableStream;
+  err: NodeJS.WritableStream;
 }
 
-export async function top(opts: TopOptions, io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream; tty: boolean }): Promise<void> {
+/** The counters, each named: where (container, `ip netns` name, `host`, or netns:<inode>), layer/component, reason. */
+function namedCounts(pipeline: Pipeline, labels: RuleLabels): TopCount[] {
+  const names = new Map<number, string>();
+  let host: number | undefined;
+  try {
+    host = netnsOfPid('1');
+  } catch {
+    // no /proc/1 to read: the host's namespace goes by its inode
+  }
+  const where = (netns: number) => {
+    let n = names.get(netns);
+    if (n === undefined) {
+      n = pipeline.nameOf(netns) ?? (netns === host ? 'host' : `netns:${netns}`);
+      names.set(netns, n);
+    }
+    return n;
+  };
+  const out: TopCount[] = [];
+  for (const r of pipeline.counts()) {
+    const d = describeDrop(r.reason, r.location);
+    // the tool the namespace's drop rules were written with, as the stream names a rule's component
+    if (r.reason === 'NETFILTER_DROP' && d.component === 'nftables') d.component = labels.labelOf(r.netns) ?? d.component;
+    out.push({
+      netns: r.netns,
+      where: where(r.netns),
+      layer: `${d.layer}/${d.component}`,
+      reason: r.reason,
+      location: r.location,
+      benign: d.benign,
+      count: r.count,
+    });
+  }
+  for (const r of pipeline.session.retransmitCounts()) {
+    out.push({
+      netns: r.netns,
+      where: where(r.netns),
+      layer: 'transport/tcp',
+      reason: `RETRANSMIT/${r.kind}`,
+      location: '-',
+      benign: false,
+      retransmit: r.kind,
+      count: r.count,
+    });
+  }
+  return out;
+}
+
+export async function top(opts: TopOptions, io: TopIO): Promise<void> {
   const pipeline = await openPipeline(opts, io.err, { emit: false });
   const session = pipeline.session;
+  const tty = io.out as NodeJS.WriteStream;
+  const onTty = Boolean(tty.isTTY) && !opts.json;
+  const colour = !opts.json && colourWanted(io.out);
+  // a NETFILTER_DROP row is shown once its namespace's ruleset says which tool wrote its rules
+  const labels = new RuleLabels();
   const wait = untilStopped(opts.duration);
   pipeline.start({ events() {}, lost() {} });
   if (opts.json) io.out.write(`${JSON.stringify(pipeline.startRecord())}\n`);
-  else io.err.write('droptrace top: counting drops in the kernel; Ctrl-C to stop\n');
-  const previous = new Map<string, number>();
-  const draw = () => {
-    const rows = session.counts();
-    if (opts.json) {
-      const record: CountsRecord = { type: 'counts', time: session.clock.now(), rows };
-      io.out.write(`${JSON.stringify(record)}\n`);
-    } else {
-      io.out.write(`${io.tty ? '\x1b[H\x1b[2J' : ''}${table(rows, previous, opts.interval)}\n\n`);
+  else if (!onTty) io.err.write('droptrace top: counting drops in the kernel; Ctrl-C to stop\n');
+
+  const started = Date.now();
+  let last = { at: started, groups: new Map<string, number>(), drops: 0, retransmits: 0 };
+  let view: TopView | undefined;
+
+  const sample = (): TopView => {
+    const now = Date.now();
+    const seconds = Math.max(0.001, (now - last.at) / 1000);
+    const counts = namedCounts(pipeline, labels);
+    const stats = pipeline.stats();
+    const groups = groupCounts(opts.all ? counts : counts.filter((c) => !c.benign), opts.by);
+    const hidden = opts.all
+      ? 0
+      : groupCounts(
+          counts.filter((c) => c.benign),
+          opts.by,
+        ).size;
+    const rows: TopRow[] = [];
+    const next = new Map<string, number>();
+    for (const [key, g] of groups) {
+      rows.push({ cells: g.cells, count: g.count, rate: (g.count - (last.groups.get(key) ?? 0)) / seconds, benign: g.benign });
+      next.set(key, g.count);
     }
-    previous.clear();
-    for (const r of rows) previous.set(`${r.netns}/${r.reason}/${r.location}`, r.count);
+    const drops = stats.matched - stats.retransmits;
+    const v: TopView = {
+      by: opts.by,
+      clock: new Date(now).toISOString().slice(11, 19),
+      elapsed: (now - started) / 1000,
+      interval: opts.interval,
+      drops,
+      dropRate: (drops - last.drops) / seconds,
+      retransmits: stats.retransmits,
+      retransmitRate: (stats.retransmits - last.retransmits) / seconds,
+      lost: stats.lost,
+      // rate-limited events held back in the kernel, where the session reports them
+      suppressed: (stats as { suppressed?: number }).suppressed ?? 0,
+      uncounted: stats.counterFull,
+      hiddenBenign: hidden,
+      rows,
+    };
+    last = { at: now, groups: next, drops, retransmits: stats.retransmits };
+    if (opts.json) {
+      const record: CountsRecord = {
+        type: 'counts',
+        time: session.clock.now(),
+        host: hostName(),
+        drops,
+        retransmits: stats.retransmits,
+        lost: stats.lost,
+        rows: counts
+          .filter((c) => !c.retransmit)
+          .map((c) => {
+            const [layer, component] = c.layer.split('/') as [Layer, string];
+            return {
+              netns: c.netns,
+              where: c.where,
+              reason: c.reason,
+              location: c.location,
+              layer,
+              component,
+              benign: c.benign,
+              count: c.count,
+            };
+          }),
+        retransmit_rows: counts
+          .filter((c) => c.retransmit)
+          .map((c) => ({ netns: c.netns, where: c.where, kind: c.retransmit as NonNullable<TopCount['retransmit']>, count: c.count })),
+      };
+      io.out.write(`${JSON.stringify(record)}\n`);
+    }
+    return v;
   };
-  const timer = setInterval(draw, opts.interval * 1000);
+
+  const paintView = () => {
+    if (!view || opts.json) return;
+    if (onTty) {
+      const lines = renderTop(view, { width: tty.columns || 80, height: tty.rows || 24, colour });
+      // home, each line cleared to its end, the rest of the screen cleared: no flicker, no scroll
+      io.out.write(`\x1b[H${lines.map((l) => `${l}\x1b[K`).join('\n')}\x1b[J`);
+    } else {
+      io.out.write(`${renderTop(view, { colour }).join('\n')}\n\n`);
+    }
+  };
+
+  const onResize = () => paintView();
+  if (onTty) {
+    io.out.write('\x1b[2J');
+    view = sample();
+    paintView();
+    tty.on('resize', onResize);
+  }
+  let busy = false;
+  const timer = setInterval(async () => {
+    if (busy) return; // a ruleset read is slow: skip a tick rather than stack them
+    busy = true;
+    await labels.ensure(pipeline.counts());
+    busy = false;
+    view = sample();
+    paintView();
+  }, opts.interval * 1000);
   await wait.stopped;
   clearInterval(timer);
-  draw();
+  await labels.ensure(pipeline.counts());
+  if (onTty) tty.off('resize', onResize);
+  // the last frame's rates are over the whole run: the moment since the last tick says nothing
+  last = { at: started, groups: new Map(), drops: 0, retransmits: 0 };
+  view = sample();
+  paintView();
+  if (onTty) io.out.write('\n');
   const stop = pipeline.stop();
   if (opts.json) io.out.write(`${JSON.stringify(stop)}\n`);
 }

@@ -1,7 +1,7 @@
 /**
  * `--container <spec>` to one container: exact name, full id, or unique id prefix; running
- * containers win over stopped ones of the same name. Plain `ip netns` namespaces are not
- * containers here.
+ * containers win over stopped ones of the same name. A plain `ip netns` name is accepted too, as
+ * `droptrace containers` lists it, when no container has that name.
  */
 import { DroptraceError } from '../errors.js';
 import type { ContainerInfo } from './types.js';
@@ -30,18 +30,21 @@ export function findContainer(all: readonly ContainerInfo[], spec: string): Cont
   return (
     pick(candidates.filter((c) => c.name === spec)) ??
     pick(candidates.filter((c) => c.id === spec)) ??
-    (/^[0-9a-f]+$/.test(spec) ? pick(candidates.filter((c) => c.id.startsWith(spec))) : null)
+    (/^[0-9a-f]+$/.test(spec) ? pick(candidates.filter((c) => c.id.startsWith(spec))) : null) ??
+    pick(all.filter((c) => c.runtime === 'netns' && c.name === spec))
   );
 }
 
 /** The error for a spec that names nothing: what is running, and which sources failed. */
 export function unknownContainer(spec: string, all: readonly ContainerInfo[], sourceErrors: readonly DroptraceError[]): DroptraceError {
   const running = all.filter((c) => c.running && c.runtime !== 'netns');
+  const named = all.filter((c) => c.runtime === 'netns').map((c) => c.name);
   const failing = sourceErrors.map((e) => e.message);
   return new DroptraceError(
     CONTAINER_UNKNOWN,
-    `no container named or with id "${spec}"; running: ${running.map(label).join(', ') || 'none'}` +
+    `no container or ip netns named or with id "${spec}"; running: ${running.map(label).join(', ') || 'none'}` +
+      `; ip netns: ${named.join(', ') || 'none'}` +
       (failing.length ? `; sources that failed: ${failing.join('; ')}` : ''),
-    '`droptrace containers` lists the containers droptrace sees',
+    '--container takes a name or id (or id prefix) that `droptrace containers` lists, or an `ip netns` name',
   );
 }

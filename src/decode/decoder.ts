@@ -4,6 +4,7 @@
  * object's BTF and that this decoder reads every field.
  */
 import type { ConnectErrorRecord, DropRecord, Evidence, RetransmitKind, RetransmitRecord, TraceEvent } from '../events.js';
+import { hostName } from '../host.js';
 import type { ReasonNames } from '../kernel/btf-names.js';
 import type { AddonLayout } from '../native/addon.js';
 import { cString, formatIPv4, formatIPv6, L4_PROTO, TCP_FLAGS, type WallClock } from './format.js';
@@ -88,6 +89,7 @@ export function retransmitKinds(c: Record<string, number>): Record<number, Retra
 export function createDecoder(ctx: DecoderContext): Decoder {
   const f = ctx.layout.event;
   const c = ctx.layout.constants;
+  const host = hostName();
   const size = ctx.layout.eventSize;
   for (const name of DECODED_FIELDS) {
     if (!f[name]) throw new Error(`addon layout lacks dt_event.${name}: rebuild the addon`);
@@ -201,6 +203,7 @@ export function createDecoder(ctx: DecoderContext): Decoder {
         const record: DropRecord = {
           type: 'drop',
           time,
+          host,
           reason: ctx.reasons.name(reasonCode),
           reason_code: reasonCode,
           location: ctx.symbolize(buf.readUInt32LE(o + LOC + 4), buf.readUInt32LE(o + LOC)),
@@ -241,6 +244,7 @@ export function createDecoder(ctx: DecoderContext): Decoder {
         const record: ConnectErrorRecord = {
           type: 'connect_error',
           time,
+          host,
           errno: 'EADDRNOTAVAIL',
           pid: buf.readUInt32LE(o + PID),
           comm: cString(buf, o + COMM, NAME_LEN),
@@ -259,6 +263,7 @@ export function createDecoder(ctx: DecoderContext): Decoder {
         const record: RetransmitRecord = {
           type: 'retransmit',
           time,
+          host,
           kind: kinds[buf[o + RTX]] ?? 'unknown',
           state: state(skState) ?? 'UNKNOWN',
           proto: 'tcp',

@@ -78,6 +78,11 @@ export class WallClock {
     return `${this.prefix(sec)}.${String(nsec).padStart(9, '0')}Z`;
   }
 
+  /** A time this clock formatted, back on the kernel's monotonic clock (CLOCK_MONOTONIC), in ms. */
+  monotonicMs(time: string): number {
+    return Date.parse(time) - this.offsetSec * 1000 - this.offsetNsec / 1e6;
+  }
+
   /** Wall-clock time now, in the same format. */
   now(): string {
     const ms = Date.now();

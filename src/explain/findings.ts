@@ -7,6 +7,7 @@
  */
 import { locationFunction } from '../classify/classify.js';
 import type { DropRecord, Finding, TraceEvent } from '../events.js';
+import { hostName } from '../host.js';
 import { followOnOf, localPort, orphanSegment } from './follow-on.js';
 
 /** connect() calls that found no free local port, by place and process. */
@@ -71,6 +72,7 @@ export class FindingsBuilder {
     if (!f) {
       f = {
         type: 'finding',
+        host: hostName(),
         rank: 0,
         where,
         container: e.container,

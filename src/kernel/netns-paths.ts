@@ -25,6 +25,12 @@ export class NetnsPaths {
     return this.paths.get(inode);
   }
 
+  /** Every namespace that can be entered now, by inode (rescans). */
+  all(): ReadonlyMap<number, string> {
+    this.rescan();
+    return this.paths;
+  }
+
   /** The namespace went away (its inode may be reused): forget how to enter it. */
   forget(inode: number): void {
     this.paths.delete(inode);

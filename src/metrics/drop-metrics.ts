@@ -74,6 +74,7 @@ function countRecord(reason: string, location: string): DropRecord {
   return {
     type: 'drop',
     time: '',
+    host: '',
     reason,
     reason_code: 0,
     location,

@@ -1,11 +1,10 @@
 /**
  * User-space evidence for NETFILTER_DROP: which rule dropped. The kernel event only says
  * "netfilter"; the ruleset's packet counters say which DROP/REJECT rule is firing. Read the ruleset
- * with counters in the drop's namespace, remember the counters, and on the next read report the
- * drop rules whose counter rose. iptables-nft, iptables-legacy and native nft rules alike.
+ * with counters in the drop's namespace before and after the drop, and report the drop rules whose
+ * counter rose in between. iptables-nft, iptables-legacy and native nft rules alike.
  */
 import { type NetnsRunner, nsenterRunner } from './netns-exec.js';
-import { RefreshCache } from './refresh-cache.js';
 
 export type RuleSource = 'iptables' | 'ip6tables' | 'iptables-legacy' | 'ip6tables-legacy' | 'nftables';
 export type Verdict = 'DROP' | 'REJECT';
@@ -33,8 +32,8 @@ export interface NetfilterRuleHit {
   verdict: Verdict;
   /** The rule's packet counter now. */
   packets: number;
-  /** How much it rose since the previous read; null on the first read of a namespace. */
-  delta: number | null;
+  /** How much it rose between the two reads (since the rule was made, when there was no read before). */
+  delta: number;
 }
 
 // iptables-save prints the probability as the kernel stores it (0.29999999981): show what was typed
@@ -164,27 +163,18 @@ export function parseNftText(text: string): Map<string, string> {
 }
 
 /**
- * The drop rules whose counter rose between two reads, most first. Without a previous read, the drop
- * rules that have counted anything (delta null): better than nothing on the first drop.
+ * The drop rules whose counter rose between two reads, most first. Without a previous read, every
+ * counter started at zero when its rule was made: the drop rules that have counted anything.
  */
 export function risingDropRules(prev: ReadonlyMap<string, number> | null, next: readonly RuleCounter[]): NetfilterRuleHit[] {
   const hits: NetfilterRuleHit[] = [];
   for (const r of next) {
     if (!r.verdict) continue;
-    const before = prev ? (prev.get(r.key) ?? 0) : null;
-    const delta = before === null ? null : r.packets - before;
-    if (delta === null ? r.packets === 0 : delta <= 0) continue;
-    hits.push({
-      source: r.source,
-      table: r.table,
-      chain: r.chain,
-      rule: r.rule,
-      verdict: r.verdict,
-      packets: r.packets,
-      delta,
-    });
+    const delta = r.packets - (prev?.get(r.key) ?? 0);
+    if (delta <= 0) continue;
+    hits.push({ source: r.source, table: r.table, chain: r.chain, rule: r.rule, verdict: r.verdict, packets: r.packets, delta });
   }
-  hits.sort((a, b) => (b.delta ?? b.packets) - (a.delta ?? a.packets));
+  hits.sort((a, b) => b.delta - a.delta);
   return hits;
 }
 
@@ -220,59 +210,157 @@ export async function readRuleset(netnsPath: string, run: NetnsRunner = nsenterR
 
 export interface NetfilterRulesOptions {
   run?: NetnsRunner;
-  /** Re-read a namespace's ruleset at most this often (default 1000 ms). */
-  minIntervalMs?: number;
+  /** Least time between the starts of two reads of one namespace while its drops continue (default 200 ms). */
+  minGapMs?: number;
   now?: () => number;
 }
 
+/** One read of a namespace's rulesets: the kernel dumped the counters between `start` and `end`. */
+interface Snapshot {
+  start: number;
+  end: number;
+  rules: RuleCounter[];
+  counters: Map<string, number>;
+}
+
+interface NamespaceState {
+  /** Oldest first. */
+  snapshots: Snapshot[];
+  /** The read running or planned, and when it starts (or started). */
+  inflight?: { start: number; promise: Promise<Snapshot> };
+  /** The read that starts once `inflight` ends. */
+  queued?: Promise<Snapshot>;
+  lastStart: number;
+  /** nft rule text by "family table\tchain\thandle": `nft -j` has none, `nft -a list` is fetched on demand. */
+  nftText: Map<string, string>;
+}
+
+// A read counts as "before the drop" only when it ended this much before the drop's time (both on the
+// clock `now` reads: the pipeline gives CLOCK_MONOTONIC, the drop's kernel clock), allowing for the
+// microseconds between the counter's rise and the drop's timestamp and for the time-offset rounding.
+const CLOCK_SLACK_MS = 10;
+const SNAPSHOTS_KEPT = 6;
+
 /**
- * Per-namespace rule evidence. Call `current(netnsPath)` on each NETFILTER_DROP event (never waits;
- * re-reads at most once per interval while drops continue), or `lookup()` to wait for a read.
+ * Rule evidence that cannot race the counters. The counter of the rule that dropped a packet is
+ * raised before the packet is freed (nft_do_chain/ipt_do_table count, then return the verdict), so a
+ * read that starts after the drop reached user space includes it, and a read that ended before the
+ * drop's time does not. Between those two reads, the drop rules whose counter rose are the only ones
+ * that can have dropped it: exactly one names the rule; several are all reported as candidates.
  */
 export class NetfilterRules {
   private readonly run: NetnsRunner;
-  private readonly counters = new Map<string, Map<string, number>>();
-  private readonly cache: RefreshCache<NetfilterRuleHit[]>;
+  private readonly minGapMs: number;
+  private readonly now: () => number;
+  private readonly namespaces = new Map<string, NamespaceState>();
 
   constructor(opts: NetfilterRulesOptions = {}) {
     this.run = opts.run ?? nsenterRunner;
-    this.cache = new RefreshCache((ns) => this.read(ns), opts.minIntervalMs ?? 1000, opts.now);
+    this.minGapMs = opts.minGapMs ?? 200;
+    this.now = opts.now ?? Date.now;
   }
 
-  current(netnsPath: string): readonly NetfilterRuleHit[] | undefined {
-    return this.cache.current(netnsPath);
+  /** Reads a namespace now, so that its first drop has a read from before it (tracing starts). */
+  async prime(netnsPath: string): Promise<void> {
+    await this.readAfter(netnsPath, this.now());
   }
 
-  lookup(netnsPath: string): Promise<readonly NetfilterRuleHit[]> {
-    return this.cache.get(netnsPath);
+  /**
+   * The drop rules that can have dropped a packet freed at wall time `atMs` and seen here at
+   * `seenMs`, most packets first. One: that rule. Several: one of them. None: a rule without a
+   * counter, a chain policy without one, or not netfilter's rules at all (conntrack).
+   */
+  async attribute(netnsPath: string, atMs: number, seenMs = this.now()): Promise<NetfilterRuleHit[]> {
+    const after = await this.readAfter(netnsPath, seenMs);
+    const st = this.state(netnsPath);
+    let before: Snapshot | undefined;
+    for (const s of st.snapshots) if (s !== after && s.end < atMs - CLOCK_SLACK_MS) before = s;
+    return this.hits(netnsPath, before, after);
+  }
+
+  /** Reads now and reports what rose since the previous read (one-off look-ups and tests). */
+  async lookup(netnsPath: string): Promise<NetfilterRuleHit[]> {
+    const after = await this.readAfter(netnsPath, this.now());
+    const list = this.state(netnsPath).snapshots;
+    const i = list.indexOf(after);
+    return this.hits(netnsPath, i > 0 ? list[i - 1] : undefined, after);
   }
 
   /** Forget a namespace (its container stopped; the path may come back as another namespace). */
   forget(netnsPath: string): void {
-    this.cache.forget(netnsPath);
-    this.counters.delete(netnsPath);
+    this.namespaces.delete(netnsPath);
   }
 
-  private async read(netnsPath: string): Promise<NetfilterRuleHit[]> {
-    const rules = await readRuleset(netnsPath, this.run);
-    const prev = this.counters.get(netnsPath) ?? null;
-    this.counters.set(netnsPath, new Map(rules.map((r) => [r.key, r.packets])));
-    const hits = risingDropRules(prev, rules);
-    if (hits.some((h) => h.source === 'nftables')) await this.nameNftRules(netnsPath, hits, rules);
+  private state(netnsPath: string): NamespaceState {
+    let st = this.namespaces.get(netnsPath);
+    if (!st) {
+      st = { snapshots: [], lastStart: Number.NEGATIVE_INFINITY, nftText: new Map() };
+      this.namespaces.set(netnsPath, st);
+    }
+    return st;
+  }
+
+  private async hits(netnsPath: string, before: Snapshot | undefined, after: Snapshot): Promise<NetfilterRuleHit[]> {
+    const hits = risingDropRules(before?.counters ?? null, after.rules);
+    if (hits.some((h) => h.source === 'nftables')) await this.nameNftRules(netnsPath, hits, after.rules);
     return hits;
   }
 
-  // nft -j has no rule text; fetch it only when an nft rule is to be shown
-  private async nameNftRules(netnsPath: string, hits: NetfilterRuleHit[], rules: readonly RuleCounter[]): Promise<void> {
-    const res = await this.run(netnsPath, ['nft', '-a', 'list', 'ruleset']);
-    if (res.code !== 0) return;
-    const text = parseNftText(res.stdout);
-    const byRule = new Map(rules.map((r) => [r.rule, r]));
-    for (const h of hits) {
-      const r = byRule.get(h.rule);
-      if (h.source !== 'nftables' || r?.handle === undefined) continue;
-      const body = text.get(`${r.table}\t${r.chain}\t${r.handle}`);
-      if (body) h.rule = `add rule ${r.table} ${r.chain} ${body}`;
+  /** A read that starts at `t` or later: the running one if it started late enough, else the next. */
+  private readAfter(netnsPath: string, t: number): Promise<Snapshot> {
+    const st = this.state(netnsPath);
+    if (st.inflight && st.inflight.start >= t) return st.inflight.promise;
+    if (st.queued) return st.queued;
+    if (st.inflight) {
+      const queued = st.inflight.promise
+        .catch(() => undefined)
+        .then(() => {
+          st.queued = undefined;
+          return this.startRead(netnsPath, st);
+        });
+      st.queued = queued;
+      return queued;
     }
+    return this.startRead(netnsPath, st);
+  }
+
+  private startRead(netnsPath: string, st: NamespaceState): Promise<Snapshot> {
+    // while drops continue, a namespace is read at most once per gap: a storm costs a few reads a second
+    const start = Math.max(this.now(), st.lastStart + this.minGapMs);
+    st.lastStart = start;
+    const inflight = {
+      start,
+      promise: new Promise<void>((r) => (start > this.now() ? setTimeout(r, start - this.now()) : r()))
+        .then(async () => {
+          const began = this.now();
+          const rules = await readRuleset(netnsPath, this.run);
+          const snap: Snapshot = { start: began, end: this.now(), rules, counters: new Map(rules.map((r) => [r.key, r.packets])) };
+          st.snapshots.push(snap);
+          if (st.snapshots.length > SNAPSHOTS_KEPT) st.snapshots.shift();
+          return snap;
+        })
+        .finally(() => {
+          if (st.inflight === inflight) st.inflight = undefined;
+        }),
+    };
+    st.inflight = inflight;
+    return inflight.promise;
+  }
+
+  // nft -j has no rule text; fetch it only when an nft rule is to be shown, and keep it
+  private async nameNftRules(netnsPath: string, hits: NetfilterRuleHit[], rules: readonly RuleCounter[]): Promise<void> {
+    const st = this.state(netnsPath);
+    const byRule = new Map(rules.map((r) => [r.rule, r]));
+    const keyOf = (r: RuleCounter) => `${r.table}\t${r.chain}\t${r.handle}`;
+    const wanted = hits.map((h) => (h.source === 'nftables' ? byRule.get(h.rule) : undefined));
+    if (wanted.some((r) => r?.handle !== undefined && !st.nftText.has(keyOf(r)))) {
+      const res = await this.run(netnsPath, ['nft', '-a', 'list', 'ruleset']);
+      if (res.code === 0) for (const [k, v] of parseNftText(res.stdout)) st.nftText.set(k, v);
+    }
+    hits.forEach((h, i) => {
+      const r = wanted[i];
+      const body = r?.handle === undefined ? undefined : st.nftText.get(keyOf(r));
+      if (r && body) h.rule = `add rule ${r.table} ${r.chain} ${body}`;
+    });
   }
 }

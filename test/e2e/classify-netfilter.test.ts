@@ -100,7 +100,7 @@ describe.skipIf(SKIP_KERNEL)('netfilter rule evidence in a real namespace', () =
   });
 
   it('names the iptables rule whose counter rises', async () => {
-    const rules = new NetfilterRules({ minIntervalMs: 0 });
+    const rules = new NetfilterRules({ minGapMs: 0 });
     await rules.lookup(NS_PATH); // baseline
     sendUdp(9999, 300);
     const first = await rules.lookup(NS_PATH);
@@ -117,7 +117,7 @@ describe.skipIf(SKIP_KERNEL)('netfilter rule evidence in a real namespace', () =
   });
 
   it('names the native nft rule whose counter rises', async () => {
-    const rules = new NetfilterRules({ minIntervalMs: 0 });
+    const rules = new NetfilterRules({ minGapMs: 0 });
     await rules.lookup(NS_PATH);
     sendUdp(9998, 300);
     const first = await rules.lookup(NS_PATH);
@@ -133,7 +133,7 @@ describe.skipIf(SKIP_KERNEL)('netfilter rule evidence in a real namespace', () =
   });
 
   it('reports nothing while only accepted traffic flows', async () => {
-    const rules = new NetfilterRules({ minIntervalMs: 0 });
+    const rules = new NetfilterRules({ minGapMs: 0 });
     await rules.lookup(NS_PATH);
     sendUdp(9997, 50);
     expect(await rules.lookup(NS_PATH)).toEqual([]);

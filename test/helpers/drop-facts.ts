@@ -42,6 +42,7 @@ export function dropOf(f: DropFacts): DropRecord {
   return {
     type: 'drop',
     time: '2026-01-01T00:00:00.000000000Z',
+    host: 'node-1',
     reason: f.reason ?? '',
     reason_code: f.reason_code ?? 0,
     location: f.location ?? '',

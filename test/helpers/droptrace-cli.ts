@@ -34,7 +34,7 @@ export class DroptraceRun {
     const argv = [...wrapper, process.execPath, BIN, ...args];
     const run = new DroptraceRun(spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env }));
     const deadline = Date.now() + timeoutMs;
-    while (!/"type":"start"|tracing drops|counting drops/.test(run.stdout + run.stderr)) {
+    while (!/"type":"start"|tracing drops|counting drops|explain: tracing for/.test(run.stdout + run.stderr)) {
       if (run.child.exitCode !== null) throw new Error(`droptrace exited ${run.child.exitCode} before starting:\n${run.stderr}`);
       if (Date.now() > deadline) {
         run.kill(); // never leave a tracer attached behind a failed test

@@ -230,6 +230,35 @@ describe('hints name the numbers of the event', () => {
       { rule: '-A INPUT -m statistic --mode random --probability 0.3 -j DROP', rule_packets: 42, table: 'filter' },
     ],
     [
+      'netfilter: several drop rules counted around the drop',
+      {
+        reason: 'NETFILTER_DROP',
+        location: 'nft_do_chain+0x3a0',
+        netfilter: [
+          {
+            source: 'iptables',
+            table: 'filter',
+            chain: 'INPUT',
+            rule: '-A INPUT -p udp -m udp --dport 7001 -j DROP',
+            verdict: 'DROP',
+            packets: 3,
+            delta: 1,
+          },
+          {
+            source: 'iptables',
+            table: 'filter',
+            chain: 'INPUT',
+            rule: '-A INPUT -p udp -m udp --dport 7002 -j DROP',
+            verdict: 'DROP',
+            packets: 2,
+            delta: 1,
+          },
+        ],
+      },
+      'dropped by one of 2 iptables rules: `-A INPUT -p udp -m udp --dport 7001 -j DROP` or `-A INPUT -p udp -m udp --dport 7002 -j DROP`',
+      { rule_candidates: ['-A INPUT -p udp -m udp --dport 7001 -j DROP', '-A INPUT -p udp -m udp --dport 7002 -j DROP'] },
+    ],
+    [
       'conntrack full',
       { reason: 'NETFILTER_DROP', location: 'nf_hook_slow+0x90', conntrack: { count: 262144, max: 262144 } },
       'conntrack table full (262144/262144)',

@@ -199,6 +199,7 @@ describe('resolve and sources', () => {
     [hex('a'), 'nginx'],
     ['bbbb', 'bystander'],
     ['old', 'old'],
+    ['lab-a', 'lab-a'], // a plain ip netns, as `droptrace containers` lists it
   ])('resolve(%s)', async (spec, name) => {
     const { index } = setup([nginx, side, stopped]);
     expect((await index.resolve(spec)).name).toBe(name);
@@ -209,7 +210,7 @@ describe('resolve and sources', () => {
     const err = await index.resolve('ngnix').catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'ERR_DROPTRACE_CONTAINER_UNKNOWN' });
     expect((err as Error).message).toBe(
-      `no container named or with id "ngnix"; running: nginx (docker ${'a'.repeat(12)}), bystander (docker ${'b'.repeat(12)})`,
+      `no container or ip netns named or with id "ngnix"; running: nginx (docker ${'a'.repeat(12)}), bystander (docker ${'b'.repeat(12)}); ip netns: lab-a`,
     );
   });
 

@@ -6,6 +6,7 @@ function drop(over: Partial<DropRecord>): DropRecord {
   return {
     type: 'drop',
     time: '2026-01-01T00:00:00.000000000Z',
+    host: 'node-1',
     reason: 'NETFILTER_DROP',
     reason_code: 6,
     location: 'nft_do_chain+0x46f',
@@ -40,6 +41,7 @@ function drop(over: Partial<DropRecord>): DropRecord {
 const rtx: RetransmitRecord = {
   type: 'retransmit',
   time: '2026-01-01T00:00:01.000000000Z',
+  host: 'node-1',
   kind: 'rto',
   state: 'ESTABLISHED',
   proto: 'tcp',
@@ -139,6 +141,7 @@ describe('connect() failures', () => {
       b.add({
         type: 'connect_error',
         time: '2026-01-01T00:00:00.000000000Z',
+        host: 'node-1',
         errno: 'EADDRNOTAVAIL',
         pid: 42,
         comm: 'curl',

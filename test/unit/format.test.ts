@@ -48,6 +48,12 @@ describe('WallClock', () => {
     expect(clock.format(Math.floor(mono / 2 ** 32), mono % 2 ** 32)).toBe('2023-11-14T22:13:33.250000123Z');
   });
 
+  it('turns a time it formatted back into monotonic milliseconds', () => {
+    const clock = new WallClock(1_700_000_000, 500_000_000);
+    const mono = 12_750_000_123;
+    expect(clock.monotonicMs(clock.format(Math.floor(mono / 2 ** 32), mono % 2 ** 32))).toBe(12_750);
+  });
+
   it('carries nanoseconds over a second boundary', () => {
     const clock = new WallClock(0, 999_999_999);
     expect(clock.format(0, 2)).toBe('1970-01-01T00:00:01.000000001Z');

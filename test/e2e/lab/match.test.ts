@@ -27,6 +27,7 @@ const facts: DropFacts = {
 const record = {
   type: 'drop',
   time: '2025-01-01T00:00:00.000000000Z',
+  host: 'node-1',
   reason: 'NOT_SPECIFIED',
   reason_code: 2,
   location: '__dev_forward_skb2+0x11d',
@@ -75,6 +76,7 @@ const rfacts: RetransmitFacts = {
 const rrecord: RetransmitRecord = {
   type: 'retransmit',
   time: '2025-01-01T00:00:00.000000000Z',
+  host: 'node-1',
   kind: 'synack',
   state: 'SYN_RECV',
   netns: 4026532389,
