@@ -128,6 +128,8 @@ describe('deploy/kubernetes', () => {
     expect((c.volumeMounts ?? []).some((m) => cri.startsWith(`${m.mountPath}/`))).toBe(true);
     expect(c.ports?.find((p) => p.name === 'metrics')?.containerPort).toBe(addr.port);
     expect(c.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
+    // records name the node, not the pod's own hostname
+    expect(c.env?.find((e) => e.name === 'DROPTRACE_HOST')?.valueFrom?.fieldRef?.fieldPath).toBe('spec.nodeName');
   });
 
   test('the Service and the PodMonitor reach the metrics port of the DaemonSet pods', () => {
