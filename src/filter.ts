@@ -7,6 +7,7 @@ import { L4_NUMBER } from './decode/format.js';
 import { DroptraceError } from './errors.js';
 import type { ReasonNames } from './kernel/btf-names.js';
 import type { AddonLayout, NativeFilter } from './native/addon.js';
+import { excerpt } from './output/escape.js';
 
 export interface TraceFilter {
   /** Network namespace inodes: drops in them, or on a veth whose peer is in them. */
@@ -35,7 +36,8 @@ export function addressBytes(addr: string): { family: number; bytes: Buffer } {
     for (const [i, part] of addr.split('.').entries()) bytes.writeUInt8(Number(part), i);
     return { family: AF_INET, bytes };
   }
-  if (!isIPv6(addr)) throw new DroptraceError('ERR_DROPTRACE_FILTER_ADDRESS', `not an IP address: ${addr}`, 'give an IPv4 or IPv6 address');
+  if (!isIPv6(addr))
+    throw new DroptraceError('ERR_DROPTRACE_FILTER_ADDRESS', `not an IP address: ${excerpt(addr)}`, 'give an IPv4 or IPv6 address');
   const [head, tail = ''] = addr.split('::');
   const words = (s: string) => (s ? s.split(':') : []);
   const expand = (parts: string[]) =>
@@ -67,7 +69,7 @@ export function nativeFilter(filter: TraceFilter, emit: boolean, reasons: Reason
         .slice(0, 8);
       throw new DroptraceError(
         'ERR_DROPTRACE_FILTER_REASON',
-        `unknown drop reason: ${name}`,
+        `unknown drop reason: ${excerpt(name)}`,
         `this kernel's reasons are listed by \`droptrace reasons\`${near.length ? `; close: ${near.join(', ')}` : ''}`,
       );
     }

@@ -7,6 +7,7 @@ import { resolveNetns } from './containers/netns-names.js';
 import { DroptraceError } from './errors.js';
 import type { TraceFilter } from './filter.js';
 import { netnsOfPid } from './kernel/netns.js';
+import { excerpt } from './output/escape.js';
 
 export interface Selection {
   /** Network namespaces: `ip netns` names, inode numbers or paths such as /proc/<pid>/ns/net. */
@@ -35,7 +36,7 @@ export function filterOf(s: Selection): TraceFilter {
     if (!/^[A-Z0-9_]+$/.test(r))
       throw new DroptraceError(
         'ERR_DROPTRACE_FILTER_REASON',
-        `bad reason name: ${r}`,
+        `bad reason name: ${excerpt(r)}`,
         'reason names look like NETFILTER_DROP; `droptrace reasons` lists them',
       );
   }

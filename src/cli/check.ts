@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { DroptraceError } from '../errors.js';
 import type { CheckRecord, DropRecord } from '../events.js';
 import { FindingsBuilder, findingsText } from '../explain/findings.js';
+import { escapeTerminal as esc, excerpt } from '../output/escape.js';
 import type { Selection } from '../selection.js';
 import { EXIT_FAILURE, EXIT_UNEXPECTED_DROPS } from './exit-codes.js';
 import { openPipeline } from './open.js';
@@ -51,7 +52,7 @@ export async function check(
   const status = await new Promise<number>((resolve) => {
     const child = spawn(command[0], command.slice(1), { stdio: 'inherit' });
     child.on('error', (e) => {
-      io.err.write(`droptrace check: cannot run ${command[0]}: ${e.message}\n`);
+      io.err.write(`droptrace check: cannot run ${excerpt(command[0])}: ${esc(e.message)}\n`);
       resolve(127);
     });
     child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : EXIT_FAILURE)));
@@ -78,7 +79,7 @@ export async function check(
     io.out.write(`${JSON.stringify(record)}\n`);
   }
   io.err.write(
-    `droptrace check: ${command.join(' ')} exited ${status}; ${unexpected} unexpected drop${unexpected === 1 ? '' : 's'}` +
+    `droptrace check: ${excerpt(command.join(' '), 200)} exited ${status}; ${unexpected} unexpected drop${unexpected === 1 ? '' : 's'}` +
       `${opts.max ? ` (${opts.max} allowed)` : ''}${stop.lost ? `; ${stop.lost} events lost, so drops may be missing: failing` : ''}: ${verdict}\n`,
   );
   if (findings.length) io.err.write(findingsText(findings, [], seconds, 'unexpected drops'));

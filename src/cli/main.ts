@@ -2,6 +2,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { DroptraceError } from '../errors.js';
 import { DEFAULT_METRICS_ADDRESS } from '../metrics/server.js';
+import { escapeTerminal as esc } from '../output/escape.js';
 import { droptraceVersion } from '../version.js';
 import { type CheckOptions, check } from './check.js';
 import { containersCommand } from './containers.js';
@@ -106,12 +107,13 @@ class CheckFailed extends Error {
 export function reportError(e: unknown, err: NodeJS.WritableStream): number {
   if (e instanceof CheckFailed) return e.status;
   if (e instanceof DroptraceError) {
-    err.write(`droptrace: error [${e.code}]: ${e.message}\n${e.hint ? `  hint: ${e.hint}\n` : ''}`);
+    // messages carry names read from the system (netns, containers, rules): escaped like the stream
+    err.write(`droptrace: error [${e.code}]: ${esc(e.message)}\n${e.hint ? `  hint: ${esc(e.hint)}\n` : ''}`);
     return exitCodeFor(e);
   }
   // commander has printed its message; help and version are CommanderErrors with status 0
   if (e instanceof CommanderError) return e.exitCode === 1 ? EXIT_USAGE : e.exitCode;
-  err.write(`droptrace: ${(e as Error)?.stack ?? String(e)}\n`);
+  err.write(`droptrace: ${esc((e as Error)?.stack ?? String(e)).replace(/\\n/g, '\n')}\n`);
   return exitCodeFor(e);
 }
 

@@ -3,6 +3,7 @@
  * nothing, so a storm costs a map update per drop; the table is redrawn from the counters.
  */
 import type { CountsRecord } from '../events.js';
+import { escapeTerminal as esc } from '../output/escape.js';
 import type { Selection } from '../selection.js';
 import type { DropCount } from '../session.js';
 import { openPipeline } from './open.js';
@@ -19,7 +20,7 @@ function table(rows: DropCount[], previous: Map<string, number>, seconds: number
   const lines = rows.slice(0, 30).map((r) => {
     const key = `${r.netns}/${r.reason}/${r.location}`;
     const rate = (r.count - (previous.get(key) ?? 0)) / seconds;
-    return `${String(r.netns).padEnd(12)} ${r.reason.padEnd(24)} ${r.location.padEnd(36)} ${String(r.count).padStart(12)} ${rate.toFixed(0).padStart(10)}`;
+    return `${String(r.netns).padEnd(12)} ${esc(r.reason).padEnd(24)} ${esc(r.location).padEnd(36)} ${String(r.count).padStart(12)} ${rate.toFixed(0).padStart(10)}`;
   });
   return [head, ...lines].join('\n');
 }

@@ -5,12 +5,20 @@
 import { readdirSync, statfsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DroptraceError } from '../errors.js';
+import { excerpt } from '../output/escape.js';
 import type { ContainerInfo, ContainerSource } from './types.js';
 
 export const NETNS_DIR = '/run/netns';
 export const NETNS_UNKNOWN = 'ERR_DROPTRACE_NETNS_UNKNOWN';
 /** statfs f_type of nsfs: a namespace file, as opposed to a plain file that happens to be there. */
 const NSFS_MAGIC = 0x6e736673;
+
+/** At most a few names, then how many more: a host may have thousands. */
+function someOf(names: string[], max = 8): string {
+  if (!names.length) return 'none';
+  const shown = names.slice(0, max).map((n) => excerpt(n, 32));
+  return names.length > max ? `${shown.join(', ')} and ${names.length - max} more` : shown.join(', ');
+}
 
 export interface NamedNetns {
   name: string;
@@ -71,7 +79,7 @@ export function resolveNetns(spec: string | number, dir = NETNS_DIR): ResolvedNe
   if (typeof spec === 'number' || /^\d+$/.test(spec)) {
     const inode = Number(spec);
     if (!Number.isSafeInteger(inode) || inode <= 0) {
-      throw new DroptraceError(NETNS_UNKNOWN, `"${spec}" is not a netns inode`);
+      throw new DroptraceError(NETNS_UNKNOWN, `"${excerpt(String(spec))}" is not a netns inode`);
     }
     return { inode, name: named().find((n) => n.inode === inode)?.name ?? null, path: null };
   }
@@ -87,7 +95,7 @@ export function resolveNetns(spec: string | number, dir = NETNS_DIR): ResolvedNe
     const known = named().map((n) => n.name);
     throw new DroptraceError(
       NETNS_UNKNOWN,
-      `no network namespace "${spec}"${spec.includes('/') ? '' : `; named ones: ${known.length ? known.join(', ') : 'none'}`}`,
+      `no network namespace "${excerpt(spec)}"${spec.includes('/') ? '' : `; named ones: ${someOf(known)}`}`,
       'give an `ip netns` name, a netns inode, or a path such as /proc/<pid>/ns/net',
       { cause: e },
     );

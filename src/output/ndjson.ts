@@ -3,9 +3,10 @@
  * pretty-printing. Records are data: they go to stdout, diagnostics to stderr.
  */
 import type { DroptraceRecord } from '../events.js';
+import { escapeJsonText } from './escape.js';
 
 export function ndjsonLines(records: readonly DroptraceRecord[]): string {
   let out = '';
   for (const r of records) out += `${JSON.stringify(r)}\n`;
-  return out;
+  return escapeJsonText(out);
 }
