@@ -8,9 +8,11 @@ import { DroptraceError } from '../errors.js';
 import type { CheckRecord, DropRecord } from '../events.js';
 import { FindingsBuilder, findingsText } from '../explain/findings.js';
 import { escapeTerminal as esc, excerpt } from '../output/escape.js';
+import { jsonLine } from '../output/ndjson.js';
 import type { Selection } from '../selection.js';
 import { EXIT_FAILURE, EXIT_UNEXPECTED_DROPS } from './exit-codes.js';
 import { openPipeline } from './open.js';
+import { writeOut } from './stdout.js';
 
 export interface CheckOptions extends Selection {
   allow: string[];
@@ -76,7 +78,7 @@ export async function check(
       lost: stop.lost,
       findings,
     };
-    io.out.write(`${JSON.stringify(record)}\n`);
+    writeOut(io.out, jsonLine(record));
   }
   io.err.write(
     `droptrace check: ${excerpt(command.join(' '), 200)} exited ${status}; ${unexpected} unexpected drop${unexpected === 1 ? '' : 's'}` +

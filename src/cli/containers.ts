@@ -2,7 +2,8 @@
 import { Command } from 'commander';
 import { ContainerIndex, defaultSources } from '../containers/index.js';
 import { hostVeths } from '../containers/veth.js';
-import { escapeTerminal as esc } from '../output/escape.js';
+import { escapeTerminal as esc, escapeJsonText } from '../output/escape.js';
+import { writeOut } from './stdout.js';
 
 export function containersCommand(io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream }): Command {
   return new Command('containers')
@@ -34,7 +35,7 @@ export function containersCommand(io: { out: NodeJS.WritableStream; err: NodeJS.
           })),
       );
       if (opts.json) {
-        io.out.write(`${JSON.stringify(rows)}\n`);
+        writeOut(io.out, escapeJsonText(`${JSON.stringify(rows)}\n`));
         return;
       }
       const table = [['NAME', 'ID', 'RUNTIME', 'POD', 'STATE', 'PID', 'NETNS', 'ADDRESSES', 'VETH']];
@@ -55,7 +56,8 @@ export function containersCommand(io: { out: NodeJS.WritableStream; err: NodeJS.
         );
       }
       const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
-      io.out.write(
+      writeOut(
+        io.out,
         `${table
           .map((row) =>
             row

@@ -11,6 +11,7 @@ import { type ExplainOptions, explain } from './explain.js';
 import { collect, nonNegativeInteger, port, positiveInteger, positiveNumber, proto } from './options.js';
 import { reasonsCommand } from './reasons.js';
 import { type ServeOptions, serve } from './serve.js';
+import { guardOutput, writeOut } from './stdout.js';
 import { type StreamOptions, stream } from './stream.js';
 import { type TopOptions, top } from './top.js';
 
@@ -33,13 +34,16 @@ export interface ProgramIO {
 }
 
 export function buildProgram(io: ProgramIO = { out: process.stdout, err: process.stderr }): Command {
+  // a reader that goes away (| head -1) ends the verb quietly: src/cli/stdout.ts
+  guardOutput(io.out);
+  guardOutput(io.err);
   const program = new Command('droptrace')
     .description('Every packet the kernel drops and every TCP retransmit, live, with where and why.')
     .version(droptraceVersion())
     .showHelpAfterError('(droptrace --help lists the options)')
     // a verb's options (top --json) belong to the verb, not to the default stream command
     .enablePositionalOptions()
-    .configureOutput({ writeErr: (s) => io.err.write(s), writeOut: (s) => io.out.write(s) });
+    .configureOutput({ writeErr: (s) => writeOut(io.err, s), writeOut: (s) => writeOut(io.out, s) });
 
   addFilterOptions(program)
     .option('--json', 'NDJSON records on stdout (schema/droptrace-event.schema.json)')

@@ -7,6 +7,7 @@ import { lostLine, textLine } from '../output/text.js';
 import type { Pipeline } from '../pipeline.js';
 import type { Selection } from '../selection.js';
 import { openPipeline } from './open.js';
+import { onOutputClosed, writeOut } from './stdout.js';
 import { untilStopped } from './until-stopped.js';
 
 /** Records per write: about 64 KiB of NDJSON. */
@@ -44,7 +45,7 @@ export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRec
 
   let draining = false;
   const write = (chunk: string) => {
-    if (!chunk || io.out.write(chunk) || draining) return;
+    if (!chunk || writeOut(io.out, chunk) || draining) return;
     // stdout is behind: stop draining the ring; what the kernel cannot keep is counted and reported
     draining = true;
     pipeline.pause(true);
@@ -92,10 +93,9 @@ export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRec
       `droptrace ${start.droptrace_version}: tracing drops and retransmits (${start.program}, kernel ${start.kernel}); Ctrl-C to stop\n`,
     );
 
-  const onError = () => wait.done(); // EPIPE: the reader went away
-  io.out.on('error', onError);
+  const offClosed = onOutputClosed(io.out, () => wait.done()); // EPIPE: the reader went away
   await wait.stopped;
-  io.out.off('error', onError);
+  offClosed();
 
   await audit.finish();
   const stop = { ...pipeline.stop(), by_container: byContainer };

@@ -4,9 +4,11 @@
  */
 import type { CountsRecord } from '../events.js';
 import { escapeTerminal as esc } from '../output/escape.js';
+import { jsonLine } from '../output/ndjson.js';
 import type { Selection } from '../selection.js';
 import type { DropCount } from '../session.js';
 import { openPipeline } from './open.js';
+import { onOutputClosed, writeOut } from './stdout.js';
 import { untilStopped } from './until-stopped.js';
 
 export interface TopOptions extends Selection {
@@ -30,24 +32,27 @@ export async function top(opts: TopOptions, io: { out: NodeJS.WritableStream; er
   const session = pipeline.session;
   const wait = untilStopped(opts.duration);
   pipeline.start({ events() {}, lost() {} });
-  if (opts.json) io.out.write(`${JSON.stringify(pipeline.startRecord())}\n`);
+  if (opts.json) writeOut(io.out, jsonLine(pipeline.startRecord()));
   else io.err.write('droptrace top: counting drops in the kernel; Ctrl-C to stop\n');
   const previous = new Map<string, number>();
   const draw = () => {
     const rows = session.counts();
     if (opts.json) {
       const record: CountsRecord = { type: 'counts', time: session.clock.now(), rows };
-      io.out.write(`${JSON.stringify(record)}\n`);
+      writeOut(io.out, jsonLine(record));
     } else {
-      io.out.write(`${io.tty ? '\x1b[H\x1b[2J' : ''}${table(rows, previous, opts.interval)}\n\n`);
+      writeOut(io.out, `${io.tty ? '\x1b[H\x1b[2J' : ''}${table(rows, previous, opts.interval)}\n\n`);
     }
     previous.clear();
     for (const r of rows) previous.set(`${r.netns}/${r.reason}/${r.location}`, r.count);
   };
   const timer = setInterval(draw, opts.interval * 1000);
+  // the reader went away (| head -1): nothing left to show
+  const offClosed = onOutputClosed(io.out, () => wait.done());
   await wait.stopped;
+  offClosed();
   clearInterval(timer);
   draw();
   const stop = pipeline.stop();
-  if (opts.json) io.out.write(`${JSON.stringify(stop)}\n`);
+  if (opts.json) writeOut(io.out, jsonLine(stop));
 }

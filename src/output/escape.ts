@@ -30,6 +30,14 @@ export function escapeTerminal(s: string): string {
   return UNSAFE.test(s) ? s.replace(UNSAFE, visible) : s;
 }
 
+/** Multi-line text with every line escaped (the line breaks kept). */
+export function escapeLines(text: string): string {
+  return text
+    .split('\n')
+    .map((line) => escapeTerminal(line))
+    .join('\n');
+}
+
 /** The longest part of a user-given value an error message repeats. */
 export const EXCERPT_CHARS = 64;
 

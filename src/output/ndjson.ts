@@ -5,6 +5,11 @@
 import type { DroptraceRecord } from '../events.js';
 import { escapeJsonText } from './escape.js';
 
+/** One record as one NDJSON line. */
+export function jsonLine(record: DroptraceRecord): string {
+  return escapeJsonText(`${JSON.stringify(record)}\n`);
+}
+
 export function ndjsonLines(records: readonly DroptraceRecord[]): string {
   let out = '';
   for (const r of records) out += `${JSON.stringify(r)}\n`;

@@ -1,0 +1,64 @@
+/**
+ * Writing to stdout (and stderr) when the reader may go away: `droptrace top --json | head -1`
+ * closes the pipe after one line. Node reports the broken pipe as an 'error' event on the stream,
+ * and an 'error' event with no listener kills the process with a stack trace. Every verb writes
+ * through here: a reader that left is not an error, the verb ends, and the exit status stays 0.
+ */
+
+interface OutputState {
+  closed: boolean;
+  waiters: Set<() => void>;
+}
+
+const states = new WeakMap<NodeJS.WritableStream, OutputState>();
+
+/** The reader went away: what a write to a pipe or socket then fails with. */
+const GONE = new Set(['EPIPE', 'ECONNRESET', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_WRITE_AFTER_END']);
+
+function stateOf(stream: NodeJS.WritableStream): OutputState {
+  let state = states.get(stream);
+  if (state) return state;
+  const s: OutputState = { closed: false, waiters: new Set() };
+  states.set(stream, s);
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (s.closed) return;
+    // any other write error (EIO on a hung-up terminal, ENOSPC on a file) ends the output too, said once
+    if (!GONE.has(e.code ?? '') && stream !== process.stderr) process.stderr.write(`droptrace: output failed: ${e.code ?? e.message}\n`);
+    s.closed = true;
+    for (const fn of s.waiters) fn();
+    s.waiters.clear();
+  });
+  state = s;
+  return state;
+}
+
+/** Installs the broken-pipe handling on `stream` (idempotent); returns the stream. */
+export function guardOutput<T extends NodeJS.WritableStream>(stream: T): T {
+  stateOf(stream);
+  return stream;
+}
+
+/**
+ * Writes `chunk` unless the reader has gone. Returns what `stream.write` returns (false: wait for
+ * 'drain'); true once the reader has gone, since nothing will ever drain.
+ */
+export function writeOut(stream: NodeJS.WritableStream, chunk: string): boolean {
+  const state = stateOf(stream);
+  if (state.closed || !chunk) return true;
+  return stream.write(chunk);
+}
+
+export function outputClosed(stream: NodeJS.WritableStream): boolean {
+  return stateOf(stream).closed;
+}
+
+/** Runs `fn` once when the reader goes away (at once if it has). Returns an unsubscribe. */
+export function onOutputClosed(stream: NodeJS.WritableStream, fn: () => void): () => void {
+  const state = stateOf(stream);
+  if (state.closed) {
+    fn();
+    return () => {};
+  }
+  state.waiters.add(fn);
+  return () => state.waiters.delete(fn);
+}
