@@ -8,7 +8,7 @@ import { type CheckOptions, check } from './check.js';
 import { containersCommand } from './containers.js';
 import { EXIT_USAGE, exitCodeFor } from './exit-codes.js';
 import { type ExplainOptions, explain } from './explain.js';
-import { collect, nonNegativeInteger, port, positiveInteger, positiveNumber, proto } from './options.js';
+import { collect, DURATION_RANGE, INTERVAL_RANGE, nonNegativeInteger, port, positiveInteger, proto, seconds } from './options.js';
 import { reasonsCommand } from './reasons.js';
 import { type ServeOptions, serve } from './serve.js';
 import { guardOutput, writeOut } from './stdout.js';
@@ -48,7 +48,7 @@ export function buildProgram(io: ProgramIO = { out: process.stdout, err: process
   addFilterOptions(program)
     .option('--json', 'NDJSON records on stdout (schema/droptrace-event.schema.json)')
     .option('--all', 'also show benign drops (queue purges on close and the like)')
-    .option('--duration <seconds>', 'stop after this many seconds', positiveNumber('--duration'))
+    .option('--duration <seconds>', `stop after this many seconds (at most ${DURATION_RANGE.max})`, seconds('--duration', DURATION_RANGE))
     .option('--count <n>', 'stop after this many events', positiveInteger('--count'))
     .addOption(new Option('--attach <mode>', 'program kind').choices(['auto', 'tp_btf', 'tracepoint']).default('auto'))
     .action(async (opts: StreamOptions) => {
@@ -57,8 +57,13 @@ export function buildProgram(io: ProgramIO = { out: process.stdout, err: process
 
   addFilterOptions(program.command('top'))
     .description('live counts by namespace, reason and location, counted in the kernel (no per-event cost)')
-    .option('--interval <seconds>', 'redraw interval', positiveNumber('--interval'), 1)
-    .option('--duration <seconds>', 'stop after this many seconds', positiveNumber('--duration'))
+    .option(
+      '--interval <seconds>',
+      `redraw interval in seconds (${INTERVAL_RANGE.min} to ${INTERVAL_RANGE.max})`,
+      seconds('--interval', INTERVAL_RANGE),
+      1,
+    )
+    .option('--duration <seconds>', `stop after this many seconds (at most ${DURATION_RANGE.max})`, seconds('--duration', DURATION_RANGE))
     .option('--json', 'one NDJSON counts record per interval')
     .action(async (opts: TopOptions) => {
       await top(opts, { out: io.out, err: io.err, tty: Boolean((io.out as NodeJS.WriteStream).isTTY) && !opts.json });
@@ -66,7 +71,12 @@ export function buildProgram(io: ProgramIO = { out: process.stdout, err: process
 
   addFilterOptions(program.command('explain'))
     .description('trace for a while, then say what is dropping packets, where and why, most first')
-    .option('--duration <seconds>', 'how long to trace', positiveNumber('--duration'), 10)
+    .option(
+      '--duration <seconds>',
+      `how long to trace, in seconds (at most ${DURATION_RANGE.max})`,
+      seconds('--duration', DURATION_RANGE),
+      10,
+    )
     .option('--json', 'NDJSON: start, one finding per line, stop')
     .action(async (opts: ExplainOptions) => {
       await explain(opts, io);

@@ -2,6 +2,7 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { exitCodeFor } from '../../src/cli/exit-codes.js';
 import { buildProgram, reportError } from '../../src/cli/main.js';
+import { DURATION_RANGE, INTERVAL_RANGE, seconds } from '../../src/cli/options.js';
 import { DroptraceError } from '../../src/errors.js';
 
 /** Runs the CLI in-process up to the first kernel access: argument errors happen before it. */
@@ -22,19 +23,49 @@ async function cli(args: string[]): Promise<{ code: number; err: string }> {
 
 describe('CLI argument errors', () => {
   it.each([
-    [['--port', '99999'], /--port.*a port is a whole number from 1 to 65535/],
+    [['--port', '99999'], /--port.*\n.*a port is a whole number from 1 to 65535/],
     [['--port', 'http'], /a port is a whole number/],
-    [['--duration', '-1'], /--duration must be a positive number/],
-    [['--count', '1.5'], /--count must be a positive whole number/],
-    [['--proto', 'gre'], /use tcp, udp, icmp or icmpv6/],
+    [['--duration', '-1'], /--duration takes seconds/],
+    [['--count', '1.5'], /--count takes a whole number/],
+    [['--proto', 'gre'], /use tcp, udp, icmp, icmpv6/],
     [['--attach', 'kprobe'], /Allowed choices are auto, tp_btf, tracepoint/],
     [['--no-such-option'], /unknown option '--no-such-option'/],
-    [['top', '--interval', '0'], /--interval must be a positive number/],
-    [['top', '--duration', '-1'], /--duration must be a positive number/],
+    [['top', '--interval', '0'], /--interval takes seconds/],
+    [['top', '--duration', '-1'], /--duration takes seconds/],
   ])('%j exits 2 and says why', async (args, message) => {
     const { code, err } = await cli(args);
     expect(code).toBe(2);
     expect(err).toMatch(message);
+  });
+
+  // a Node timer holds 2^31-1 ms; past it setTimeout fires after 1 ms (the run ended at once)
+  it.each([
+    [['--duration', '3000000'], 'ERR_DROPTRACE_OPTION_RANGE', /from 0\.001 to 2147483/],
+    [['explain', '--duration', '3000000'], 'ERR_DROPTRACE_OPTION_RANGE', /to 2147483/],
+    [['top', '--duration', '2147484'], 'ERR_DROPTRACE_OPTION_RANGE', /to 2147483/],
+    [['top', '--interval', '3000000'], 'ERR_DROPTRACE_OPTION_RANGE', /from 0\.1 to 86400/],
+    [['top', '--interval', '0.01'], 'ERR_DROPTRACE_OPTION_RANGE', /from 0\.1/],
+    [['top', '--interval', '1e-9'], 'ERR_DROPTRACE_OPTION_VALUE', /decimal number/],
+    [['--duration', 'Infinity'], 'ERR_DROPTRACE_OPTION_VALUE', /decimal number/],
+  ])('timer bounds: %j is refused with %s', async (args, code, hint) => {
+    const { code: exit, err } = await cli(args);
+    expect(exit).toBe(2);
+    expect(err).toContain(`[${code}]`);
+    expect(err).toMatch(hint);
+  });
+
+  it.each([
+    [['--duration', '2147483'], 2147483],
+    [['--duration', '0.5'], 0.5],
+    [['--duration', '.25'], 0.25],
+  ])('timer bounds: %j is accepted as %d s', (args, value) => {
+    expect(seconds('--duration', DURATION_RANGE)(args[1])).toBe(value);
+    expect(value * 1000).toBeLessThanOrEqual(2 ** 31 - 1);
+  });
+
+  it('intervals at the bounds are accepted', () => {
+    expect(seconds('--interval', INTERVAL_RANGE)('0.1')).toBe(0.1);
+    expect(seconds('--interval', INTERVAL_RANGE)('86400')).toBe(86400);
   });
 
   it.each([
