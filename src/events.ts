@@ -151,6 +151,14 @@ export interface LostRecord {
   total: number;
 }
 
+/** Something droptrace could not do as asked, said in the stream where it happened. */
+export interface WarningRecord {
+  type: 'warning';
+  time: string;
+  code: string; // ERR_DROPTRACE_*
+  message: string;
+}
+
 export interface StopRecord {
   type: 'stop';
   time: string;
@@ -235,6 +243,7 @@ export type DroptraceRecord =
   | DropRecord
   | RetransmitRecord
   | LostRecord
+  | WarningRecord
   | StopRecord
   | CountsRecord
   | Finding

@@ -30,6 +30,18 @@ export interface TraceFilter {
 const AF_INET = 2;
 const AF_INET6 = 10;
 
+/** A filter set larger than the kernel's map: refused whole, never cut (a cut set traces the wrong things). */
+export const FILTER_FULL = 'ERR_DROPTRACE_FILTER_FULL';
+
+function checkFits(what: string, count: number, capacity: number): void {
+  if (count <= capacity) return;
+  throw new DroptraceError(
+    FILTER_FULL,
+    `the filter names ${count} ${what}; the kernel's filter set holds ${capacity}`,
+    `trace fewer at once (or none: without --netns/--container everything is traced), or run one droptrace per group`,
+  );
+}
+
 export function addressBytes(addr: string): { family: number; bytes: Buffer } {
   const bytes = Buffer.alloc(16);
   if (isIPv4(addr)) {
@@ -54,9 +66,14 @@ export function addressBytes(addr: string): { family: number; bytes: Buffer } {
 export function nativeFilter(filter: TraceFilter, emit: boolean, reasons: ReasonNames, layout: AddonLayout): NativeFilter {
   const c = layout.constants;
   let flags = 0;
-  const netns = filter.netns ?? [];
-  const cgroups = filter.cgroups ?? [];
-  const addrs = (filter.addresses ?? []).map(addressBytes);
+  // the kernel sets are sets: a namespace named twice (by name and by inode) takes one entry
+  const netns = [...new Set(filter.netns ?? [])];
+  const cgroups = [...new Set(filter.cgroups ?? [])];
+  const addresses = [...new Set(filter.addresses ?? [])];
+  checkFits('network namespaces', netns.length, c.DT_FILTER_NETNS_MAX);
+  checkFits('cgroups', cgroups.length, c.DT_FILTER_CGROUP_MAX);
+  checkFits('addresses', addresses.length, c.DT_FILTER_ADDR_MAX);
+  const addrs = addresses.map(addressBytes);
   if (netns.length || filter.restrict) flags |= c.DT_FILTER_NETNS;
   if (cgroups.length) flags |= c.DT_FILTER_CGROUP;
   if (addrs.length) flags |= c.DT_FILTER_ADDR;

@@ -84,6 +84,10 @@ export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRec
     lost(record) {
       emit([record]);
     },
+    // the text stream has it on stderr already (the pipeline's log)
+    warning(record) {
+      if (json) emit([record]);
+    },
   });
   // written once attached (batches reach JS only after this tick): `start` means streaming
   const start = pipeline.startRecord();
