@@ -1,6 +1,7 @@
 /** The addon's libbpf errors (code ERR_DROPTRACE_LIBBPF, errno, op, log) as DroptraceErrors. */
 import { constants } from 'node:os';
 import { DroptraceError } from '../errors.js';
+import { permissionHint } from './capabilities.js';
 
 interface NativeError extends Error {
   code?: string;
@@ -17,7 +18,7 @@ export function fromNative(e: unknown): unknown {
   const tail = err.log?.length ? `\n${err.log.map((l) => `  libbpf: ${l}`).join('\n')}` : '';
   let out: DroptraceError;
   if (err.errno === EPERM || err.errno === EACCES) {
-    out = new DroptraceError('ERR_DROPTRACE_PERMISSION', `${err.message}${tail}`, 'run droptrace as root, with CAP_BPF and CAP_PERFMON');
+    out = new DroptraceError('ERR_DROPTRACE_PERMISSION', `${err.message}${tail}`, permissionHint());
   } else if ((err.errno === ENOENT || err.errno === ESRCH) && op.startsWith('attach')) {
     out = new DroptraceError(
       'ERR_DROPTRACE_TRACEPOINT_MISSING',
