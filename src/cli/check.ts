@@ -7,9 +7,12 @@ import { spawn } from 'node:child_process';
 import { DroptraceError } from '../errors.js';
 import type { CheckRecord, DropRecord } from '../events.js';
 import { FindingsBuilder, findingsText } from '../explain/findings.js';
+import { reasonNames } from '../kernel/btf-names.js';
+import { loadAddon } from '../native/addon.js';
 import { escapeTerminal as esc, excerpt } from '../output/escape.js';
 import { jsonLine } from '../output/ndjson.js';
 import type { Selection } from '../selection.js';
+import { checkAllow } from './allow.js';
 import { EXIT_FAILURE, EXIT_UNEXPECTED_DROPS } from './exit-codes.js';
 import { openPipeline } from './open.js';
 import { writeOut } from './stdout.js';
@@ -36,6 +39,8 @@ export async function check(
   if (command.length === 0) {
     throw new DroptraceError('ERR_DROPTRACE_OPTION', 'check needs a command to run', 'droptrace check [options] -- <command> [args…]');
   }
+  const reasons = reasonNames(loadAddon());
+  checkAllow(opts.allow, (name) => reasons.code(name) !== undefined);
   const pipeline = await openPipeline(opts, io.err);
   const builder = new FindingsBuilder();
   let unexpected = 0;

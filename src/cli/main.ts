@@ -14,6 +14,7 @@ import { type ServeOptions, serve } from './serve.js';
 import { guardOutput, writeOut } from './stdout.js';
 import { type StreamOptions, stream } from './stream.js';
 import { type TopOptions, top } from './top.js';
+import { usageError } from './usage-errors.js';
 
 function addFilterOptions(cmd: Command): Command {
   return cmd
@@ -40,10 +41,14 @@ export function buildProgram(io: ProgramIO = { out: process.stdout, err: process
   const program = new Command('droptrace')
     .description('Every packet the kernel drops and every TCP retransmit, live, with where and why.')
     .version(droptraceVersion())
-    .showHelpAfterError('(droptrace --help lists the options)')
     // a verb's options (top --json) belong to the verb, not to the default stream command
     .enablePositionalOptions()
-    .configureOutput({ writeErr: (s) => writeOut(io.err, s), writeOut: (s) => writeOut(io.out, s) });
+    .configureOutput({
+      writeErr: (s) => writeOut(io.err, s),
+      writeOut: (s) => writeOut(io.out, s),
+      // parse errors are printed by reportError, with a code and a hint (src/cli/usage-errors.ts)
+      outputError: () => {},
+    });
 
   addFilterOptions(program)
     .option('--json', 'NDJSON records on stdout (schema/droptrace-event.schema.json)')
@@ -125,8 +130,13 @@ export function reportError(e: unknown, err: NodeJS.WritableStream): number {
     err.write(`droptrace: error [${e.code}]: ${esc(e.message)}\n${e.hint ? `  hint: ${esc(e.hint)}\n` : ''}`);
     return exitCodeFor(e);
   }
-  // commander has printed its message; help and version are CommanderErrors with status 0
-  if (e instanceof CommanderError) return e.exitCode === 1 ? EXIT_USAGE : e.exitCode;
+  // help and version are CommanderErrors with status 0; parse errors become coded usage errors
+  if (e instanceof CommanderError) {
+    const usage = usageError(e);
+    if (!usage) return e.exitCode;
+    reportError(usage, err);
+    return EXIT_USAGE;
+  }
   err.write(`droptrace: ${esc((e as Error)?.stack ?? String(e)).replace(/\\n/g, '\n')}\n`);
   return exitCodeFor(e);
 }

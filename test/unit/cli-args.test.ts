@@ -1,9 +1,11 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { checkAllow } from '../../src/cli/allow.js';
 import { exitCodeFor } from '../../src/cli/exit-codes.js';
 import { buildProgram, reportError } from '../../src/cli/main.js';
 import { DURATION_RANGE, INTERVAL_RANGE, seconds } from '../../src/cli/options.js';
 import { DroptraceError } from '../../src/errors.js';
+import { netnsOfPid } from '../../src/kernel/netns.js';
 
 /** Runs the CLI in-process up to the first kernel access: argument errors happen before it. */
 async function cli(args: string[]): Promise<{ code: number; err: string }> {
@@ -70,8 +72,21 @@ describe('CLI argument errors', () => {
 
   it.each([
     [['--netns', 'dt-no-such-namespace-x'], 'ERR_DROPTRACE_NETNS_UNKNOWN'],
-    [['--pid', '999999999'], 'ERR_DROPTRACE_PID_UNKNOWN'],
-    [['--pid', 'self'], 'ERR_DROPTRACE_OPTION'],
+    [['--pid', '4194303'], 'ERR_DROPTRACE_PID_UNKNOWN'],
+    [['--pid', '999999999'], 'ERR_DROPTRACE_OPTION_VALUE'],
+    [['--pid', 'self'], 'ERR_DROPTRACE_OPTION_VALUE'],
+    [['--pid', '0'], 'ERR_DROPTRACE_OPTION_VALUE'],
+    [['--netns', '123'], 'ERR_DROPTRACE_NETNS_UNKNOWN'],
+    [['--netns', '/proc/self/ns/mnt'], 'ERR_DROPTRACE_NETNS_TYPE'],
+    [['--port', '0x50'], 'ERR_DROPTRACE_OPTION_VALUE'],
+    [['--port', ' 80 '], 'ERR_DROPTRACE_OPTION_VALUE'],
+    [['--port', '1e3'], 'ERR_DROPTRACE_OPTION_VALUE'],
+    [['--count', '0x10'], 'ERR_DROPTRACE_OPTION_VALUE'],
+    [['check', '--max', ' 1', '--', 'true'], 'ERR_DROPTRACE_OPTION_VALUE'],
+    [['--no-such-option'], 'ERR_DROPTRACE_OPTION_UNKNOWN'],
+    [['top', '--interval'], 'ERR_DROPTRACE_OPTION_MISSING'],
+    [['--attach', 'kprobe'], 'ERR_DROPTRACE_OPTION_VALUE'],
+    [['reasons', 'extra'], 'ERR_DROPTRACE_OPTION_EXCESS'],
     [['--reason', 'no-such reason'], 'ERR_DROPTRACE_FILTER_REASON'],
   ])('%j is refused with %s, a hint and exit 2, before anything is loaded', async (args, code) => {
     const { code: exit, err } = await cli(args);
@@ -79,6 +94,48 @@ describe('CLI argument errors', () => {
     expect(err).toContain(`[${code}]`);
     expect(err).toMatch(/hint: /);
   });
+
+  it('a 100 KB value is echoed as a short escaped excerpt', async () => {
+    for (const args of [
+      ['--port', `8\x1b[2J${'0'.repeat(100_000)}`],
+      [`--${'x'.repeat(100_000)}`],
+      ['--proto', `\x1b]0;t\x07${'p'.repeat(100_000)}`],
+    ]) {
+      const { code, err } = await cli(args);
+      expect(code).toBe(2);
+      expect(err.length).toBeLessThan(1000);
+      expect(err).toMatch(/\[ERR_DROPTRACE_OPTION_[A-Z]+\]/);
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: no raw ESC may be echoed
+      expect(err).not.toMatch(/\x1b/);
+    }
+  });
+
+  it('--pid that cannot be read is reported as not permitted (exit 77), not as no such process', () => {
+    const denied = () => {
+      throw Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' });
+    };
+    let error: unknown;
+    try {
+      netnsOfPid('1', denied);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toMatchObject({ code: 'ERR_DROPTRACE_PID_ACCESS', message: expect.stringMatching(/not permitted.*process 1/) });
+    expect(exitCodeFor(error)).toBe(77);
+  });
+
+  it.each([['FOO'], ['link/nope'], ['nosuchlayer'], ['qdisc/tbf/x'], ['no_socket']])('check --allow %s is refused', async (value) => {
+    const { code, err } = await cli(['check', '--allow', value, '--', 'true']);
+    expect(code).toBe(2);
+    expect(err).toContain('[ERR_DROPTRACE_OPTION_ALLOW]');
+  });
+
+  it.each([['NO_SOCKET'], ['netfilter'], ['qdisc/tbf'], ['transport/udp'], ['netfilter/iptables'], ['socket/accept-queue']])(
+    'check --allow %s is a value a drop can have',
+    (value) => {
+      expect(() => checkAllow([value], (n) => n === 'NO_SOCKET')).not.toThrow();
+    },
+  );
 
   it('--help and --version exit 0', async () => {
     expect((await cli(['--help'])).code).toBe(0);
