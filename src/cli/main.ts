@@ -11,7 +11,7 @@ import { type ExplainOptions, explain } from './explain.js';
 import { collect, DURATION_RANGE, INTERVAL_RANGE, nonNegativeInteger, port, positiveInteger, proto, seconds } from './options.js';
 import { reasonsCommand } from './reasons.js';
 import { type ServeOptions, serve } from './serve.js';
-import { guardOutput, writeOut } from './stdout.js';
+import { guardOutput, outputAbandoned, writeOut } from './stdout.js';
 import { type StreamOptions, stream } from './stream.js';
 import { type TopOptions, top } from './top.js';
 import { usageError } from './usage-errors.js';
@@ -143,10 +143,14 @@ export function reportError(e: unknown, err: NodeJS.WritableStream): number {
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
+  let code: number;
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return 0;
+    code = 0;
   } catch (e) {
-    return reportError(e, process.stderr);
+    code = reportError(e, process.stderr);
   }
+  // a reader that stopped reading holds stdout's queue, and with it the process, forever
+  if (outputAbandoned(process.stdout)) process.exit(code);
+  return code;
 }

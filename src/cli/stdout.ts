@@ -7,6 +7,8 @@
 
 interface OutputState {
   closed: boolean;
+  /** Given up on: what is queued will never be read (a stopped reader at exit). */
+  abandoned: boolean;
   waiters: Set<() => void>;
 }
 
@@ -18,7 +20,7 @@ const GONE = new Set(['EPIPE', 'ECONNRESET', 'ERR_STREAM_DESTROYED', 'ERR_STREAM
 function stateOf(stream: NodeJS.WritableStream): OutputState {
   let state = states.get(stream);
   if (state) return state;
-  const s: OutputState = { closed: false, waiters: new Set() };
+  const s: OutputState = { closed: false, abandoned: false, waiters: new Set() };
   states.set(stream, s);
   stream.on('error', (e: NodeJS.ErrnoException) => {
     if (s.closed) return;
@@ -40,16 +42,36 @@ export function guardOutput<T extends NodeJS.WritableStream>(stream: T): T {
 
 /**
  * Writes `chunk` unless the reader has gone. Returns what `stream.write` returns (false: wait for
- * 'drain'); true once the reader has gone, since nothing will ever drain.
+ * 'drain'); true once the reader has gone, since nothing will ever drain. `done` runs when the
+ * chunk was handed to the kernel (or dropped because the reader left).
  */
-export function writeOut(stream: NodeJS.WritableStream, chunk: string): boolean {
+export function writeOut(stream: NodeJS.WritableStream, chunk: string, done?: () => void): boolean {
   const state = stateOf(stream);
-  if (state.closed || !chunk) return true;
-  return stream.write(chunk);
+  if (state.closed || !chunk) {
+    if (done) queueMicrotask(done);
+    return true;
+  }
+  return done ? stream.write(chunk, () => done()) : stream.write(chunk);
 }
 
 export function outputClosed(stream: NodeJS.WritableStream): boolean {
   return stateOf(stream).closed;
+}
+
+/**
+ * Gives up on what `stream` still holds: nothing more is written, and the process may exit without
+ * it. process.stdout cannot be destroyed (its queued writes keep the event loop alive), so main()
+ * ends the process when the output was abandoned.
+ */
+export function abandonOutput(stream: NodeJS.WritableStream): void {
+  const state = stateOf(stream);
+  state.abandoned = true;
+  state.closed = true;
+  if (stream !== process.stdout && stream !== process.stderr) (stream as NodeJS.WritableStream & { destroy?: () => void }).destroy?.();
+}
+
+export function outputAbandoned(stream: NodeJS.WritableStream): boolean {
+  return stateOf(stream).abandoned;
 }
 
 /** Runs `fn` once when the reader goes away (at once if it has). Returns an unsubscribe. */

@@ -1,13 +1,15 @@
 /** `droptrace`: the live stream, text or NDJSON, until Ctrl-C, --duration or --count. */
 import { auditText, containerOfNetns, startAudit } from '../audit/index.js';
 import type { DroptraceRecord, LostRecord, StopRecord, TraceEvent } from '../events.js';
+import { escapeLines } from '../output/escape.js';
 import { ndjsonLines } from '../output/ndjson.js';
 import { summaryText } from '../output/summary.js';
 import { lostLine, textLine } from '../output/text.js';
 import type { Pipeline } from '../pipeline.js';
 import type { Selection } from '../selection.js';
 import { openPipeline } from './open.js';
-import { onOutputClosed, writeOut } from './stdout.js';
+import { finishStream, RecordWriter } from './record-writer.js';
+import { onOutputClosed } from './stdout.js';
 import { untilStopped } from './until-stopped.js';
 
 /** Records per write: about 64 KiB of NDJSON. */
@@ -43,24 +45,20 @@ export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRec
   const byContainer: Record<string, number> = {};
   let shown = 0;
 
-  let draining = false;
-  const write = (chunk: string) => {
-    if (!chunk || writeOut(io.out, chunk) || draining) return;
-    // stdout is behind: stop draining the ring; what the kernel cannot keep is counted and reported
-    draining = true;
-    pipeline.pause(true);
-    io.out.once('drain', () => {
-      draining = false;
-      pipeline.pause(false);
-    });
-  };
   const line = (r: DroptraceRecord) => `${r.type === 'lost' ? lostLine(r as LostRecord) : textLine(r as TraceEvent, io)}\n`;
+  const format = (records: DroptraceRecord[]) => (json ? ndjsonLines(records) : records.map(line).join(''));
+  // a slow or stopped reader: events are dropped and counted here, loss records go out at once
+  const writer = new RecordWriter(io.out, {
+    // stdout is behind: stop draining the ring; what the kernel cannot keep is counted and reported
+    onBackpressure: (behind) => pipeline.pause(behind),
+    onLost: (r) => writer.control(format([{ ...r, time: pipeline.session.clock.now() }])),
+  });
   const emit = (records: DroptraceRecord[]) => {
     // chunks well under V8's large-object size: a megabyte string per batch would live in
     // large-object space until a full GC, and a storm makes one every few milliseconds
     for (let i = 0; i < records.length; i += WRITE_CHUNK) {
       const chunk = records.slice(i, i + WRITE_CHUNK);
-      write(json ? ndjsonLines(chunk) : chunk.map(line).join(''));
+      writer.events(format(chunk), chunk.length);
     }
   };
 
@@ -82,16 +80,16 @@ export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRec
       emit(visible);
     },
     lost(record) {
-      emit([record]);
+      writer.control(format([record]));
     },
     // the text stream has it on stderr already (the pipeline's log)
     warning(record) {
-      if (json) emit([record]);
+      if (json) writer.control(format([record]));
     },
   });
   // written once attached (batches reach JS only after this tick): `start` means streaming
   const start = pipeline.startRecord();
-  if (json) write(ndjsonLines([start]));
+  if (json) writer.control(ndjsonLines([start]));
   else
     io.err.write(
       `droptrace ${start.droptrace_version}: tracing drops and retransmits (${start.program}, kernel ${start.kernel}); Ctrl-C to stop\n`,
@@ -102,10 +100,12 @@ export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRec
   offClosed();
 
   await audit.finish();
-  const stop = { ...pipeline.stop(), by_container: byContainer };
+  const kernelStop = pipeline.stop();
   const audits = audit.records(pipeline.counts(), containerOfNetns(pipeline));
-  if (json) write(ndjsonLines([...audits, stop]));
+  if (json && audits.length) writer.control(format(audits));
+  const stop = await finishStream(kernelStop, writer, json, io);
+  stop.by_container = byContainer;
   io.err.write(summaryText(stop, pipeline.stats()));
-  io.err.write(auditText(audits, (r) => r.container?.name ?? pipeline.nameOf(r.netns) ?? `netns:${r.netns}`));
+  io.err.write(escapeLines(auditText(audits, (r) => r.container?.name ?? pipeline.nameOf(r.netns) ?? `netns:${r.netns}`)));
   return stop;
 }
