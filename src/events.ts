@@ -151,6 +151,17 @@ export interface LostRecord {
   total: number;
 }
 
+/**
+ * A namespace the user named went away (no name, no process left in it): it is no longer traced,
+ * and a namespace that later gets the same inode is not traced as if it were this one.
+ */
+export interface NetnsGoneRecord {
+  type: 'netns_gone';
+  time: string;
+  netns: number;
+  name: string | null;
+}
+
 /** Something droptrace could not do as asked, said in the stream where it happened. */
 export interface WarningRecord {
   type: 'warning';
@@ -244,6 +255,7 @@ export type DroptraceRecord =
   | RetransmitRecord
   | LostRecord
   | WarningRecord
+  | NetnsGoneRecord
   | StopRecord
   | CountsRecord
   | Finding

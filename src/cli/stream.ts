@@ -82,8 +82,11 @@ export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRec
     lost(record) {
       writer.control(format([record]));
     },
-    // the text stream has it on stderr already (the pipeline's log)
+    // the text stream has these on stderr already (the pipeline's log)
     warning(record) {
+      if (json) writer.control(format([record]));
+    },
+    netnsGone(record) {
       if (json) writer.control(format([record]));
     },
   });
