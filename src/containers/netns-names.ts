@@ -6,20 +6,13 @@ import { readdirSync, statfsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DroptraceError } from '../errors.js';
 import { liveNetnsInodes, NSFS_MAGIC, namespaceFile } from '../kernel/netns-identity.js';
-import { excerpt } from '../output/escape.js';
+import { excerpt, shortList } from '../output/escape.js';
 import type { ContainerInfo, ContainerSource } from './types.js';
 
 export const NETNS_DIR = '/run/netns';
 export const NETNS_UNKNOWN = 'ERR_DROPTRACE_NETNS_UNKNOWN';
 /** A namespace file of another kind (a mount or pid namespace). */
 export const NETNS_TYPE = 'ERR_DROPTRACE_NETNS_TYPE';
-
-/** At most a few names, then how many more: a host may have thousands. */
-function someOf(names: string[], max = 8): string {
-  if (!names.length) return 'none';
-  const shown = names.slice(0, max).map((n) => excerpt(n, 32));
-  return names.length > max ? `${shown.join(', ')} and ${names.length - max} more` : shown.join(', ');
-}
 
 export interface NamedNetns {
   name: string;
@@ -92,7 +85,7 @@ export function resolveNetns(spec: string | number, dir = NETNS_DIR): ResolvedNe
     const known = named().map((n) => n.name);
     throw new DroptraceError(
       NETNS_UNKNOWN,
-      `no network namespace "${excerpt(spec)}"${spec.includes('/') ? '' : `; named ones: ${someOf(known)}`}`,
+      `no network namespace "${excerpt(spec)}"${spec.includes('/') ? '' : `; named ones: ${shortList(known.map((n) => excerpt(n, 32))) || 'none'}`}`,
       hint,
     );
   }

@@ -53,6 +53,11 @@ export function excerpt(value: string, max = EXCERPT_CHARS): string {
   return `${escapeTerminal(s.slice(0, end))}… (${s.length} characters)`;
 }
 
+/** At most `max` items of a list for a message, then how many more: a host may have thousands. */
+export function shortList(items: readonly string[], max = 8): string {
+  return items.length > max ? `${items.slice(0, max).join(', ')} and ${items.length - max} more` : items.join(', ');
+}
+
 /** What JSON.stringify leaves raw that a terminal would act on: DEL, C1 and the bidi controls. */
 const UNSAFE_IN_JSON = /[\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
 
