@@ -146,7 +146,7 @@ export interface StartRecord {
 export interface LostRecord {
   type: 'lost';
   time: string;
-  where: 'kernel' | 'user'; // kernel: ring buffer full; user: batch queue to JS full
+  where: 'kernel' | 'user' | 'output'; // kernel: ring buffer full; user: batch queue to JS full; output: stdout's reader too slow
   count: number; // events lost since the previous lost record
   total: number;
 }

@@ -4,7 +4,7 @@
  * reader delay the `lost` record that says events are missing, and a stopped reader keeps the
  * process alive after Ctrl-C until it reads everything. So:
  * - events are written only while less than `highWaterBytes` wait in the process; beyond it they
- *   are dropped here and counted (`lost`, where `user`), and the caller stops draining the ring
+ *   are dropped here and counted (`lost`, where `output`), and the caller stops draining the ring
  *   (the kernel then counts its own loss);
  * - loss records (and other control records) are written at once, behind at most that much;
  * - close() waits a bounded time for the reader; what it never took is counted as lost.
@@ -55,15 +55,15 @@ export class RecordWriter {
     return this.droppedTotal;
   }
 
-  /** Writes `count` events as `text`, or drops and counts them when the reader is behind. */
-  events(text: string, count: number): void {
-    if (!text || this.closed) return;
-    if (outputClosed(this.out)) return;
+  /** Writes `count` events, formatted by `text()` only when they will be written; else drops and counts them. */
+  events(text: string | (() => string), count: number): void {
+    if (count === 0 || this.closed || outputClosed(this.out)) return;
     if (this.behind || (this.out.writableLength ?? 0) >= this.highWater) {
+      // behind: not even formatted (a storm behind a stalled reader costs a count, not a stringify)
       this.drop(count);
       return;
     }
-    this.send(text, count);
+    this.send(typeof text === 'string' ? text : text(), count);
   }
 
   /** Writes a record that must not wait behind events nor be dropped (loss, warnings, start, stop). */
@@ -133,7 +133,7 @@ export class RecordWriter {
     this.lastReport = now;
     const count = this.droppedSinceReport;
     this.droppedSinceReport = 0;
-    this.options.onLost?.({ type: 'lost', where: 'user', count, total: this.droppedTotal });
+    this.options.onLost?.({ type: 'lost', where: 'output', count, total: this.droppedTotal });
   }
 
   private flush(timeoutMs: number): Promise<boolean> {
@@ -152,8 +152,10 @@ export class RecordWriter {
   }
 }
 
-/** How long a stopping stream waits for its reader: Ctrl-C ends the process within a second. */
-export const STOP_FLUSH_MS = 500;
+/** How long a stopping stream spends delivering what was in flight (the rest is counted lost). */
+export const STOP_DECODE_MS = 250;
+/** How long a stopping stream waits for its reader: with the above, Ctrl-C ends the process within a second. */
+export const STOP_FLUSH_MS = 300;
 
 /**
  * The end of a stream: what the reader never took is counted lost, the stop record goes to stdout

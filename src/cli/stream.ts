@@ -8,7 +8,7 @@ import { lostLine, textLine } from '../output/text.js';
 import type { Pipeline } from '../pipeline.js';
 import type { Selection } from '../selection.js';
 import { openPipeline } from './open.js';
-import { finishStream, RecordWriter } from './record-writer.js';
+import { finishStream, RecordWriter, STOP_DECODE_MS } from './record-writer.js';
 import { onOutputClosed } from './stdout.js';
 import { untilStopped } from './until-stopped.js';
 
@@ -58,7 +58,7 @@ export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRec
     // large-object space until a full GC, and a storm makes one every few milliseconds
     for (let i = 0; i < records.length; i += WRITE_CHUNK) {
       const chunk = records.slice(i, i + WRITE_CHUNK);
-      writer.events(format(chunk), chunk.length);
+      writer.events(() => format(chunk), chunk.length);
     }
   };
 
@@ -103,7 +103,8 @@ export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRec
   offClosed();
 
   await audit.finish();
-  const kernelStop = pipeline.stop();
+  // Ctrl-C ends the process within a second: a bounded time for what was in flight, then for the reader
+  const kernelStop = pipeline.stop({ budgetMs: STOP_DECODE_MS });
   const audits = audit.records(pipeline.counts(), containerOfNetns(pipeline));
   if (json && audits.length) writer.control(format(audits));
   const stop = await finishStream(kernelStop, writer, json, io);

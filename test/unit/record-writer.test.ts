@@ -38,7 +38,7 @@ describe('RecordWriter', () => {
     expect(w.lost).toBeGreaterThan(900);
     expect(pauses).toEqual([true]);
     // the first drop is reported at once, not after the queue drains
-    expect(lost[0]).toMatchObject({ type: 'lost', where: 'user' });
+    expect(lost[0]).toMatchObject({ type: 'lost', where: 'output' });
     const before = out.writableLength;
     w.control('{"type":"lost"}\n');
     expect(out.writableLength).toBe(before + 16);
