@@ -11,9 +11,10 @@ import { type ExplainOptions, explain } from './explain.js';
 import { collect, DURATION_RANGE, INTERVAL_RANGE, nonNegativeInteger, port, positiveInteger, proto, seconds } from './options.js';
 import { reasonsCommand } from './reasons.js';
 import { type ServeOptions, serve } from './serve.js';
-import { guardOutput, outputAbandoned, writeOut } from './stdout.js';
+import { guardOutput, outputAbandoned, waitFlushed, writeOut } from './stdout.js';
 import { type StreamOptions, stream } from './stream.js';
 import { type TopOptions, top } from './top.js';
+import { stoppedBySignal } from './until-stopped.js';
 import { usageError } from './usage-errors.js';
 
 function addFilterOptions(cmd: Command): Command {
@@ -141,6 +142,9 @@ export function reportError(e: unknown, err: NodeJS.WritableStream): number {
   return exitCodeFor(e);
 }
 
+/** After Ctrl-C, how long the last records may wait for stdout's reader. */
+const SIGNAL_FLUSH_MS = 300;
+
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   let code: number;
@@ -150,7 +154,12 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     code = reportError(e, process.stderr);
   }
-  // a reader that stopped reading holds stdout's queue, and with it the process, forever
+  // a reader that stopped reading holds stdout's queue, and with it the process, forever: after
+  // Ctrl-C (or a stream that gave up on its reader) the process ends anyway, promptly
   if (outputAbandoned(process.stdout)) process.exit(code);
+  if (stoppedBySignal() && !(await waitFlushed(process.stdout, SIGNAL_FLUSH_MS))) {
+    process.stderr.write('droptrace: stdout is not being read; output after the stop was discarded\n');
+    process.exit(code);
+  }
   return code;
 }

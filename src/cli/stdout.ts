@@ -74,6 +74,23 @@ export function outputAbandoned(stream: NodeJS.WritableStream): boolean {
   return stateOf(stream).abandoned;
 }
 
+/** Resolves true once `stream` has handed everything to the kernel, false after `timeoutMs`. */
+export function waitFlushed(stream: NodeJS.WritableStream & { writableLength?: number }, timeoutMs: number): Promise<boolean> {
+  if (!stream.writableLength || outputClosed(stream)) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      stream.off('drain', onDrain);
+      resolve(ok);
+    };
+    const onDrain = () => {
+      if (!stream.writableLength) done(true);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    stream.on('drain', onDrain);
+  });
+}
+
 /** Runs `fn` once when the reader goes away (at once if it has). Returns an unsubscribe. */
 export function onOutputClosed(stream: NodeJS.WritableStream, fn: () => void): () => void {
   const state = stateOf(stream);

@@ -3,12 +3,14 @@
  * JSON, Ctrl-C ends the process promptly whatever the reader does, and what it never took is
  * counted as lost in the stop record (on stderr when stdout is not being read).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DroptraceRecord, LostRecord, StopRecord } from '../../src/events.js';
 import { BIN } from '../helpers/droptrace-cli.js';
 import { SKIP_KERNEL } from '../helpers/kernel-env.js';
 import { Lab, PYTHON } from './lab/netns.js';
+
+const STALLED = new URL('./lab/stalled-reader.py', import.meta.url).pathname;
 
 let lab: Lab | undefined;
 let tracer: ChildProcess | undefined;
@@ -70,6 +72,20 @@ describe.skipIf(SKIP_KERNEL)('a slow or stopped reader', () => {
     const stop = JSON.parse(m?.[1] ?? '{}') as StopRecord;
     expect(stop.type).toBe('stop');
     expect(stop.lost).toBeGreaterThan(0);
+  });
+
+  it.each([
+    ['top --json', ['top', '--json', '--interval', '0.1']],
+    ['explain --json', ['explain', '--json', '--duration', '60']],
+  ])('%s with a stopped reader ends promptly after SIGINT', async (_name, args) => {
+    lab = await Lab.create('dthx-slow');
+    const sender = flood(lab, 3);
+    const r = spawnSync(PYTHON, [STALLED, '4', process.execPath, BIN, ...args, '--netns', lab.b.ns], { encoding: 'utf8', timeout: 30_000 });
+    await exited(sender).catch(() => undefined);
+    const m = /^exit (\d+) after ([\d.]+)/.exec(r.stdout);
+    expect(m, r.stdout + r.stderr).not.toBeNull();
+    expect(Number(m?.[1])).toBe(0);
+    expect(Number(m?.[2])).toBeLessThan(3);
   });
 
   it('a slow reader gets the first lost record behind little JSON, not megabytes', async () => {
