@@ -162,6 +162,21 @@ export interface NetnsGoneRecord {
   name: string | null;
 }
 
+/**
+ * A container followed with `--container` stopped (nothing of it is traced until it is back), is
+ * running again, or restarted as a new incarnation (new netns, pid or addresses: the filter follows).
+ */
+export interface ContainerStateRecord {
+  type: 'container_state';
+  time: string;
+  /** As given to --container. */
+  spec: string;
+  state: 'stopped' | 'running' | 'restarted';
+  container: Container;
+  /** Its network namespace now; null once stopped. */
+  netns: number | null;
+}
+
 /** Something droptrace could not do as asked, said in the stream where it happened. */
 export interface WarningRecord {
   type: 'warning';
@@ -256,6 +271,7 @@ export type DroptraceRecord =
   | LostRecord
   | WarningRecord
   | NetnsGoneRecord
+  | ContainerStateRecord
   | StopRecord
   | CountsRecord
   | Finding

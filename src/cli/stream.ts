@@ -89,6 +89,9 @@ export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRec
     netnsGone(record) {
       if (json) writer.control(format([record]));
     },
+    containerState(record) {
+      if (json) writer.control(format([record]));
+    },
   });
   // written once attached (batches reach JS only after this tick): `start` means streaming
   const start = pipeline.startRecord();
