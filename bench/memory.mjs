@@ -3,7 +3,9 @@
 // shipper). Also how long SIGINT takes to end it in each case. A bench: measured and reported,
 // not asserted.
 //
-//   node bench/memory.mjs [--duration 60] [--cpu N] [--out file]
+//   node bench/memory.mjs [--duration 60] [--cpu N] [--stdout null,stalled] [--node-flags '--x --y'] [--out file]
+//
+// --node-flags runs node with these flags (and the bin's own) instead of the bin's shebang: to try V8 settings.
 //
 // Needs root and bench/.output/storm (bench/run.sh builds it; so does this script when missing).
 import { execFileSync, spawn } from 'node:child_process';
@@ -33,6 +35,8 @@ const { values: opt } = parseArgs({
     duration: { type: 'string', default: '60' },
     cpu: { type: 'string', default: String(availableParallelism() - 1) },
     out: { type: 'string', default: join(outDir, 'memory.json') },
+    stdout: { type: 'string', default: 'null,stalled' },
+    'node-flags': { type: 'string' },
   },
 });
 const duration = Number(opt.duration);
@@ -51,7 +55,11 @@ const { cleanup } = benchSession('memory.mjs', nsName, true);
 async function measure(ns, stdout) {
   const bin = join(repoDir, 'bin', 'droptrace.js');
   const out = stdout === 'null' ? openSync('/dev/null', 'w') : 'pipe';
-  const child = spawn(bin, ['--json', '--netns', ns.rx], { stdio: ['ignore', out, 'pipe'] });
+  const flags = opt['node-flags']?.split(/\s+/).filter(Boolean);
+  const argv = ['--json', '--netns', ns.rx];
+  const child = flags
+    ? spawn(process.execPath, ['--max-semi-space-size=4', ...flags, bin, ...argv], { stdio: ['ignore', out, 'pipe'] })
+    : spawn(bin, argv, { stdio: ['ignore', out, 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d) => {
     stderr = (stderr + d).slice(-8192);
@@ -92,12 +100,15 @@ try {
   netnsUp(nsName, PORT);
   const ns = netnsInfo(nsName, PORT);
   const results = [];
-  for (const stdout of ['null', 'stalled']) {
+  for (const stdout of opt.stdout.split(',')) {
     const r = await measure(ns, stdout);
     results.push(r);
     console.error(`memory.mjs: ${stdout}: peak ${fmt(r.peak_rss_mb, 0)} MB, SIGINT to exit ${fmt(r.sigint_to_exit_ms, 0)} ms`);
   }
-  writeFileSync(opt.out, `${JSON.stringify({ node: process.version, duration, results }, null, 2)}\n`);
+  writeFileSync(
+    opt.out,
+    `${JSON.stringify({ node: process.version, node_flags: opt['node-flags'] ?? null, duration, results }, null, 2)}\n`,
+  );
   console.log(
     markdownTable(
       ['stdout', 'storm', 'drops/s', 'peak RSS', 'SIGINT → exit'],
