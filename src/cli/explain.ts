@@ -2,7 +2,7 @@
 
 import { auditText, containerOfNetns, startAudit } from '../audit/index.js';
 import { FindingsBuilder, findingsText } from '../explain/findings.js';
-import { escapeLines } from '../output/escape.js';
+import { escapeLines, jsonBytes } from '../output/escape.js';
 import { jsonLine, ndjsonLines } from '../output/ndjson.js';
 import type { Selection } from '../selection.js';
 import { openPipeline } from './open.js';
@@ -38,7 +38,7 @@ export async function explain(opts: ExplainOptions, io: { out: NodeJS.WritableSt
   const audits = audit.records(pipeline.counts(), containerOfNetns(pipeline));
   const { findings, retransmits, connects } = builder.result();
   if (opts.json) {
-    writeOut(io.out, ndjsonLines([...findings, ...audits, stop]));
+    writeOut(io.out, jsonBytes(ndjsonLines([...findings, ...audits, stop])));
   } else {
     writeOut(io.out, findingsText(findings, retransmits, opts.duration, undefined, connects));
     // the kernel's counters by device and namespace: names from /proc/net/dev and containers

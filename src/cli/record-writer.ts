@@ -10,6 +10,7 @@
  * - close() waits a bounded time for the reader; what it never took is counted as lost.
  */
 import type { LostRecord, StopRecord } from '../events.js';
+import { escapeJsonText, jsonBytes } from '../output/escape.js';
 import { ndjsonLines } from '../output/ndjson.js';
 import { abandonOutput, outputClosed, writeOut } from './stdout.js';
 
@@ -56,19 +57,19 @@ export class RecordWriter {
   }
 
   /** Writes `count` events, formatted by `text()` only when they will be written; else drops and counts them. */
-  events(text: string | (() => string), count: number): void {
+  events(text: string | Buffer | (() => string | Buffer), count: number): void {
     if (count === 0 || this.closed || outputClosed(this.out)) return;
     if (this.behind || (this.out.writableLength ?? 0) >= this.highWater) {
       // behind: not even formatted (a storm behind a stalled reader costs a count, not a stringify)
       this.drop(count);
       return;
     }
-    this.send(typeof text === 'string' ? text : text(), count);
+    this.send(typeof text === 'function' ? text() : text, count);
   }
 
   /** Writes a record that must not wait behind events nor be dropped (loss, warnings, start, stop). */
-  control(text: string): boolean {
-    if (!text || outputClosed(this.out)) return true;
+  control(text: string | Buffer): boolean {
+    if (text.length === 0 || outputClosed(this.out)) return true;
     return this.send(text, 0);
   }
 
@@ -90,7 +91,7 @@ export class RecordWriter {
     abandonOutput(this.out);
   }
 
-  private send(text: string, count: number): boolean {
+  private send(text: string | Buffer, count: number): boolean {
     this.inFlight.push(count);
     this.unflushedRecords += count;
     this.pendingChunks++;
@@ -175,10 +176,10 @@ export async function finishStream(
     return stop;
   }
   if (flushed) {
-    writer.control(ndjsonLines([stop]));
+    writer.control(jsonBytes(ndjsonLines([stop])));
     if ((await writer.close(STOP_FLUSH_MS / 2)).flushed) return stop;
   }
   writer.abandon();
-  io.err.write(`droptrace: stdout is not being read; the stop record:\n${ndjsonLines([stop])}`);
+  io.err.write(`droptrace: stdout is not being read; the stop record:\n${escapeJsonText(ndjsonLines([stop]))}`);
   return stop;
 }

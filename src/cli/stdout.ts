@@ -45,9 +45,9 @@ export function guardOutput<T extends NodeJS.WritableStream>(stream: T): T {
  * 'drain'); true once the reader has gone, since nothing will ever drain. `done` runs when the
  * chunk was handed to the kernel (or dropped because the reader left).
  */
-export function writeOut(stream: NodeJS.WritableStream, chunk: string, done?: () => void): boolean {
+export function writeOut(stream: NodeJS.WritableStream, chunk: string | Uint8Array, done?: () => void): boolean {
   const state = stateOf(stream);
-  if (state.closed || !chunk) {
+  if (state.closed || chunk.length === 0) {
     if (done) queueMicrotask(done);
     return true;
   }

@@ -1,7 +1,7 @@
 /** `droptrace`: the live stream, text or NDJSON, until Ctrl-C, --duration or --count. */
 import { auditText, containerOfNetns, startAudit } from '../audit/index.js';
 import type { DroptraceRecord, LostRecord, StopRecord, TraceEvent } from '../events.js';
-import { escapeLines } from '../output/escape.js';
+import { escapeLines, jsonBytes } from '../output/escape.js';
 import { ndjsonLines } from '../output/ndjson.js';
 import { summaryText } from '../output/summary.js';
 import { lostLine, textLine } from '../output/text.js';
@@ -46,7 +46,7 @@ export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRec
   let shown = 0;
 
   const line = (r: DroptraceRecord) => `${r.type === 'lost' ? lostLine(r as LostRecord) : textLine(r as TraceEvent, io)}\n`;
-  const format = (records: DroptraceRecord[]) => (json ? ndjsonLines(records) : records.map(line).join(''));
+  const format = (records: DroptraceRecord[]) => (json ? jsonBytes(ndjsonLines(records)) : records.map(line).join(''));
   // a slow or stopped reader: events are dropped and counted here, loss records go out at once
   const writer = new RecordWriter(io.out, {
     // stdout is behind: stop draining the ring; what the kernel cannot keep is counted and reported
@@ -95,7 +95,7 @@ export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRec
   });
   // written once attached (batches reach JS only after this tick): `start` means streaming
   const start = pipeline.startRecord();
-  if (json) writer.control(ndjsonLines([start]));
+  if (json) writer.control(format([start]));
   else
     io.err.write(
       `droptrace ${start.droptrace_version}: tracing drops and retransmits (${start.program}, kernel ${start.kernel}); Ctrl-C to stop\n`,

@@ -10,8 +10,9 @@ export function jsonLine(record: DroptraceRecord): string {
   return escapeJsonText(`${JSON.stringify(record)}\n`);
 }
 
+/** Records as NDJSON text; the stream writes it through jsonBytes() (src/output/escape.ts). */
 export function ndjsonLines(records: readonly DroptraceRecord[]): string {
   let out = '';
   for (const r of records) out += `${JSON.stringify(r)}\n`;
-  return escapeJsonText(out);
+  return out;
 }
