@@ -85,6 +85,7 @@ const drop: DropRecord = {
   component: 'iptables',
   hint: 'dropped by -A INPUT -m comment --comment "c\x1b[2J" -j DROP',
   benign: false,
+  detected_by: 'kfree_skb',
   evidence: { rule: '-A INPUT -m comment --comment "c\x1b[2J" -j DROP' },
   proto: 'udp',
   family: 'ipv4',
@@ -110,7 +111,7 @@ describe('output edges', () => {
   it('the exit summary escapes container names', () => {
     const text = summaryText(
       { type: 'stop', time: drop.time, events: 1, drops: 1, retransmits: 0, lost: 0, by_reason: {}, by_container: { 'e\x1b[2J': 1 } },
-      { seen: 1, matched: 1, sent: 1, lost: 0, delivered: 1, counterFull: 0, retransmits: 0 },
+      { seen: 1, matched: 1, sent: 1, lost: 0, delivered: 1, counterFull: 0, retransmits: 0, connects: 0, synUnjudged: 0 },
     );
     // biome-ignore lint/suspicious/noControlCharactersInRegex: finding ESC is the test
     expect(text).not.toMatch(/\x1b/);
