@@ -25,6 +25,7 @@ const BY_CODE: Record<string, number> = {
 export function exitCodeFor(e: unknown): number {
   if (!(e instanceof DroptraceError)) return EXIT_FAILURE;
   if (BY_CODE[e.code] !== undefined) return BY_CODE[e.code];
-  if (/^ERR_DROPTRACE_(OPTION|VERB|FILTER|NETNS_UNKNOWN|NETNS_TYPE|PID_UNKNOWN|CONTAINER_UNKNOWN|POD_UNKNOWN)/.test(e.code)) return EXIT_USAGE;
+  if (/^ERR_DROPTRACE_(OPTION|VERB|FILTER|NETNS_UNKNOWN|NETNS_TYPE|PID_UNKNOWN|CONTAINER_UNKNOWN|POD_UNKNOWN)/.test(e.code))
+    return EXIT_USAGE;
   return EXIT_FAILURE;
 }

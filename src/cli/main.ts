@@ -102,9 +102,9 @@ export function buildProgram(io: ProgramIO = { out: process.stdout, err: process
   addFilterOptions(program.command('serve'))
     .description('node agent: NDJSON records on stdout and Prometheus metrics from the in-kernel counters')
     .option('--metrics <address>', 'where to serve /metrics: [host:]port, loopback unless an address is given', DEFAULT_METRICS_ADDRESS)
-    .option('--grace <seconds>', 'how long the series of a pod that is gone are kept', positiveNumber('--grace'), 300)
+    .option('--grace <seconds>', 'how long the series of a pod that is gone are kept', seconds('--grace', DURATION_RANGE), 300)
     .option('--all', 'also write benign drops (the counters always count them)')
-    .option('--duration <seconds>', 'stop after this many seconds', positiveNumber('--duration'))
+    .option('--duration <seconds>', `stop after this many seconds (at most ${DURATION_RANGE.max})`, seconds('--duration', DURATION_RANGE))
     .addOption(new Option('--attach <mode>', 'program kind').choices(['auto', 'tp_btf', 'tracepoint']).default('auto'))
     .action(async (opts: ServeOptions) => {
       await serve(opts, io);
