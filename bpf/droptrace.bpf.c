@@ -69,21 +69,21 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
+	__uint(max_entries, DT_FILTER_NETNS_MAX);
 	__type(key, __u32);
 	__type(value, __u8);
 } filter_netns SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
+	__uint(max_entries, DT_FILTER_CGROUP_MAX);
 	__type(key, __u64);
 	__type(value, __u8);
 } filter_cgroup SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
+	__uint(max_entries, DT_FILTER_ADDR_MAX);
 	__type(key, struct dt_addr_key);
 	__type(value, __u8);
 } filter_addr SEC(".maps");

@@ -68,6 +68,17 @@ enum dt_filter_flag {
 	DT_FILTER_PORT = 1 << 5,
 };
 
+/*
+ * Capacity of each filter set (hash maps, preallocated: about 1 MiB each).
+ * A node with a thousand containers follows a few thousand namespaces,
+ * cgroups and addresses; user space refuses a set that does not fit.
+ */
+enum dt_filter_size {
+	DT_FILTER_NETNS_MAX = 16384,
+	DT_FILTER_CGROUP_MAX = 16384,
+	DT_FILTER_ADDR_MAX = 16384,
+};
+
 /* Indexes into the per-CPU stats array. */
 enum dt_stat {
 	DT_STAT_SEEN = 0,	  /* every kfree_skb/retransmit the programs ran for */

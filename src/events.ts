@@ -158,9 +158,46 @@ export interface LostRecord {
   time: string;
   /** The host that traced it (its hostname, or DROPTRACE_HOST). */
   host: string;
-  where: 'kernel' | 'user'; // kernel: ring buffer full; user: batch queue to JS full
+  where: 'kernel' | 'user' | 'output'; // kernel: ring buffer full; user: the consumer's callback threw; output: stdout's reader too slow
   count: number; // events lost since the previous lost record
   total: number;
+}
+
+/**
+ * A namespace the user named went away (no name, no process left in it): it is no longer traced,
+ * and a namespace that later gets the same inode is not traced as if it were this one.
+ */
+export interface NetnsGoneRecord {
+  type: 'netns_gone';
+  time: string;
+  host: string;
+  netns: number;
+  name: string | null;
+}
+
+/**
+ * A container followed with `--container` stopped (nothing of it is traced until it is back), is
+ * running again, or restarted as a new incarnation (new netns, pid or addresses: the filter follows).
+ */
+export interface ContainerStateRecord {
+  type: 'container_state';
+  time: string;
+  host: string;
+  /** As given to --container. */
+  spec: string;
+  state: 'stopped' | 'running' | 'restarted';
+  container: Container;
+  /** Its network namespace now; null once stopped. */
+  netns: number | null;
+}
+
+/** Something droptrace could not do as asked, said in the stream where it happened. */
+export interface WarningRecord {
+  type: 'warning';
+  time: string;
+  host: string;
+  code: string; // ERR_DROPTRACE_*
+  message: string;
 }
 
 export interface StopRecord {
@@ -273,6 +310,9 @@ export type DroptraceRecord =
   | DropRecord
   | RetransmitRecord
   | LostRecord
+  | WarningRecord
+  | NetnsGoneRecord
+  | ContainerStateRecord
   | StopRecord
   | CountsRecord
   | Finding

@@ -7,6 +7,7 @@ import { L4_NUMBER } from './decode/format.js';
 import { DroptraceError } from './errors.js';
 import type { ReasonNames } from './kernel/btf-names.js';
 import type { AddonLayout, NativeFilter } from './native/addon.js';
+import { excerpt } from './output/escape.js';
 
 export interface TraceFilter {
   /** Network namespace inodes: drops in them, or on a veth whose peer is in them. */
@@ -29,13 +30,26 @@ export interface TraceFilter {
 const AF_INET = 2;
 const AF_INET6 = 10;
 
+/** A filter set larger than the kernel's map: refused whole, never cut (a cut set traces the wrong things). */
+export const FILTER_FULL = 'ERR_DROPTRACE_FILTER_FULL';
+
+function checkFits(what: string, count: number, capacity: number): void {
+  if (count <= capacity) return;
+  throw new DroptraceError(
+    FILTER_FULL,
+    `the filter names ${count} ${what}; the kernel's filter set holds ${capacity}`,
+    `trace fewer at once (or none: without --netns/--container everything is traced), or run one droptrace per group`,
+  );
+}
+
 export function addressBytes(addr: string): { family: number; bytes: Buffer } {
   const bytes = Buffer.alloc(16);
   if (isIPv4(addr)) {
     for (const [i, part] of addr.split('.').entries()) bytes.writeUInt8(Number(part), i);
     return { family: AF_INET, bytes };
   }
-  if (!isIPv6(addr)) throw new DroptraceError('ERR_DROPTRACE_FILTER_ADDRESS', `not an IP address: ${addr}`, 'give an IPv4 or IPv6 address');
+  if (!isIPv6(addr))
+    throw new DroptraceError('ERR_DROPTRACE_FILTER_ADDRESS', `not an IP address: ${excerpt(addr)}`, 'give an IPv4 or IPv6 address');
   const [head, tail = ''] = addr.split('::');
   const words = (s: string) => (s ? s.split(':') : []);
   const expand = (parts: string[]) =>
@@ -52,9 +66,14 @@ export function addressBytes(addr: string): { family: number; bytes: Buffer } {
 export function nativeFilter(filter: TraceFilter, emit: boolean, reasons: ReasonNames, layout: AddonLayout): NativeFilter {
   const c = layout.constants;
   let flags = 0;
-  const netns = filter.netns ?? [];
-  const cgroups = filter.cgroups ?? [];
-  const addrs = (filter.addresses ?? []).map(addressBytes);
+  // the kernel sets are sets: a namespace named twice (by name and by inode) takes one entry
+  const netns = [...new Set(filter.netns ?? [])];
+  const cgroups = [...new Set(filter.cgroups ?? [])];
+  const addresses = [...new Set(filter.addresses ?? [])];
+  checkFits('network namespaces', netns.length, c.DT_FILTER_NETNS_MAX);
+  checkFits('cgroups', cgroups.length, c.DT_FILTER_CGROUP_MAX);
+  checkFits('addresses', addresses.length, c.DT_FILTER_ADDR_MAX);
+  const addrs = addresses.map(addressBytes);
   if (netns.length || filter.restrict) flags |= c.DT_FILTER_NETNS;
   if (cgroups.length) flags |= c.DT_FILTER_CGROUP;
   if (addrs.length) flags |= c.DT_FILTER_ADDR;
@@ -67,7 +86,7 @@ export function nativeFilter(filter: TraceFilter, emit: boolean, reasons: Reason
         .slice(0, 8);
       throw new DroptraceError(
         'ERR_DROPTRACE_FILTER_REASON',
-        `unknown drop reason: ${name}`,
+        `unknown drop reason: ${excerpt(name)}`,
         `this kernel's reasons are listed by \`droptrace reasons\`${near.length ? `; close: ${near.join(', ')}` : ''}`,
       );
     }

@@ -6,6 +6,11 @@
 export class InOrder {
   private tail: Promise<void> = Promise.resolve();
   private held = 0;
+  /** Resolved by a bounded drain: what is still held goes out at once, without waiting for its evidence. */
+  private cutShort!: () => void;
+  private readonly cut = new Promise<void>((resolve) => {
+    this.cutShort = resolve;
+  });
 
   constructor(
     private readonly maxHeld = 16384,
@@ -21,7 +26,7 @@ export class InOrder {
       release();
       return;
     }
-    const wait = this.held + size > this.maxHeld ? null : ready;
+    const wait = this.held + size > this.maxHeld || !ready ? null : Promise.race([ready, this.cut]);
     this.held += size;
     this.tail = this.tail
       .then(() => wait)
@@ -37,8 +42,13 @@ export class InOrder {
     return this.held === 0;
   }
 
-  /** Resolves once everything pushed so far is released. */
-  drained(): Promise<void> {
-    return this.tail;
+  /**
+   * Resolves once everything pushed so far is released. With `budgetMs`, evidence is waited for
+   * that long at most (a stop must not hang on a slow ruleset read): then the rest is released as is.
+   */
+  drained(budgetMs?: number): Promise<void> {
+    if (budgetMs === undefined) return this.tail;
+    const timer = setTimeout(() => this.cutShort(), budgetMs);
+    return this.tail.finally(() => clearTimeout(timer));
   }
 }

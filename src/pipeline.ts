@@ -6,16 +6,19 @@
  */
 
 import { CRI_UNREACHABLE } from './containers/cri-client.js';
-import { type ContainerEntities, ContainerFollower } from './containers/follow.js';
-import { ContainerIndex, defaultSources } from './containers/index.js';
+import { type ContainerEntities, ContainerFollower, type FollowedState } from './containers/follow.js';
+import { ContainerIndex, type ContainerInfo, defaultSources, toContainer } from './containers/index.js';
 import { listNetnsNames } from './containers/netns-names.js';
 import { PodFollower } from './containers/pod-follow.js';
 import { parseK8sNamespace, parsePodSpec } from './containers/pod-names.js';
 import { Enricher } from './enrich.js';
-import type { LostRecord, StartRecord, StopRecord, TraceEvent } from './events.js';
+import { DroptraceError } from './errors.js';
+import type { ContainerStateRecord, LostRecord, NetnsGoneRecord, StartRecord, StopRecord, TraceEvent, WarningRecord } from './events.js';
 import type { TraceFilter } from './filter.js';
+import { hostName } from './host.js';
 import { InOrder } from './in-order.js';
-import { filterOf, type Selection } from './selection.js';
+import { NetnsWatch, type WatchedNetns } from './kernel/netns-watch.js';
+import { filterOf, namespacesOf, type Selection } from './selection.js';
 import { type DropCount, type RetransmitCount, Session, type SessionOptions, type SessionStats } from './session.js';
 
 export interface PipelineOptions extends Selection, Omit<SessionOptions, 'filter'> {
@@ -29,6 +32,12 @@ export interface PipelineSink {
   /** Enriched events, one call per batch, on the main thread. */
   events(events: TraceEvent[]): void;
   lost(record: LostRecord): void;
+  /** What could not be done as asked, mid-stream (a followed container's set no longer fits). */
+  warning?(record: WarningRecord): void;
+  /** A namespace the user named went away and is no longer traced. */
+  netnsGone?(record: NetnsGoneRecord): void;
+  /** A followed container stopped, is running, or restarted. */
+  containerState?(record: ContainerStateRecord): void;
 }
 
 function unionOf(a: ContainerEntities, b: ContainerEntities): ContainerEntities {
@@ -46,18 +55,22 @@ function withEntities(base: TraceFilter, e: ContainerEntities): TraceFilter {
 export class Pipeline {
   // netfilter drops wait for the ruleset read after them (the rule is named); order is kept
   private readonly inOrder = new InOrder();
+  private sink: PipelineSink | undefined;
 
   private constructor(
     readonly session: Session,
     readonly index: ContainerIndex,
     private readonly followers: Array<{ stop(): void }>,
     private readonly enricher: Enricher,
+    private readonly log: (line: string) => void,
+    private readonly watch: NetnsWatch,
   ) {}
 
   /** Resolves the selection, loads the programs and the container index; nothing attached yet. Throws DroptraceError. */
   static async open(options: PipelineOptions = {}): Promise<Pipeline> {
     const log = options.log ?? (() => {});
-    const base = filterOf(options);
+    const named = namespacesOf(options);
+    let base = filterOf(options, named);
     const specs = options.container ?? [];
     const pods = (options.pod ?? []).map(parsePodSpec);
     const namespaces = (options.k8sNamespace ?? []).map(parseK8sNamespace);
@@ -75,24 +88,43 @@ export class Pipeline {
     });
     const followers: Array<{ stop(): void }> = [];
     let session: Session | undefined;
-    const filter = base;
+    let pipeline: Pipeline | undefined;
+    // the filter as it is now: `base` loses namespaces that go away, the followers rewrite theirs
+    let current = (): TraceFilter => base;
+    const refilter = () => {
+      try {
+        session?.applyFilter(current());
+      } catch (e) {
+        // at start this fails open(); later the kernel keeps the previous filter, and the stream says so
+        if (!pipeline || !(e instanceof DroptraceError)) throw e;
+        pipeline.warn(e.code, `${e.message}; the filter is unchanged`);
+      }
+    };
+    // a named namespace that goes away leaves the filter: its inode may be handed to a new one
+    const watch = new NetnsWatch(named, (gone) => {
+      base = { ...base, netns: (base.netns ?? []).filter((i) => i !== gone.inode), restrict: true };
+      refilter();
+      pipeline?.netnsGone(gone);
+    });
+    let filter = base;
     try {
       await index.start();
-      let filter = base;
       if (following) {
         // each follower's latest entities; the kernel filter is their union
         let ofContainers: ContainerEntities = { netns: [], cgroups: [], addresses: [] };
         let ofPods: ContainerEntities = { netns: [], cgroups: [], addresses: [] };
         const union = () => withEntities(base, unionOf(ofContainers, ofPods));
+        current = union;
         if (specs.length) {
           const f = new ContainerFollower(
             index,
             specs,
             (entities) => {
               ofContainers = entities;
-              session?.applyFilter(union());
+              refilter();
             },
             log,
+            (spec, state, c) => pipeline?.containerState(spec, state, c),
           );
           followers.push(f);
           ofContainers = await f.start();
@@ -104,7 +136,7 @@ export class Pipeline {
             namespaces,
             (entities) => {
               ofPods = entities;
-              session?.applyFilter(union());
+              refilter();
             },
             log,
           );
@@ -131,11 +163,14 @@ export class Pipeline {
     index.on('gone', (netns) => enricher.forget(netns));
     // a read of each traced namespace's ruleset from before its first drop (no events, no drops to name)
     if (options.emit !== false) await enricher.prime(filter.netns?.length || filter.restrict ? (filter.netns ?? []) : null);
-    return new Pipeline(session, index, followers, enricher);
+    pipeline = new Pipeline(session, index, followers, enricher, log, watch);
+    return pipeline;
   }
 
   /** Attaches and streams enriched events to the sink. */
   start(sink: PipelineSink): void {
+    this.sink = sink;
+    this.watch.start();
     this.session.start({
       events: (events) => {
         for (const e of events) this.enricher.apply(e);
@@ -145,14 +180,41 @@ export class Pipeline {
     });
   }
 
-  /** Resolves once every batch is handed to the sink (after stop(): the held netfilter drops too). */
-  drained(): Promise<void> {
-    return this.inOrder.drained();
+  /**
+   * Resolves once every batch is handed to the sink (after stop(): the held netfilter drops too),
+   * waiting at most `budgetMs` for their evidence when given.
+   */
+  drained(budgetMs?: number): Promise<void> {
+    return this.inOrder.drained(budgetMs);
   }
 
   /** Nothing is held back for its evidence. */
   get idle(): boolean {
     return this.inOrder.idle;
+  }
+
+  /** A warning record to the sink and a diagnostic line to the log. */
+  warn(code: string, message: string): void {
+    this.log(`warning [${code}]: ${message}`);
+    this.sink?.warning?.({ type: 'warning', time: this.session.clock.now(), host: hostName(), code, message });
+  }
+
+  private containerState(spec: string, state: FollowedState, c: ContainerInfo): void {
+    this.sink?.containerState?.({
+      type: 'container_state',
+      time: this.session.clock.now(),
+      host: hostName(),
+      spec,
+      state,
+      container: toContainer(c),
+      netns: state === 'stopped' ? null : c.netns,
+    });
+  }
+
+  private netnsGone(gone: WatchedNetns): void {
+    const what = gone.name ? `netns ${gone.name} (${gone.inode})` : `netns ${gone.inode}`;
+    this.log(`${what} is gone: no longer traced, nor is a namespace that gets its inode later`);
+    this.sink?.netnsGone?.({ type: 'netns_gone', time: this.session.clock.now(), host: hostName(), netns: gone.inode, name: gone.name });
   }
 
   startRecord(): StartRecord {
@@ -187,8 +249,9 @@ export class Pipeline {
   }
 
   /** Detaches, then stops following containers. Idempotent. */
-  stop(): StopRecord {
-    const stop = this.session.stop();
+  stop(options: { budgetMs?: number } = {}): StopRecord {
+    const stop = this.session.stop(options);
+    this.watch.stop();
     for (const f of this.followers) f.stop();
     this.index.stop();
     return stop;

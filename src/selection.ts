@@ -7,6 +7,8 @@ import { resolveNetns } from './containers/netns-names.js';
 import { DroptraceError } from './errors.js';
 import type { TraceFilter } from './filter.js';
 import { netnsOfPid } from './kernel/netns.js';
+import type { WatchedNetns } from './kernel/netns-watch.js';
+import { excerpt } from './output/escape.js';
 
 export interface Selection {
   /** Network namespaces: `ip netns` names, inode numbers or paths such as /proc/<pid>/ns/net. */
@@ -27,15 +29,23 @@ export interface Selection {
   port?: number;
 }
 
+/** The namespaces the selection names (not containers'), with the name or file each was named by. */
+export function namespacesOf(s: Selection): WatchedNetns[] {
+  return [
+    ...(s.netns ?? []).map((n) => resolveNetns(String(n))),
+    ...(s.pid ?? []).map((p) => ({ inode: netnsOfPid(String(p)), name: null, path: `/proc/${p}/ns/net` })),
+  ];
+}
+
 /** The kernel filter for everything but containers (their entities are added by the follower). */
-export function filterOf(s: Selection): TraceFilter {
-  const netns = [...(s.netns ?? []).map((n) => resolveNetns(String(n)).inode), ...(s.pid ?? []).map((p) => netnsOfPid(String(p)))];
+export function filterOf(s: Selection, namespaces = namespacesOf(s)): TraceFilter {
+  const netns = namespaces.map((n) => n.inode);
   const reasons = (s.reason ?? []).map((r) => r.toUpperCase().replace(/^SKB_DROP_REASON_/, ''));
   for (const r of reasons) {
     if (!/^[A-Z0-9_]+$/.test(r))
       throw new DroptraceError(
         'ERR_DROPTRACE_FILTER_REASON',
-        `bad reason name: ${r}`,
+        `bad reason name: ${excerpt(r)}`,
         'reason names look like NETFILTER_DROP; `droptrace reasons` lists them',
       );
   }

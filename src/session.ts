@@ -234,12 +234,21 @@ export class Session {
     return this.tracer.retransmitCounts().map(([netns, kind, count]) => ({ netns, kind: kinds[kind] ?? 'unknown', count }));
   }
 
-  /** Detaches everything; the final counts are read first. Idempotent. */
-  stop(): StopRecord {
+  /**
+   * Detaches everything; the final counts are read first. Idempotent. `budgetMs` bounds the time
+   * spent delivering what was in flight (a storm leaves the ring full: seconds of decoding); what
+   * is left over is counted lost, never dropped silently.
+   */
+  stop(options: { budgetMs?: number } = {}): StopRecord {
     if (this.stopRecord) return this.stopRecord;
     // detached first, then what was in flight is delivered: every matched event is either in the
     // stream or counted lost when the stop record is made
-    for (const batch of this.tracer.detach()) this.onBatch(batch);
+    const deadline = performance.now() + (options.budgetMs ?? Number.POSITIVE_INFINITY);
+    let unread = 0;
+    for (const batch of this.tracer.detach()) {
+      if (performance.now() < deadline) this.onBatch(batch);
+      else unread += Math.floor(batch.length / this.addon.layout.eventSize);
+    }
     this.checkLost();
     const counts = this.counts();
     const stats = this.stats();
@@ -257,7 +266,7 @@ export class Session {
       events: this.delivered,
       drops: stats.matched - stats.retransmits - stats.connects,
       retransmits: stats.retransmits,
-      lost: stats.lost,
+      lost: stats.lost + unread,
       by_reason: byReason,
     };
     return this.stopRecord;

@@ -4,7 +4,7 @@
  * the same stream. A consumer that falls behind pauses the ring pump, so memory stays bounded and
  * the kernel counts (and the stream reports) what was lost.
  */
-import type { LostRecord, StartRecord, StopRecord, TraceEvent } from './events.js';
+import type { ContainerStateRecord, LostRecord, NetnsGoneRecord, StartRecord, StopRecord, TraceEvent, WarningRecord } from './events.js';
 import type { TraceFilter } from './filter.js';
 import { Pipeline, type PipelineOptions } from './pipeline.js';
 import type { DropCount, SessionStats } from './session.js';
@@ -14,7 +14,7 @@ export interface TraceOptions extends PipelineOptions {
   highWaterMark?: number;
 }
 
-export type TraceRecord = TraceEvent | LostRecord;
+export type TraceRecord = TraceEvent | LostRecord | WarningRecord | NetnsGoneRecord | ContainerStateRecord;
 
 export class Trace implements AsyncIterable<TraceRecord> {
   readonly start: StartRecord;
@@ -35,6 +35,18 @@ export class Trace implements AsyncIterable<TraceRecord> {
         this.notify();
       },
       lost: (record) => {
+        this.queue.push(record);
+        this.notify();
+      },
+      warning: (record) => {
+        this.queue.push(record);
+        this.notify();
+      },
+      netnsGone: (record) => {
+        this.queue.push(record);
+        this.notify();
+      },
+      containerState: (record) => {
         this.queue.push(record);
         this.notify();
       },

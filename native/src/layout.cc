@@ -92,6 +92,9 @@ Napi::Object EventLayout(Napi::Env env) {
   constants.Set("DT_FILTER_REASON", static_cast<double>(DT_FILTER_REASON));
   constants.Set("DT_FILTER_PROTO", static_cast<double>(DT_FILTER_PROTO));
   constants.Set("DT_FILTER_PORT", static_cast<double>(DT_FILTER_PORT));
+  constants.Set("DT_FILTER_NETNS_MAX", static_cast<double>(DT_FILTER_NETNS_MAX));
+  constants.Set("DT_FILTER_CGROUP_MAX", static_cast<double>(DT_FILTER_CGROUP_MAX));
+  constants.Set("DT_FILTER_ADDR_MAX", static_cast<double>(DT_FILTER_ADDR_MAX));
   constants.Set("DT_STAT_SEEN", static_cast<double>(DT_STAT_SEEN));
   constants.Set("DT_STAT_MATCHED", static_cast<double>(DT_STAT_MATCHED));
   constants.Set("DT_STAT_SENT", static_cast<double>(DT_STAT_SENT));

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <set>
 #include <string>
 
 extern "C" {
@@ -67,23 +68,47 @@ uint32_t GetU32(Napi::Object o, const char* key, uint32_t fallback) {
   return o.Has(key) && o.Get(key).IsNumber() ? o.Get(key).As<Napi::Number>().Uint32Value() : fallback;
 }
 
-// Makes a BPF hash set hold exactly `keys`: insert the new ones first, then delete the stale ones,
-// so that a key present before and after is never missing in between.
-void ReplaceSet(struct bpf_map* map, const std::vector<std::vector<uint8_t>>& keys) {
+// Makes a BPF hash set hold exactly `keys`, or returns a negative errno: -E2BIG when they cannot
+// fit, else what the kernel refused. The new keys go in first and the stale ones out after, so a
+// key present before and after is never missing in between; only when the old and new together
+// would overflow the map do the stale ones go first.
+int ReplaceSet(struct bpf_map* map, const std::vector<std::vector<uint8_t>>& keys) {
   size_t key_size = bpf_map__key_size(map);
-  uint8_t one = 1;
-  for (const auto& key : keys) bpf_map__update_elem(map, key.data(), key_size, &one, sizeof(one), BPF_ANY);
+  size_t capacity = bpf_map__max_entries(map);
+  std::set<std::vector<uint8_t>> wanted(keys.begin(), keys.end());
+  if (wanted.size() > capacity) return -E2BIG;
+  std::set<std::vector<uint8_t>> present;
   std::vector<std::vector<uint8_t>> stale;
   std::vector<uint8_t> cur(key_size), next(key_size);
   const void* prev = nullptr;
   while (bpf_map__get_next_key(map, prev, next.data(), key_size) == 0) {
-    bool keep = false;
-    for (const auto& key : keys) keep = keep || std::memcmp(key.data(), next.data(), key_size) == 0;
-    if (!keep) stale.push_back(next);
+    if (wanted.count(next) != 0) {
+      present.insert(next);
+    } else {
+      stale.push_back(next);
+    }
     cur = next;
     prev = cur.data();
   }
-  for (const auto& key : stale) bpf_map__delete_elem(map, key.data(), key_size, 0);
+  auto drop_stale = [&]() {
+    for (const auto& key : stale) {
+      int err = bpf_map__delete_elem(map, key.data(), key_size, 0);
+      if (err != 0 && err != -ENOENT) return err;
+    }
+    stale.clear();
+    return 0;
+  };
+  if (present.size() + stale.size() + (wanted.size() - present.size()) > capacity) {
+    int err = drop_stale();
+    if (err != 0) return err;
+  }
+  uint8_t one = 1;
+  for (const auto& key : wanted) {
+    if (present.count(key) != 0) continue;
+    int err = bpf_map__update_elem(map, key.data(), key_size, &one, sizeof(one), BPF_ANY);
+    if (err != 0) return err;
+  }
+  return drop_stale();
 }
 
 template <typename T>
@@ -259,9 +284,20 @@ Napi::Value Tracer::SetFilter(const Napi::CallbackInfo& info) {
     std::memcpy(key.addr, bytes.Data(), std::min<size_t>(bytes.Length(), sizeof(key.addr)));
     addrs.push_back(KeyBytes(key));
   }
-  ReplaceSet(skel_->maps.filter_netns, netns);
-  ReplaceSet(skel_->maps.filter_cgroup, cgroups);
-  ReplaceSet(skel_->maps.filter_addr, addrs);
+  // a set that is not written exactly would trace other namespaces than asked, or none: refused
+  struct {
+    struct bpf_map* map;
+    const std::vector<std::vector<uint8_t>>& keys;
+    const char* op;
+  } sets[] = {
+      {skel_->maps.filter_netns, netns, "write filter_netns"},
+      {skel_->maps.filter_cgroup, cgroups, "write filter_cgroup"},
+      {skel_->maps.filter_addr, addrs, "write filter_addr"},
+  };
+  for (const auto& set : sets) {
+    int err = ReplaceSet(set.map, set.keys);
+    if (err != 0) throw LibbpfError(env, set.op, err, log);
+  }
 
   struct dt_filter filter = {};
   filter.flags = GetU32(spec, "flags", 0);

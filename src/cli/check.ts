@@ -8,9 +8,15 @@ import { DroptraceError } from '../errors.js';
 import type { CheckRecord, DropRecord } from '../events.js';
 import { FindingsBuilder, findingsText } from '../explain/findings.js';
 import { hostName } from '../host.js';
+import { reasonNames } from '../kernel/btf-names.js';
+import { loadAddon } from '../native/addon.js';
+import { escapeTerminal as esc, excerpt } from '../output/escape.js';
+import { jsonLine } from '../output/ndjson.js';
 import type { Selection } from '../selection.js';
+import { checkAllow } from './allow.js';
 import { EXIT_FAILURE, EXIT_UNEXPECTED_DROPS } from './exit-codes.js';
 import { openPipeline } from './open.js';
+import { writeOut } from './stdout.js';
 
 export interface CheckOptions extends Selection {
   allow: string[];
@@ -34,6 +40,8 @@ export async function check(
   if (command.length === 0) {
     throw new DroptraceError('ERR_DROPTRACE_OPTION', 'check needs a command to run', 'droptrace check [options] -- <command> [args…]');
   }
+  const reasons = reasonNames(loadAddon());
+  checkAllow(opts.allow, (name) => reasons.code(name) !== undefined);
   const pipeline = await openPipeline(opts, io.err);
   const builder = new FindingsBuilder();
   let unexpected = 0;
@@ -52,7 +60,7 @@ export async function check(
   const status = await new Promise<number>((resolve) => {
     const child = spawn(command[0], command.slice(1), { stdio: 'inherit' });
     child.on('error', (e) => {
-      io.err.write(`droptrace check: cannot run ${command[0]}: ${e.message}\n`);
+      io.err.write(`droptrace check: cannot run ${excerpt(command[0])}: ${esc(e.message)}\n`);
       resolve(127);
     });
     child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : EXIT_FAILURE)));
@@ -79,10 +87,10 @@ export async function check(
       lost: stop.lost,
       findings,
     };
-    io.out.write(`${JSON.stringify(record)}\n`);
+    writeOut(io.out, jsonLine(record));
   }
   io.err.write(
-    `droptrace check: ${command.join(' ')} exited ${status}; ${unexpected} unexpected drop${unexpected === 1 ? '' : 's'}` +
+    `droptrace check: ${excerpt(command.join(' '), 200)} exited ${status}; ${unexpected} unexpected drop${unexpected === 1 ? '' : 's'}` +
       `${opts.max ? ` (${opts.max} allowed)` : ''}${stop.lost ? `; ${stop.lost} events lost, so drops may be missing: failing` : ''}: ${verdict}\n`,
   );
   if (findings.length) io.err.write(findingsText(findings, [], seconds, 'unexpected drops'));

@@ -2,6 +2,8 @@
 import { Command } from 'commander';
 import { ContainerIndex, defaultSources } from '../containers/index.js';
 import { hostVeths } from '../containers/veth.js';
+import { escapeTerminal as esc, escapeJsonText } from '../output/escape.js';
+import { writeOut } from './stdout.js';
 
 export function containersCommand(io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream }): Command {
   return new Command('containers')
@@ -10,7 +12,7 @@ export function containersCommand(io: { out: NodeJS.WritableStream; err: NodeJS.
     .option('--cri-socket <path>', 'the CRI runtime socket that names pods (default: containerd or CRI-O at the usual path)')
     .action(async (opts: { json?: boolean; criSocket?: string }) => {
       const index = new ContainerIndex({ pollMs: 0, sources: defaultSources(process.env, { criSocket: opts.criSocket }) });
-      index.on('warning', (e) => io.err.write(`droptrace: warning [${e.code}]: ${e.message}\n`));
+      index.on('warning', (e) => io.err.write(`droptrace: warning [${e.code}]: ${esc(e.message)}\n`));
       await index.refresh();
       const rows = await Promise.all(
         index
@@ -33,25 +35,29 @@ export function containersCommand(io: { out: NodeJS.WritableStream; err: NodeJS.
           })),
       );
       if (opts.json) {
-        io.out.write(`${JSON.stringify(rows)}\n`);
+        writeOut(io.out, escapeJsonText(`${JSON.stringify(rows)}\n`));
         return;
       }
       const table = [['NAME', 'ID', 'RUNTIME', 'POD', 'STATE', 'PID', 'NETNS', 'ADDRESSES', 'VETH']];
+      // names, images, ids, pods and veth names come from container engines and their root users
       for (const r of rows) {
-        table.push([
-          r.name,
-          r.id.slice(0, 12),
-          r.runtime,
-          r.pod ?? '-',
-          r.running ? 'running' : 'stopped',
-          String(r.pid ?? '-'),
-          String(r.netns ?? '-'),
-          r.addresses.join(',') || '-',
-          r.veth.map((v) => `${v.inner}<>${v.host}`).join(',') || '-',
-        ]);
+        table.push(
+          [
+            r.name,
+            r.id.slice(0, 12),
+            r.runtime,
+            r.pod ?? '-',
+            r.running ? 'running' : 'stopped',
+            String(r.pid ?? '-'),
+            String(r.netns ?? '-'),
+            r.addresses.join(',') || '-',
+            r.veth.map((v) => `${v.inner}<>${v.host}`).join(',') || '-',
+          ].map(esc),
+        );
       }
       const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
-      io.out.write(
+      writeOut(
+        io.out,
         `${table
           .map((row) =>
             row

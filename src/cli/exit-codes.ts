@@ -14,6 +14,7 @@ export const EXIT_NOPERM = 77;
 
 const BY_CODE: Record<string, number> = {
   ERR_DROPTRACE_PERMISSION: EXIT_NOPERM,
+  ERR_DROPTRACE_PID_ACCESS: EXIT_NOPERM,
   ERR_DROPTRACE_NO_BTF: EXIT_UNAVAILABLE,
   ERR_DROPTRACE_TRACEFS: EXIT_UNAVAILABLE,
   ERR_DROPTRACE_TRACEPOINT_MISSING: EXIT_UNAVAILABLE,
@@ -24,6 +25,7 @@ const BY_CODE: Record<string, number> = {
 export function exitCodeFor(e: unknown): number {
   if (!(e instanceof DroptraceError)) return EXIT_FAILURE;
   if (BY_CODE[e.code] !== undefined) return BY_CODE[e.code];
-  if (/^ERR_DROPTRACE_(OPTION|FILTER|NETNS_UNKNOWN|PID_UNKNOWN|CONTAINER_UNKNOWN|POD_UNKNOWN)/.test(e.code)) return EXIT_USAGE;
+  if (/^ERR_DROPTRACE_(OPTION|VERB|FILTER|NETNS_UNKNOWN|NETNS_TYPE|PID_UNKNOWN|CONTAINER_UNKNOWN|POD_UNKNOWN)/.test(e.code))
+    return EXIT_USAGE;
   return EXIT_FAILURE;
 }

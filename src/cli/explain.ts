@@ -2,9 +2,12 @@
 
 import { auditText, containerOfNetns, startAudit } from '../audit/index.js';
 import { FindingsBuilder, findingsText } from '../explain/findings.js';
+import { escapeLines, jsonBytes } from '../output/escape.js';
+import { jsonLine, ndjsonLines } from '../output/ndjson.js';
 import type { Selection } from '../selection.js';
 import { showProgress } from './explain-progress.js';
 import { openPipeline } from './open.js';
+import { writeOut } from './stdout.js';
 import { untilStopped } from './until-stopped.js';
 
 export interface ExplainOptions extends Selection {
@@ -28,7 +31,7 @@ export async function explain(opts: ExplainOptions, io: { out: NodeJS.WritableSt
     lost() {},
   });
   const start = pipeline.startRecord();
-  if (opts.json) io.out.write(`${JSON.stringify(start)}\n`);
+  if (opts.json) writeOut(io.out, jsonLine(start));
   io.err.write(`droptrace explain: tracing for ${opts.duration} s…\n`);
   const started = Date.now();
   const hideProgress = showProgress(io.err, builder, opts.duration);
@@ -43,10 +46,12 @@ export async function explain(opts: ExplainOptions, io: { out: NodeJS.WritableSt
   const audits = audit.records(pipeline.counts(), containerOfNetns(pipeline));
   const { findings, retransmits, connects } = builder.result();
   if (opts.json) {
-    io.out.write([...findings, ...audits, stop].map((r) => `${JSON.stringify(r)}\n`).join(''));
+    writeOut(io.out, jsonBytes(ndjsonLines([...findings, ...audits, stop])));
   } else {
-    io.out.write(findingsText(findings, retransmits, cause === 'duration' ? opts.duration : traced, undefined, connects));
-    io.out.write(auditText(audits, (r) => r.container?.name ?? pipeline.nameOf(r.netns) ?? `netns:${r.netns}`));
-    if (stop.lost) io.out.write(`(${stop.lost} events were lost: counts above are low; the kernel counted ${stop.drops} drops in all)\n`);
+    writeOut(io.out, findingsText(findings, retransmits, cause === 'duration' ? opts.duration : traced, undefined, connects));
+    // the kernel's counters by device and namespace: names from /proc/net/dev and containers
+    writeOut(io.out, escapeLines(auditText(audits, (r) => r.container?.name ?? pipeline.nameOf(r.netns) ?? `netns:${r.netns}`)));
+    if (stop.lost)
+      writeOut(io.out, `(${stop.lost} events were lost: counts above are low; the kernel counted ${stop.drops} drops in all)\n`);
   }
 }

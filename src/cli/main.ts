@@ -3,17 +3,21 @@ import { Command, CommanderError, Option } from 'commander';
 import { DroptraceError } from '../errors.js';
 import { DEFAULT_METRICS_ADDRESS } from '../metrics/server.js';
 import { colourWanted } from '../output/colour.js';
+import { escapeTerminal as esc, excerpt } from '../output/escape.js';
 import { TOP_BY } from '../output/top-table.js';
 import { droptraceVersion } from '../version.js';
 import { type CheckOptions, check } from './check.js';
 import { containersCommand } from './containers.js';
 import { EXIT_USAGE, exitCodeFor } from './exit-codes.js';
 import { type ExplainOptions, explain } from './explain.js';
-import { collect, nonNegativeInteger, port, positiveInteger, positiveNumber, proto } from './options.js';
+import { collect, DURATION_RANGE, INTERVAL_RANGE, nonNegativeInteger, port, positiveInteger, proto, seconds } from './options.js';
 import { reasonsCommand } from './reasons.js';
 import { type ServeOptions, serve } from './serve.js';
+import { guardOutput, outputAbandoned, waitFlushed, writeOut } from './stdout.js';
 import { type StreamOptions, stream } from './stream.js';
 import { type TopOptions, top } from './top.js';
+import { stoppedBySignal } from './until-stopped.js';
+import { usageError } from './usage-errors.js';
 
 function addFilterOptions(cmd: Command): Command {
   return cmd
@@ -34,19 +38,26 @@ export interface ProgramIO {
 }
 
 export function buildProgram(io: ProgramIO = { out: process.stdout, err: process.stderr }): Command {
+  // a reader that goes away (| head -1) ends the verb quietly: src/cli/stdout.ts
+  guardOutput(io.out);
+  guardOutput(io.err);
   const program = new Command('droptrace')
     .description('Every packet the kernel drops and every TCP retransmit, live, with where and why.')
     .version(droptraceVersion())
-    .showHelpAfterError('(droptrace --help lists the options)')
     // a verb's options (top --json) belong to the verb, not to the default stream command
     .enablePositionalOptions()
-    .configureOutput({ writeErr: (s) => io.err.write(s), writeOut: (s) => io.out.write(s) });
+    .configureOutput({
+      writeErr: (s) => writeOut(io.err, s),
+      writeOut: (s) => writeOut(io.out, s),
+      // parse errors are printed by reportError, with a code and a hint (src/cli/usage-errors.ts)
+      outputError: () => {},
+    });
 
   addFilterOptions(program)
     .option('--json', 'NDJSON records on stdout (schema/droptrace-event.schema.json)')
     .option('--all', 'also show benign drops (queue purges on close and the like)')
     .option('--wide', 'every field of every event, uncut (on a terminal, lines are fitted to its width)')
-    .option('--duration <seconds>', 'stop after this many seconds', positiveNumber('--duration'))
+    .option('--duration <seconds>', `stop after this many seconds (at most ${DURATION_RANGE.max})`, seconds('--duration', DURATION_RANGE))
     .option('--count <n>', 'stop after this many events', positiveInteger('--count'))
     .addOption(new Option('--attach <mode>', 'program kind').choices(['auto', 'tp_btf', 'tracepoint']).default('auto'))
     // a word that is not a verb reaches the stream's action: say so there, with the verbs
@@ -60,8 +71,13 @@ export function buildProgram(io: ProgramIO = { out: process.stdout, err: process
   addFilterOptions(program.command('top'))
     .description('live counts by container, layer and reason, with rates; counted in the kernel (no per-event cost)')
     .addOption(new Option('--by <what>', 'rows by').choices([...TOP_BY]).default('container'))
-    .option('--interval <seconds>', 'redraw interval', positiveNumber('--interval'), 1)
-    .option('--duration <seconds>', 'stop after this many seconds', positiveNumber('--duration'))
+    .option(
+      '--interval <seconds>',
+      `redraw interval in seconds (${INTERVAL_RANGE.min} to ${INTERVAL_RANGE.max})`,
+      seconds('--interval', INTERVAL_RANGE),
+      1,
+    )
+    .option('--duration <seconds>', `stop after this many seconds (at most ${DURATION_RANGE.max})`, seconds('--duration', DURATION_RANGE))
     .option('--all', 'also show benign drops (queue purges on close and the like)')
     .option('--json', 'one NDJSON counts record per interval')
     .action(async (opts: TopOptions) => {
@@ -70,7 +86,12 @@ export function buildProgram(io: ProgramIO = { out: process.stdout, err: process
 
   addFilterOptions(program.command('explain'))
     .description('trace for a while, then say what is dropping packets, where and why, most first')
-    .option('--duration <seconds>', 'how long to trace', positiveNumber('--duration'), 10)
+    .option(
+      '--duration <seconds>',
+      `how long to trace, in seconds (at most ${DURATION_RANGE.max})`,
+      seconds('--duration', DURATION_RANGE),
+      10,
+    )
     .option('--json', 'NDJSON: start, one finding per line, stop')
     .action(async (opts: ExplainOptions) => {
       await explain(opts, io);
@@ -90,9 +111,9 @@ export function buildProgram(io: ProgramIO = { out: process.stdout, err: process
   addFilterOptions(program.command('serve'))
     .description('node agent: NDJSON records on stdout and Prometheus metrics from the in-kernel counters')
     .option('--metrics <address>', 'where to serve /metrics: [host:]port, loopback unless an address is given', DEFAULT_METRICS_ADDRESS)
-    .option('--grace <seconds>', 'how long the series of a pod that is gone are kept', positiveNumber('--grace'), 300)
+    .option('--grace <seconds>', 'how long the series of a pod that is gone are kept', seconds('--grace', DURATION_RANGE), 300)
     .option('--all', 'also write benign drops (the counters always count them)')
-    .option('--duration <seconds>', 'stop after this many seconds', positiveNumber('--duration'))
+    .option('--duration <seconds>', `stop after this many seconds (at most ${DURATION_RANGE.max})`, seconds('--duration', DURATION_RANGE))
     .addOption(new Option('--attach <mode>', 'program kind').choices(['auto', 'tp_btf', 'tracepoint']).default('auto'))
     .action(async (opts: ServeOptions) => {
       await serve(opts, io);
@@ -112,11 +133,10 @@ function verbs(program: Command): string[] {
 }
 
 function unknownCommand(word: string, program: Command): DroptraceError {
-  // what was typed is echoed short, with control characters shown as `?`
-  const shown = word.slice(0, 40).replace(/[\p{Cc}\p{Cf}]/gu, '?') + (word.length > 40 ? '…' : '');
+  // what was typed is echoed as a short, escaped excerpt
   return new DroptraceError(
-    'ERR_DROPTRACE_OPTION_COMMAND',
-    `unknown command '${shown}'`,
+    'ERR_DROPTRACE_VERB_UNKNOWN',
+    `unknown command '${excerpt(word, 40)}'`,
     `commands: ${verbs(program).join(', ')} (droptrace help <command>); with none, droptrace streams drops`,
   );
 }
@@ -131,21 +151,39 @@ class CheckFailed extends Error {
 export function reportError(e: unknown, err: NodeJS.WritableStream): number {
   if (e instanceof CheckFailed) return e.status;
   if (e instanceof DroptraceError) {
-    err.write(`droptrace: error [${e.code}]: ${e.message}\n${e.hint ? `  hint: ${e.hint}\n` : ''}`);
+    // messages carry names read from the system (netns, containers, rules): escaped like the stream
+    err.write(`droptrace: error [${e.code}]: ${esc(e.message)}\n${e.hint ? `  hint: ${esc(e.hint)}\n` : ''}`);
     return exitCodeFor(e);
   }
-  // commander has printed its message; help and version are CommanderErrors with status 0
-  if (e instanceof CommanderError) return e.exitCode === 1 ? EXIT_USAGE : e.exitCode;
-  err.write(`droptrace: ${(e as Error)?.stack ?? String(e)}\n`);
+  // help and version are CommanderErrors with status 0; parse errors become coded usage errors
+  if (e instanceof CommanderError) {
+    const usage = usageError(e);
+    if (!usage) return e.exitCode;
+    reportError(usage, err);
+    return EXIT_USAGE;
+  }
+  err.write(`droptrace: ${esc((e as Error)?.stack ?? String(e)).replace(/\\n/g, '\n')}\n`);
   return exitCodeFor(e);
 }
 
+/** After Ctrl-C, how long the last records may wait for stdout's reader. */
+const SIGNAL_FLUSH_MS = 300;
+
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
+  let code: number;
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return 0;
+    code = 0;
   } catch (e) {
-    return reportError(e, process.stderr);
+    code = reportError(e, process.stderr);
   }
+  // a reader that stopped reading holds stdout's queue, and with it the process, forever: after
+  // Ctrl-C (or a stream that gave up on its reader) the process ends anyway, promptly
+  if (outputAbandoned(process.stdout)) process.exit(code);
+  if (stoppedBySignal() && !(await waitFlushed(process.stdout, SIGNAL_FLUSH_MS))) {
+    process.stderr.write('droptrace: stdout is not being read; output after the stop was discarded\n');
+    process.exit(code);
+  }
+  return code;
 }

@@ -1,4 +1,6 @@
 /** The pipeline as every tracing verb opens it: the user's selection, diagnostics to stderr. */
+
+import { escapeTerminal as esc } from '../output/escape.js';
 import { Pipeline, type PipelineOptions } from '../pipeline.js';
 import type { Selection } from '../selection.js';
 
@@ -7,5 +9,5 @@ export function openPipeline(
   err: NodeJS.WritableStream,
   options: Omit<PipelineOptions, keyof Selection> = {},
 ): Promise<Pipeline> {
-  return Pipeline.open({ ...selection, ...options, log: (line) => err.write(`droptrace: ${line}\n`) });
+  return Pipeline.open({ ...selection, ...options, log: (line) => err.write(`droptrace: ${esc(line)}\n`) });
 }

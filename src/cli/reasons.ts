@@ -2,6 +2,8 @@
 import { Command } from 'commander';
 import { reasonNames } from '../kernel/btf-names.js';
 import { loadAddon } from '../native/addon.js';
+import { escapeTerminal as esc } from '../output/escape.js';
+import { writeOut } from './stdout.js';
 
 export function reasonsCommand(io: { out: NodeJS.WritableStream }): Command {
   return new Command('reasons')
@@ -10,6 +12,9 @@ export function reasonsCommand(io: { out: NodeJS.WritableStream }): Command {
     .action((opts: { json?: boolean }) => {
       const names = reasonNames(loadAddon());
       const rows = names.names().map((name) => ({ name, code: names.code(name) }));
-      io.out.write(opts.json ? `${JSON.stringify(rows)}\n` : rows.map((r) => `${String(r.code).padStart(4)}  ${r.name}\n`).join(''));
+      writeOut(
+        io.out,
+        opts.json ? `${JSON.stringify(rows)}\n` : rows.map((r) => `${String(r.code).padStart(4)}  ${esc(r.name)}\n`).join(''),
+      );
     });
 }

@@ -1,12 +1,15 @@
 /** `droptrace`: the live stream, text or NDJSON, until Ctrl-C, --duration or --count. */
 import { auditText, containerOfNetns, startAudit } from '../audit/index.js';
 import type { DroptraceRecord, LostRecord, StopRecord, TraceEvent } from '../events.js';
+import { escapeLines, jsonBytes } from '../output/escape.js';
 import { ndjsonLines } from '../output/ndjson.js';
 import { summaryText } from '../output/summary.js';
 import { lostLine, textLine } from '../output/text.js';
 import type { Pipeline } from '../pipeline.js';
 import type { Selection } from '../selection.js';
 import { openPipeline } from './open.js';
+import { finishStream, RecordWriter, STOP_DECODE_MS, STOP_EVIDENCE_MS } from './record-writer.js';
+import { onOutputClosed } from './stdout.js';
 import { untilStopped } from './until-stopped.js';
 
 /** Records per write: about 64 KiB of NDJSON. */
@@ -44,26 +47,22 @@ export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRec
   const byContainer: Record<string, number> = {};
   let shown = 0;
 
-  let draining = false;
-  const write = (chunk: string) => {
-    if (!chunk || io.out.write(chunk) || draining) return;
-    // stdout is behind: stop draining the ring; what the kernel cannot keep is counted and reported
-    draining = true;
-    pipeline.pause(true);
-    io.out.once('drain', () => {
-      draining = false;
-      pipeline.pause(false);
-    });
-  };
   const width = () => (io.fit ? (io.out as NodeJS.WriteStream).columns || 80 : undefined);
   const line = (r: DroptraceRecord) =>
     `${r.type === 'lost' ? lostLine(r as LostRecord, width()) : textLine(r as TraceEvent, { color: io.color, width: width() })}\n`;
+  const format = (records: DroptraceRecord[]) => (json ? jsonBytes(ndjsonLines(records)) : records.map(line).join(''));
+  // a slow or stopped reader: events are dropped and counted here, loss records go out at once
+  const writer = new RecordWriter(io.out, {
+    // stdout is behind: stop draining the ring; what the kernel cannot keep is counted and reported
+    onBackpressure: (behind) => pipeline.pause(behind),
+    onLost: (r) => writer.control(format([{ ...r, time: pipeline.session.clock.now() }])),
+  });
   const emit = (records: DroptraceRecord[]) => {
     // chunks well under V8's large-object size: a megabyte string per batch would live in
     // large-object space until a full GC, and a storm makes one every few milliseconds
     for (let i = 0; i < records.length; i += WRITE_CHUNK) {
       const chunk = records.slice(i, i + WRITE_CHUNK);
-      write(json ? ndjsonLines(chunk) : chunk.map(line).join(''));
+      writer.events(() => format(chunk), chunk.length);
     }
   };
 
@@ -85,29 +84,41 @@ export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRec
       emit(visible);
     },
     lost(record) {
-      emit([record]);
+      writer.control(format([record]));
+    },
+    // the text stream has these on stderr already (the pipeline's log)
+    warning(record) {
+      if (json) writer.control(format([record]));
+    },
+    netnsGone(record) {
+      if (json) writer.control(format([record]));
+    },
+    containerState(record) {
+      if (json) writer.control(format([record]));
     },
   });
   // written once attached (batches reach JS only after this tick): `start` means streaming
   const start = pipeline.startRecord();
-  if (json) write(ndjsonLines([start]));
+  if (json) writer.control(format([start]));
   else
     io.err.write(
       `droptrace ${start.droptrace_version}: tracing drops and retransmits (${start.program}, kernel ${start.kernel}); Ctrl-C to stop\n`,
     );
 
-  const onError = () => wait.done(); // EPIPE: the reader went away
-  io.out.on('error', onError);
+  const offClosed = onOutputClosed(io.out, () => wait.done()); // EPIPE: the reader went away
   await wait.stopped;
-  io.out.off('error', onError);
+  offClosed();
 
   await audit.finish();
-  const stopped = pipeline.stop();
-  await pipeline.drained();
-  const stop = { ...stopped, by_container: byContainer };
+  // Ctrl-C ends the process within a second: a bounded time for what was in flight, for the
+  // evidence of held netfilter drops, then for the reader
+  const kernelStop = pipeline.stop({ budgetMs: STOP_DECODE_MS });
+  await pipeline.drained(STOP_EVIDENCE_MS);
   const audits = audit.records(pipeline.counts(), containerOfNetns(pipeline));
-  if (json) write(ndjsonLines([...audits, stop]));
+  if (json && audits.length) writer.control(format(audits));
+  const stop = await finishStream(kernelStop, writer, json, io);
+  stop.by_container = byContainer;
   io.err.write(summaryText(stop, pipeline.stats()));
-  io.err.write(auditText(audits, (r) => r.container?.name ?? pipeline.nameOf(r.netns) ?? `netns:${r.netns}`));
+  io.err.write(escapeLines(auditText(audits, (r) => r.container?.name ?? pipeline.nameOf(r.netns) ?? `netns:${r.netns}`)));
   return stop;
 }

@@ -9,11 +9,13 @@ import type { CountsRecord, Layer } from '../events.js';
 import { hostName } from '../host.js';
 import { netnsOfPid } from '../kernel/netns.js';
 import { colourWanted } from '../output/colour.js';
+import { jsonLine } from '../output/ndjson.js';
 import { groupCounts, renderTop, type TopBy, type TopCount, type TopRow, type TopView } from '../output/top-table.js';
 import type { Pipeline } from '../pipeline.js';
 import { RuleLabels } from '../readers/rule-labels.js';
 import type { Selection } from '../selection.js';
 import { openPipeline } from './open.js';
+import { onOutputClosed, writeOut } from './stdout.js';
 import { untilStopped } from './until-stopped.js';
 
 export interface TopOptions extends Selection {
@@ -86,7 +88,7 @@ export async function top(opts: TopOptions, io: TopIO): Promise<void> {
   const labels = new RuleLabels();
   const wait = untilStopped(opts.duration);
   pipeline.start({ events() {}, lost() {} });
-  if (opts.json) io.out.write(`${JSON.stringify(pipeline.startRecord())}\n`);
+  if (opts.json) writeOut(io.out, jsonLine(pipeline.startRecord()));
   else if (!onTty) io.err.write('droptrace top: counting drops in the kernel; Ctrl-C to stop\n');
 
   const started = Date.now();
@@ -156,7 +158,7 @@ export async function top(opts: TopOptions, io: TopIO): Promise<void> {
           .filter((c) => c.retransmit)
           .map((c) => ({ netns: c.netns, where: c.where, kind: c.retransmit as NonNullable<TopCount['retransmit']>, count: c.count })),
       };
-      io.out.write(`${JSON.stringify(record)}\n`);
+      writeOut(io.out, jsonLine(record));
     }
     return v;
   };
@@ -166,15 +168,15 @@ export async function top(opts: TopOptions, io: TopIO): Promise<void> {
     if (onTty) {
       const lines = renderTop(view, { width: tty.columns || 80, height: tty.rows || 24, colour });
       // home, each line cleared to its end, the rest of the screen cleared: no flicker, no scroll
-      io.out.write(`\x1b[H${lines.map((l) => `${l}\x1b[K`).join('\n')}\x1b[J`);
+      writeOut(io.out, `\x1b[H${lines.map((l) => `${l}\x1b[K`).join('\n')}\x1b[J`);
     } else {
-      io.out.write(`${renderTop(view, { colour }).join('\n')}\n\n`);
+      writeOut(io.out, `${renderTop(view, { colour }).join('\n')}\n\n`);
     }
   };
 
   const onResize = () => paintView();
   if (onTty) {
-    io.out.write('\x1b[2J');
+    writeOut(io.out, '\x1b[2J');
     view = sample();
     paintView();
     tty.on('resize', onResize);
@@ -188,7 +190,10 @@ export async function top(opts: TopOptions, io: TopIO): Promise<void> {
     view = sample();
     paintView();
   }, opts.interval * 1000);
+  // the reader went away (| head -1): nothing left to show
+  const offClosed = onOutputClosed(io.out, () => wait.done());
   await wait.stopped;
+  offClosed();
   clearInterval(timer);
   await labels.ensure(pipeline.counts());
   if (onTty) tty.off('resize', onResize);
@@ -196,7 +201,7 @@ export async function top(opts: TopOptions, io: TopIO): Promise<void> {
   last = { at: started, groups: new Map(), drops: 0, retransmits: 0 };
   view = sample();
   paintView();
-  if (onTty) io.out.write('\n');
+  if (onTty) writeOut(io.out, '\n');
   const stop = pipeline.stop();
-  if (opts.json) io.out.write(`${JSON.stringify(stop)}\n`);
+  if (opts.json) writeOut(io.out, jsonLine(stop));
 }

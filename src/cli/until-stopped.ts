@@ -9,11 +9,21 @@ export interface UntilStopped {
   done(): void;
 }
 
+let signalled = false;
+
+/** Whether a verb was stopped by SIGINT/SIGTERM: then the process must end promptly, whatever stdout's reader does. */
+export function stoppedBySignal(): boolean {
+  return signalled;
+}
+
 export function untilStopped(durationSeconds?: number): UntilStopped {
   let finish: (cause: StopCause) => void = () => {};
   const stopped = new Promise<StopCause>((resolve) => {
     let timer: NodeJS.Timeout | undefined;
-    const onSignal = () => finish('signal');
+    const onSignal = () => {
+      signalled = true;
+      finish('signal');
+    };
     finish = (cause) => {
       clearTimeout(timer);
       process.off('SIGINT', onSignal);

@@ -12,6 +12,9 @@ export interface ContainerEntities {
   addresses: string[];
 }
 
+/** What became of a followed container: it stopped (nothing of it is traced), is running, or came back as a new incarnation. */
+export type FollowedState = 'stopped' | 'running' | 'restarted';
+
 export class ContainerFollower {
   private readonly followed = new Map<string, ContainerInfo | null>();
   private readonly onChange = (change: ContainerChange) => this.update(change);
@@ -21,6 +24,7 @@ export class ContainerFollower {
     private readonly specs: string[],
     private readonly apply: (entities: ContainerEntities) => void,
     private readonly log: (line: string) => void,
+    private readonly onState: (spec: string, state: FollowedState, container: ContainerInfo) => void = () => {},
   ) {}
 
   /** Resolves every spec (an unknown one throws ERR_DROPTRACE_CONTAINER_UNKNOWN), then follows. */
@@ -49,14 +53,19 @@ export class ContainerFollower {
       }
       const live = after?.running && after.netns !== null ? after : null;
       this.followed.set(spec, live ?? (before ? { ...before, running: false, netns: null } : null));
-      if (before?.running && !live) this.log(`${spec} stopped; still following it, tracing resumes when it is back`);
-      else if (live && !before?.running) this.log(`${spec} is running: ${describe(live)}`);
-      else if (
+      if (before?.running && !live) {
+        this.log(`${spec} stopped; still following it, tracing resumes when it is back`);
+        this.onState(spec, 'stopped', before);
+      } else if (live && !before?.running) {
+        this.log(`${spec} is running: ${describe(live)}`);
+        this.onState(spec, 'running', live);
+      } else if (
         live &&
         before &&
         (live.netns !== before.netns || live.pid !== before.pid || live.addresses.join() !== before.addresses.join())
       ) {
         this.log(`${spec} restarted: ${describe(live)}`);
+        this.onState(spec, 'restarted', live);
       }
     }
     // always rewritten: even an unchanged inode may now belong to another namespace

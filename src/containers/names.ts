@@ -4,12 +4,13 @@
  * `droptrace containers` lists it, when no container has that name.
  */
 import { DroptraceError } from '../errors.js';
+import { excerpt, shortList } from '../output/escape.js';
 import type { ContainerInfo } from './types.js';
 
 export const CONTAINER_UNKNOWN = 'ERR_DROPTRACE_CONTAINER_UNKNOWN';
 export const CONTAINER_AMBIGUOUS = 'ERR_DROPTRACE_CONTAINER_AMBIGUOUS';
 
-const label = (c: ContainerInfo) => `${c.name} (${c.runtime} ${c.id.slice(0, 12)})`;
+const label = (c: ContainerInfo) => `${excerpt(c.name, 48)} (${c.runtime} ${c.id.slice(0, 12)})`;
 
 /** The container `spec` names among `all`, null when none; throws when it names several. */
 export function findContainer(all: readonly ContainerInfo[], spec: string): ContainerInfo | null {
@@ -21,7 +22,7 @@ export function findContainer(all: readonly ContainerInfo[], spec: string): Cont
     if (pool.length > 1) {
       throw new DroptraceError(
         CONTAINER_AMBIGUOUS,
-        `"${spec}" matches ${pool.length} containers: ${pool.map(label).join(', ')}`,
+        `"${excerpt(spec)}" matches ${pool.length} containers: ${shortList(pool.map(label))}`,
         'give a longer id',
       );
     }
@@ -42,8 +43,8 @@ export function unknownContainer(spec: string, all: readonly ContainerInfo[], so
   const failing = sourceErrors.map((e) => e.message);
   return new DroptraceError(
     CONTAINER_UNKNOWN,
-    `no container or ip netns named or with id "${spec}"; running: ${running.map(label).join(', ') || 'none'}` +
-      `; ip netns: ${named.join(', ') || 'none'}` +
+    `no container or ip netns named or with id "${excerpt(spec)}"; running: ${shortList(running.map(label)) || 'none'}` +
+      `; ip netns: ${shortList(named) || 'none'}` +
       (failing.length ? `; sources that failed: ${failing.join('; ')}` : ''),
     '--container takes a name or id (or id prefix) that `droptrace containers` lists, or an `ip netns` name',
   );

@@ -5,12 +5,14 @@
 import { readdirSync, statfsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DroptraceError } from '../errors.js';
+import { liveNetnsInodes, NSFS_MAGIC, namespaceFile } from '../kernel/netns-identity.js';
+import { excerpt, shortList } from '../output/escape.js';
 import type { ContainerInfo, ContainerSource } from './types.js';
 
 export const NETNS_DIR = '/run/netns';
 export const NETNS_UNKNOWN = 'ERR_DROPTRACE_NETNS_UNKNOWN';
-/** statfs f_type of nsfs: a namespace file, as opposed to a plain file that happens to be there. */
-const NSFS_MAGIC = 0x6e736673;
+/** A namespace file of another kind (a mount or pid namespace). */
+export const NETNS_TYPE = 'ERR_DROPTRACE_NETNS_TYPE';
 
 export interface NamedNetns {
   name: string;
@@ -68,28 +70,31 @@ export interface ResolvedNetns {
  */
 export function resolveNetns(spec: string | number, dir = NETNS_DIR): ResolvedNetns {
   const named = () => listNetnsNames(dir);
+  const hint = 'give an `ip netns` name, a netns inode (`droptrace containers` lists them), or a path such as /proc/<pid>/ns/net';
   if (typeof spec === 'number' || /^\d+$/.test(spec)) {
     const inode = Number(spec);
-    if (!Number.isSafeInteger(inode) || inode <= 0) {
-      throw new DroptraceError(NETNS_UNKNOWN, `"${spec}" is not a netns inode`);
+    // an inode no namespace has would load a filter that never matches: refused, not traced silently
+    if (!Number.isSafeInteger(inode) || inode <= 0 || !liveNetnsInodes(dir).has(inode)) {
+      throw new DroptraceError(NETNS_UNKNOWN, `no network namespace has inode ${excerpt(String(spec))}`, hint);
     }
     return { inode, name: named().find((n) => n.inode === inode)?.name ?? null, path: null };
   }
   const path = spec.includes('/') ? spec : join(dir, spec);
-  try {
-    if (statfsSync(path).type !== NSFS_MAGIC) {
-      throw new DroptraceError(NETNS_UNKNOWN, `${path} is not a network namespace file`);
-    }
-    const inode = statSync(path).ino;
-    return { inode, name: spec.includes('/') ? (named().find((n) => n.inode === inode)?.name ?? null) : spec, path };
-  } catch (e) {
-    if (e instanceof DroptraceError) throw e;
+  const ns = namespaceFile(path);
+  if (!ns) {
     const known = named().map((n) => n.name);
     throw new DroptraceError(
       NETNS_UNKNOWN,
-      `no network namespace "${spec}"${spec.includes('/') ? '' : `; named ones: ${known.length ? known.join(', ') : 'none'}`}`,
-      'give an `ip netns` name, a netns inode, or a path such as /proc/<pid>/ns/net',
-      { cause: e },
+      `no network namespace "${excerpt(spec)}"${spec.includes('/') ? '' : `; named ones: ${shortList(known.map((n) => excerpt(n, 32))) || 'none'}`}`,
+      hint,
     );
   }
+  if (ns.type !== 'net' && !(ns.type === null && liveNetnsInodes(dir).has(ns.inode))) {
+    throw new DroptraceError(
+      NETNS_TYPE,
+      `${excerpt(path)} is ${ns.type ? `a ${ns.type} namespace` : 'a namespace of unknown type'}, not a network namespace`,
+      'give /proc/<pid>/ns/net (not ns/mnt, ns/pid, …) or an `ip netns` name',
+    );
+  }
+  return { inode: ns.inode, name: spec.includes('/') ? (named().find((n) => n.inode === ns.inode)?.name ?? null) : spec, path };
 }

@@ -1,4 +1,5 @@
 /** Small formatters of the decode hot path: cached where the same value recurs. */
+import { isUtf8 } from 'node:buffer';
 
 const TCP_FLAG_NAMES = ['FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG', 'ECE', 'CWR'];
 
@@ -44,12 +45,42 @@ export function formatIPv6(buf: Buffer, off: number): string {
   return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
 }
 
-/** A NUL-terminated C string of at most `len` bytes. */
+/**
+ * A NUL-terminated C string of at most `len` bytes, as the kernel holds it: interface names are
+ * bytes (dev_valid_name() in net/core/dev.c refuses only '/', ':' and whitespace), so a name is
+ * UTF-8 text where the bytes are valid UTF-8, and otherwise each byte outside a valid sequence is
+ * written `\xNN`. Control characters stay in the string (JSON escapes them; text output escapes
+ * them at the terminal edge, src/output/escape.ts).
+ */
 export function cString(buf: Buffer, off: number, len: number): string {
   let end = off;
+  let ascii = true;
   const max = off + len;
-  while (end < max && buf[end] !== 0) end++;
-  return buf.toString('latin1', off, end);
+  while (end < max && buf[end] !== 0) {
+    if (buf[end] >= 0x80) ascii = false;
+    end++;
+  }
+  if (ascii) return buf.toString('latin1', off, end);
+  const bytes = buf.subarray(off, end);
+  return isUtf8(bytes) ? bytes.toString('utf8') : utf8OrHex(bytes);
+}
+
+/** Valid UTF-8 sequences decoded, every other byte as `\xNN`. */
+function utf8OrHex(bytes: Buffer): string {
+  let out = '';
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i];
+    const n = b < 0x80 ? 1 : b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
+    if (n > 0 && i + n <= bytes.length && isUtf8(bytes.subarray(i, i + n))) {
+      out += bytes.toString('utf8', i, i + n);
+      i += n;
+    } else {
+      out += `\\x${b.toString(16).padStart(2, '0')}`;
+      i++;
+    }
+  }
+  return out;
 }
 
 /**

@@ -8,6 +8,7 @@
 import { locationFunction } from '../classify/classify.js';
 import type { DropRecord, Finding, TraceEvent } from '../events.js';
 import { hostName } from '../host.js';
+import { escapeTerminal as esc } from '../output/escape.js';
 import { followOnOf, localPort, orphanSegment } from './follow-on.js';
 
 /** connect() calls that found no free local port, by place and process. */
@@ -155,35 +156,35 @@ export function findingsText(
     // no packet, no counter: without these a host out of source ports looks healthy
     lines.push('', 'connect() failures, no free local port (EADDRNOTAVAIL):');
     for (const c of connects) {
-      lines.push(`    ${c.where}: ${c.comm} ×${c.count} to ${c.destinations.join(', ')}`);
-      if (c.hint) lines.push(`    ${c.hint}`);
+      lines.push(`    ${esc(c.where)}: ${esc(c.comm)} ×${c.count} to ${esc(c.destinations.join(', '))}`);
+      if (c.hint) lines.push(`    ${esc(c.hint)}`);
     }
   }
   for (const f of real) {
     lines.push('');
-    lines.push(`${String(f.rank).padStart(2)}. ${f.where}  ${f.layer ?? '?'}/${f.component ?? '?'}  ${f.reason}  ×${f.count}`);
-    if (f.hint) lines.push(`    ${f.hint}`);
+    lines.push(`${String(f.rank).padStart(2)}. ${esc(f.where)}  ${f.layer ?? '?'}/${esc(f.component ?? '?')}  ${f.reason}  ×${f.count}`);
+    if (f.hint) lines.push(`    ${esc(f.hint)}`);
     const ev = Object.entries(f.evidence)
-      .map(([k, v]) => `${k}=${v}`)
+      .map(([k, v]) => `${k}=${esc(String(v))}`)
       .join(' ');
     if (ev) lines.push(`    evidence: ${ev}`);
     const ex = f.example;
     if (ex.saddr)
       lines.push(
-        `    e.g. ${ex.proto} ${ex.saddr}${ex.sport !== null ? `:${ex.sport}` : ''} > ${ex.daddr}${ex.dport !== null ? `:${ex.dport}` : ''} at ${f.locations[0]}`,
+        `    e.g. ${ex.proto} ${ex.saddr}${ex.sport !== null ? `:${ex.sport}` : ''} > ${ex.daddr}${ex.dport !== null ? `:${ex.dport}` : ''} at ${esc(f.locations[0] ?? '?')}`,
       );
     for (const g of followOn.filter((x) => x.follows === f.rank)) lines.push(`    then: ${g.reason} ×${g.count} (${g.follow_on})`);
   }
   const apart = followOn.filter((f) => f.follows === null);
   if (apart.length) {
     lines.push('', 'follow-on drops (consequences of another loss, not causes):');
-    for (const f of apart) lines.push(`    ${f.where} ${f.reason} ×${f.count} (${f.follow_on})`);
+    for (const f of apart) lines.push(`    ${esc(f.where)} ${f.reason} ×${f.count} (${f.follow_on})`);
   }
   if (retransmits.length) {
     lines.push('', 'TCP retransmits:');
     for (const r of retransmits) {
       lines.push(
-        `    ${r.where}: ${r.count} (${Object.entries(r.kinds)
+        `    ${esc(r.where)}: ${r.count} (${Object.entries(r.kinds)
           .map(([k, n]) => `${k} ${n}`)
           .join(', ')})`,
       );
@@ -192,7 +193,7 @@ export function findingsText(
   if (benign.length) {
     // one entry per place and reason: which function purged the queue does not matter here
     const byReason = new Map<string, number>();
-    for (const f of benign) byReason.set(`${f.where} ${f.reason}`, (byReason.get(`${f.where} ${f.reason}`) ?? 0) + f.count);
+    for (const f of benign) byReason.set(`${esc(f.where)} ${f.reason}`, (byReason.get(`${esc(f.where)} ${f.reason}`) ?? 0) + f.count);
     const entries = [...byReason].sort((a, b) => b[1] - a[1]).map(([what, n]) => `${what} ×${n}`);
     lines.push('', `benign (normal operation): ${entries.join(', ')}`);
   }

@@ -5,6 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { DroptraceError } from '../errors.js';
+import { permissionHint } from './capabilities.js';
 
 const CAP_SYS_ADMIN = 21;
 const CAP_PERFMON = 38;
@@ -21,7 +22,7 @@ export function checkPrivileges(caps = effectiveCaps()): void {
   throw new DroptraceError(
     'ERR_DROPTRACE_PERMISSION',
     'droptrace needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN) to load BPF programs',
-    'run it as root (sudo droptrace …), or grant the capabilities: setcap cap_bpf,cap_perfmon+ep $(command -v node)',
+    permissionHint(),
   );
 }
 

@@ -4,6 +4,7 @@
  * hint) takes what is left. The same width gives every line the same layout, so columns align.
  */
 import { paint } from './colour.js';
+import { escapeTerminal } from './escape.js';
 
 type Style = Parameters<typeof paint>[1];
 
@@ -63,8 +64,13 @@ export function fitLine(cells: readonly Cell[], rest: Cell | null, width: number
   return out;
 }
 
-/** `text` in exactly `n` columns: padded, or cut with an ellipsis (at the start with `cutStart`). */
-export function cell(text: string, n: number, cutStart = false): string {
+/**
+ * `text` in exactly `n` columns: padded, or cut with an ellipsis (at the start with `cutStart`).
+ * Every fitted cell holds text a container may have chosen (names, hints, rules): escaped here,
+ * before it is measured, so that no control byte reaches the terminal (escaping is idempotent).
+ */
+export function cell(raw: string, n: number, cutStart = false): string {
+  const text = escapeTerminal(raw);
   if (text.length <= n) return text + ' '.repeat(n - text.length);
   if (n <= 0) return '';
   return cutStart ? `…${text.slice(text.length - n + 1)}` : `${text.slice(0, n - 1)}…`;

@@ -1,6 +1,7 @@
 /** The exit summary on stderr: exact in-kernel counts by reason, and what the stream lost. */
 import type { StopRecord } from '../events.js';
 import type { SessionStats } from '../session.js';
+import { escapeTerminal as esc } from './escape.js';
 
 export function summaryText(stop: StopRecord, stats: SessionStats): string {
   const rows = Object.entries(stop.by_reason).sort((a, b) => b[1] - a[1]);
@@ -10,7 +11,7 @@ export function summaryText(stop: StopRecord, stats: SessionStats): string {
   const containers = Object.entries(stop.by_container ?? {}).sort((a, b) => b[1] - a[1]);
   if (containers.length) {
     lines.push('events shown by container:');
-    for (const [name, count] of containers) lines.push(`  ${name.padEnd(width)} ${String(count).padStart(10)}`);
+    for (const [name, count] of containers) lines.push(`  ${esc(name).padEnd(width)} ${String(count).padStart(10)}`);
   }
   if (stats.synUnjudged)
     lines.push(

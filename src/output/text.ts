@@ -4,6 +4,7 @@
  */
 import type { ConnectErrorRecord, DropRecord, LostRecord, RetransmitRecord, TraceEvent } from '../events.js';
 import { paint } from './colour.js';
+import { escapeTerminal as esc } from './escape.js';
 import { type Cell, type Column, cell, fitLine, layout } from './fit.js';
 
 export interface TextOptions {
@@ -19,7 +20,7 @@ function endpoint(addr: string | null, port: number | null, family: string | nul
 }
 
 function where(e: TraceEvent): string {
-  return e.container ? e.container.name : `netns:${e.netns}`;
+  return e.container ? esc(e.container.name) : `netns:${e.netns}`;
 }
 
 function pad(s: string, n: number): string {
@@ -40,19 +41,21 @@ export function textLine(e: TraceEvent, opts: TextOptions): string {
 const reasonStyle = (e: DropRecord) => (e.benign ? 'dim' : 'red');
 
 function connectLine(e: ConnectErrorRecord, { color }: TextOptions): string {
-  const tuple = `tcp   ${e.comm}[${e.pid}] > ${endpoint(e.daddr, e.dport, e.family)}`;
+  // a process names itself (prctl PR_SET_NAME): escaped like every name from a container
+  const tuple = `tcp   ${esc(e.comm)}[${e.pid}] > ${endpoint(e.daddr, e.dport, e.family)}`;
   const label = paint(color, 'red', 'EADDRNOTAVAIL') + ' '.repeat(22 - 'EADDRNOTAVAIL'.length);
-  return `${clock(e.time)}  ${pad(where(e), 16)} ${pad('-', 14)} tx ${pad(tuple, 52)} ${label} connect(): ${e.hint}`;
+  return `${clock(e.time)}  ${pad(where(e), 16)} ${pad('-', 14)} tx ${pad(tuple, 52)} ${label} connect(): ${esc(e.hint)}`;
 }
 
 function dropLine(e: DropRecord, { color }: TextOptions): string {
   const tuple = `${pad(e.proto ?? '-', 5)} ${endpoint(e.saddr, e.sport, e.family)} > ${endpoint(e.daddr, e.dport, e.family)}`;
   const flags = e.tcp_flags ? ` [${e.tcp_flags}]` : '';
-  const dev = e.ifname ? `${e.ifname}${e.peer ? `>${e.peer.ifname}` : ''}` : '-';
+  // names and rule text come from whoever is root in the namespace: escaped (src/output/escape.ts)
+  const dev = e.ifname ? esc(`${e.ifname}${e.peer ? `>${e.peer.ifname}` : ''}`) : '-';
   const reason = paint(color, reasonStyle(e), e.reason) + ' '.repeat(Math.max(0, 22 - e.reason.length));
-  const layer = e.layer ? `  ${e.layer}/${e.component ?? '?'}` : '';
-  const hint = e.hint ? `: ${e.hint}` : '';
-  return `${clock(e.time)}  ${pad(where(e), 16)} ${pad(dev, 14)} ${pad(e.direction, 2)} ${pad(tuple + flags, 52)} ${reason} ${e.location}${layer}${hint}`;
+  const layer = e.layer ? `  ${e.layer}/${esc(e.component ?? '?')}` : '';
+  const hint = e.hint ? `: ${esc(e.hint)}` : '';
+  return `${clock(e.time)}  ${pad(where(e), 16)} ${pad(dev, 14)} ${pad(e.direction, 2)} ${pad(tuple + flags, 52)} ${reason} ${esc(e.location)}${layer}${hint}`;
 }
 
 function retransmitLine(e: RetransmitRecord, { color }: TextOptions): string {

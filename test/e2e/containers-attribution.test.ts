@@ -8,7 +8,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { DropRecord, DroptraceRecord } from '../../src/events.js';
+import type { ContainerStateRecord, DropRecord, DroptraceRecord } from '../../src/events.js';
 import { trace as traceLib } from '../../src/index.js';
 import { BIN, DroptraceRun } from '../helpers/droptrace-cli.js';
 import { SKIP_KERNEL } from '../helpers/kernel-env.js';
@@ -393,6 +393,9 @@ describe.skipIf(SKIP_KERNEL)('droptrace --container nginx against a real Docker 
     });
     expect(after.time > before.time).toBe(true);
     expect(json.stderr).toMatch(/nginx (restarted|is running): pid \d+, netns \d+/);
+    // the stream says so too: a container_state record (schema-checked by records()) for the new incarnation
+    const states = json.records().filter((r): r is ContainerStateRecord => r.type === 'container_state');
+    expect(states.find((r) => r.state !== 'stopped')).toMatchObject({ spec: NGINX, netns: ns, container: { name: NGINX, pid: nginx.pid } });
     sample('5 restart (json, after the restart)', lineOf(json, after));
     sample('5 restart (stderr)', json.stderr.trim());
     sample('5 restart (text)', line);

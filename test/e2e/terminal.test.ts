@@ -235,7 +235,7 @@ describe('the command line answers', () => {
   it('an unknown verb is named, with the list of verbs', () => {
     const r = spawnSync(process.execPath, [BIN, 'frobnicate'], { encoding: 'utf8' });
     expect(r.status).toBe(2);
-    expect(r.stderr).toContain("droptrace: error [ERR_DROPTRACE_OPTION_COMMAND]: unknown command 'frobnicate'");
+    expect(r.stderr).toContain("droptrace: error [ERR_DROPTRACE_VERB_UNKNOWN]: unknown command 'frobnicate'");
     const listed = /commands: ([a-z, ]+) \(droptrace help <command>\)/.exec(r.stderr)?.[1].split(', ');
     expect(listed).toEqual(expect.arrayContaining(['top', 'explain', 'check', 'containers', 'reasons', 'help']));
   });

@@ -21,11 +21,20 @@ describe('--netns resolution', () => {
 
   test.each([
     ['an unknown name, listing the named ones', 'nope', /no network namespace "nope"; named ones: none/],
-    ['a file that is not a namespace', join(dir, 'broken'), /is not a network namespace file/],
-    ['zero', '0', /not a netns inode/],
+    ['a file that is not a namespace', join(dir, 'broken'), /no network namespace ".*broken"/],
+    ['zero', '0', /no network namespace has inode 0/],
+    // an inode no namespace has loads a filter that never matches: refused, never traced silently
+    ['an inode no namespace has', '123', /no network namespace has inode 123/],
+    ['a number written otherwise', ' 123', /no network namespace " 123"/],
   ])('%s', (_what, spec, message) => {
     expect(() => resolveNetns(spec, dir)).toThrow(
       expect.objectContaining({ code: 'ERR_DROPTRACE_NETNS_UNKNOWN', message: expect.stringMatching(message) }),
+    );
+  });
+
+  test.each(['/proc/self/ns/mnt', '/proc/self/ns/pid', '/proc/self/ns/uts'])('%s is a namespace of another kind: refused', (path) => {
+    expect(() => resolveNetns(path, dir)).toThrow(
+      expect.objectContaining({ code: 'ERR_DROPTRACE_NETNS_TYPE', message: expect.stringMatching(/not a network namespace/) }),
     );
   });
 

@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { DroptraceError } from '../../src/errors.js';
+import { VERB_CAPABILITIES } from '../../src/kernel/capabilities.js';
 import { checkBtf, checkPrivileges, effectiveCaps } from '../../src/kernel/preflight.js';
 
 const cap = (...bits: number[]) => bits.reduce((m, b) => m | (1n << BigInt(b)), 0n);
@@ -32,6 +34,30 @@ describe('privileges', () => {
       expect(e).toMatchObject({ code: 'ERR_DROPTRACE_PERMISSION' });
       expect((e as DroptraceError).hint).toMatch(/root|CAP_BPF/);
     }
+  });
+
+  it('the hint never widens who may trace: no setcap on node, only droptrace gets the capabilities', () => {
+    let hint = '';
+    try {
+      checkPrivileges(0n);
+    } catch (e) {
+      hint = (e as DroptraceError).hint ?? '';
+    }
+    expect(hint).not.toMatch(/setcap|command -v node|\+ep/);
+    expect(hint).toMatch(/sudo droptrace/);
+    expect(hint).toMatch(/launcher that runs droptrace and nothing else/);
+    expect(hint).toMatch(/CAP_BPF.*CAP_PERFMON/);
+    expect(hint).toMatch(/not put capabilities on the node binary/);
+  });
+
+  it('the README says which capabilities each verb needs, from the same table', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    for (const [verb, needs] of Object.entries(VERB_CAPABILITIES)) {
+      const row = readme.split('\n').find((l) => l.startsWith(`| \`${verb}\``));
+      expect(row, `README row for ${verb}`).toBeDefined();
+      for (const n of needs) expect(row).toContain(n.cap);
+    }
+    expect(readme).not.toMatch(/setcap[^\n]*node/);
   });
 });
 
