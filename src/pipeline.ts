@@ -12,7 +12,7 @@ import { listNetnsNames } from './containers/netns-names.js';
 import { PodFollower } from './containers/pod-follow.js';
 import { parseK8sNamespace, parsePodSpec } from './containers/pod-names.js';
 import { Enricher } from './enrich.js';
-import type { LostRecord, StartRecord, StopRecord, TraceEvent } from './events.js';
+import type { LostRecord, StartRecord, StopRecord, SuppressedRecord, TraceEvent } from './events.js';
 import type { TraceFilter } from './filter.js';
 import { InOrder } from './in-order.js';
 import { filterOf, type Selection } from './selection.js';
@@ -29,6 +29,8 @@ export interface PipelineSink {
   /** Enriched events, one call per batch, on the main thread. */
   events(events: TraceEvent[]): void;
   lost(record: LostRecord): void;
+  /** What the rate limit held back, per key, once per interval while it holds events back. */
+  suppressed?(record: SuppressedRecord): void;
 }
 
 function unionOf(a: ContainerEntities, b: ContainerEntities): ContainerEntities {
@@ -142,6 +144,7 @@ export class Pipeline {
         this.inOrder.push(this.enricher.settle(), events.length, () => sink.events(events));
       },
       lost: (record) => this.inOrder.push(null, 1, () => sink.lost(record)),
+      suppressed: (record) => this.inOrder.push(null, 1, () => sink.suppressed?.(record)),
     });
   }
 

@@ -4,7 +4,7 @@
  * the same stream. A consumer that falls behind pauses the ring pump, so memory stays bounded and
  * the kernel counts (and the stream reports) what was lost.
  */
-import type { LostRecord, StartRecord, StopRecord, TraceEvent } from './events.js';
+import type { LostRecord, StartRecord, StopRecord, SuppressedRecord, TraceEvent } from './events.js';
 import type { TraceFilter } from './filter.js';
 import { Pipeline, type PipelineOptions } from './pipeline.js';
 import type { DropCount, SessionStats } from './session.js';
@@ -14,7 +14,7 @@ export interface TraceOptions extends PipelineOptions {
   highWaterMark?: number;
 }
 
-export type TraceRecord = TraceEvent | LostRecord;
+export type TraceRecord = TraceEvent | LostRecord | SuppressedRecord;
 
 export class Trace implements AsyncIterable<TraceRecord> {
   readonly start: StartRecord;
@@ -35,6 +35,10 @@ export class Trace implements AsyncIterable<TraceRecord> {
         this.notify();
       },
       lost: (record) => {
+        this.queue.push(record);
+        this.notify();
+      },
+      suppressed: (record) => {
         this.queue.push(record);
         this.notify();
       },

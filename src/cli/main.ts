@@ -10,6 +10,7 @@ import { containersCommand } from './containers.js';
 import { EXIT_USAGE, exitCodeFor } from './exit-codes.js';
 import { type ExplainOptions, explain } from './explain.js';
 import { collect, nonNegativeInteger, port, positiveInteger, positiveNumber, proto } from './options.js';
+import { DEFAULT_RATE_LIMIT, parseRateLimit, RATE_LIMIT_FLAGS, rateLimitHelp } from './rate-limit.js';
 import { reasonsCommand } from './reasons.js';
 import { type ServeOptions, serve } from './serve.js';
 import { type StreamOptions, stream } from './stream.js';
@@ -48,6 +49,7 @@ export function buildProgram(io: ProgramIO = { out: process.stdout, err: process
     .option('--wide', 'every field of every event, uncut (on a terminal, lines are fitted to its width)')
     .option('--duration <seconds>', 'stop after this many seconds', positiveNumber('--duration'))
     .option('--count <n>', 'stop after this many events', positiveInteger('--count'))
+    .option(RATE_LIMIT_FLAGS, rateLimitHelp(`default ${DEFAULT_RATE_LIMIT.text}, with --json ${DEFAULT_RATE_LIMIT.json}`), parseRateLimit)
     .addOption(new Option('--attach <mode>', 'program kind').choices(['auto', 'tp_btf', 'tracepoint']).default('auto'))
     // a word that is not a verb reaches the stream's action: say so there, with the verbs
     .allowExcessArguments()
@@ -72,6 +74,7 @@ export function buildProgram(io: ProgramIO = { out: process.stdout, err: process
     .description('trace for a while, then say what is dropping packets, where and why, most first')
     .option('--duration <seconds>', 'how long to trace', positiveNumber('--duration'), 10)
     .option('--json', 'NDJSON: start, one finding per line, stop')
+    .option(RATE_LIMIT_FLAGS, rateLimitHelp(`default ${DEFAULT_RATE_LIMIT.explain}; findings count them all`), parseRateLimit)
     .action(async (opts: ExplainOptions) => {
       await explain(opts, io);
     });
@@ -82,6 +85,7 @@ export function buildProgram(io: ProgramIO = { out: process.stdout, err: process
     .option('--allow <REASON|layer|layer/component>', 'drops that may happen (repeatable)', collect, [])
     .option('--max <n>', 'unexpected drops tolerated', nonNegativeInteger('--max'), 0)
     .option('--json', 'one NDJSON `check` record on stdout at the end')
+    .option(RATE_LIMIT_FLAGS, rateLimitHelp(`default ${DEFAULT_RATE_LIMIT.check}; the verdict counts them all`), parseRateLimit)
     .action(async (command: string[], opts: CheckOptions) => {
       const status = await check(command, opts, io);
       if (status !== 0) throw new CheckFailed(status);

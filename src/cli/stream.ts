@@ -1,12 +1,14 @@
 /** `droptrace`: the live stream, text or NDJSON, until Ctrl-C, --duration or --count. */
 import { auditText, containerOfNetns, startAudit } from '../audit/index.js';
-import type { DroptraceRecord, LostRecord, StopRecord, TraceEvent } from '../events.js';
+import { countKey, type DroptraceRecord, type StopRecord } from '../events.js';
 import { ndjsonLines } from '../output/ndjson.js';
 import { summaryText } from '../output/summary.js';
+import { suppressedLine } from '../output/suppressed.js';
 import { lostLine, textLine } from '../output/text.js';
 import type { Pipeline } from '../pipeline.js';
 import type { Selection } from '../selection.js';
 import { openPipeline } from './open.js';
+import { DEFAULT_RATE_LIMIT } from './rate-limit.js';
 import { untilStopped } from './until-stopped.js';
 
 /** Records per write: about 64 KiB of NDJSON. */
@@ -18,6 +20,7 @@ export interface StreamOptions extends Selection {
   count?: number;
   all?: boolean;
   attach?: 'auto' | 'tp_btf' | 'tracepoint';
+  rateLimit?: number;
 }
 
 export interface StreamIO {
@@ -35,13 +38,16 @@ export interface StreamTap {
 }
 
 export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRecord> {
-  const pipeline = await openPipeline(opts, io.err, { attach: opts.attach });
+  const json = Boolean(opts.json);
+  const rateLimit = opts.rateLimit ?? (json ? DEFAULT_RATE_LIMIT.json : DEFAULT_RATE_LIMIT.text);
+  const pipeline = await openPipeline(opts, io.err, { attach: opts.attach, rateLimit });
   // the namespaces' own counters, read before attaching: the audit record says what they counted that the stream did not
   const { audit, unreadable } = await startAudit(pipeline, () => pipeline.session.clock.now());
   for (const n of unreadable) io.err.write(`droptrace: warning: cannot read the counters of netns ${n}; it is not audited\n`);
   io.tap?.opened(pipeline);
-  const json = Boolean(opts.json);
   const byContainer: Record<string, number> = {};
+  // kinds of drop hidden as benign: what the rate limit held back of them stays hidden too
+  const benignKeys = new Set<string>();
   let shown = 0;
 
   let draining = false;
@@ -56,8 +62,13 @@ export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRec
     });
   };
   const width = () => (io.fit ? (io.out as NodeJS.WriteStream).columns || 80 : undefined);
-  const line = (r: DroptraceRecord) =>
-    `${r.type === 'lost' ? lostLine(r as LostRecord, width()) : textLine(r as TraceEvent, { color: io.color, width: width() })}\n`;
+  const line = (r: DroptraceRecord) => {
+    if (r.type === 'lost') return `${lostLine(r, width())}\n`;
+    if (r.type === 'suppressed') return `${suppressedLine(r)}\n`;
+    return r.type === 'drop' || r.type === 'retransmit' || r.type === 'connect_error'
+      ? `${textLine(r, { color: io.color, width: width() })}\n`
+      : '';
+  };
   const emit = (records: DroptraceRecord[]) => {
     // chunks well under V8's large-object size: a megabyte string per batch would live in
     // large-object space until a full GC, and a storm makes one every few milliseconds
@@ -72,6 +83,9 @@ export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRec
   pipeline.start({
     events(events) {
       for (const e of events) audit.note(e);
+      if (!opts.all) {
+        for (const e of events) if (e.type === 'drop' && e.benign) benignKeys.add(countKey(e.netns, e.reason, e.location));
+      }
       let visible = opts.all ? events : events.filter((e) => e.type !== 'drop' || !e.benign);
       if (opts.count !== undefined && shown + visible.length >= opts.count) {
         visible = visible.slice(0, opts.count - shown);
@@ -85,6 +99,10 @@ export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRec
       emit(visible);
     },
     lost(record) {
+      emit([record]);
+    },
+    suppressed(record) {
+      if (record.event === 'drop' && benignKeys.has(countKey(record.netns, record.reason, record.location))) return;
       emit([record]);
     },
   });

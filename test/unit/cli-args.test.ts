@@ -26,6 +26,8 @@ describe('CLI argument errors', () => {
     [['--port', 'http'], /a port is a whole number/],
     [['--duration', '-1'], /--duration must be a positive number/],
     [['--count', '1.5'], /--count must be a positive whole number/],
+    [['--rate-limit', '-1'], /--rate-limit must be a whole number, 0 or more/],
+    [['explain', '--rate-limit', 'many'], /--rate-limit must be a whole number, 0 or more/],
     [['--proto', 'gre'], /use tcp, udp, icmp or icmpv6/],
     [['--attach', 'kprobe'], /Allowed choices are auto, tp_btf, tracepoint/],
     [['--no-such-option'], /unknown option '--no-such-option'/],
