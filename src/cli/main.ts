@@ -12,7 +12,7 @@ import { type ExplainOptions, explain } from './explain.js';
 import { collect, nonNegativeInteger, port, positiveInteger, positiveNumber, proto } from './options.js';
 import { DEFAULT_RATE_LIMIT, parseRateLimit, RATE_LIMIT_FLAGS, rateLimitHelp } from './rate-limit.js';
 import { reasonsCommand } from './reasons.js';
-import { type ServeOptions, serve } from './serve.js';
+import type { ServeOptions } from './serve.js';
 import { type StreamOptions, stream } from './stream.js';
 import { type TopOptions, top } from './top.js';
 
@@ -99,6 +99,8 @@ export function buildProgram(io: ProgramIO = { out: process.stdout, err: process
     .option('--duration <seconds>', 'stop after this many seconds', positiveNumber('--duration'))
     .addOption(new Option('--attach <mode>', 'program kind').choices(['auto', 'tp_btf', 'tracepoint']).default('auto'))
     .action(async (opts: ServeOptions) => {
+      // loaded when asked for: prom-client costs every other verb ~50-150 ms of start-up otherwise
+      const { serve } = await import('./serve.js');
       await serve(opts, io);
     });
 
