@@ -6,17 +6,44 @@
 //   stdout     'file': stdout goes to a scratch file that read() gets; 'null': /dev/null
 //   ready      when the tracer is attached: {stdout: RegExp} | {stderr: RegExp} | {delayMs}
 //   settleMs   wait this long after the storm before stopping the tracer (default 0)
-//   read(out, ctx)  {delivered, lost, lost_note?, extra?} from what the tracer wrote: delivered = events
-//              that reached the consumer (or were counted), lost = events the tracer itself says it
-//              lost (null: it cannot say; lost_note then says what it did say)
+//   read(out, ctx)  {delivered, lost, suppressed?, lost_note?, extra?} from what the tracer wrote:
+//              delivered = events that reached the consumer (or were counted), lost = events the
+//              tracer itself says it lost (null: it cannot say; lost_note then says what it did
+//              say), suppressed = events its rate limit counted instead of streaming
 //
 // ctx: {ns: {tx, rx, tx_addr, rx_addr, port, rx_inode}, duration, node, scratch(name) → scratch path} ; out: {stdoutPath, stdout (small files only), stderr}
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoDir, scanNdjson, which } from './lib.mjs';
+import { consumerBin, repoDir, scanNdjson, which } from './lib.mjs';
 
 const droptraceBin = join(repoDir, 'bin', 'droptrace.js');
+
+function needsConsumer() {
+  return existsSync(consumerBin) ? null : `${consumerBin} not built (bench/c/build.sh)`;
+}
+
+/** The C consumers' last stderr line: {"delivered":N,"lost":N}. */
+function consumerResult(stderr) {
+  const line = stderr.trim().split('\n').pop() ?? '';
+  try {
+    const r = JSON.parse(line);
+    return { delivered: r.delivered, lost: r.lost };
+  } catch {
+    return { delivered: null, lost: null, lost_note: `no summary: ${line.slice(0, 80)}` };
+  }
+}
+
+/** droptrace's NDJSON: delivered drops, lost and suppressed from its own records. */
+function droptraceResult({ stdoutPath }) {
+  const s = scanNdjson(stdoutPath);
+  return {
+    delivered: s.drops,
+    lost: s.lost,
+    suppressed: s.suppressed,
+    extra: { lost_records: s.lost_records, suppressed_records: s.suppressed_records, stop: s.stop, program: s.start?.program ?? null },
+  };
+}
 
 function needs(cmd) {
   return which(cmd) ? null : `${cmd} not installed`;
@@ -57,6 +84,16 @@ export const conditions = [
     name: 'untraced',
     skip: () => null,
     argv: () => null,
+  },
+  {
+    // the cost of being attached at all: an empty per-CPU counter on tp_btf/kfree_skb
+    name: 'floor',
+    skip: needsConsumer,
+    argv: () => [consumerBin, 'floor'],
+    stdout: 'null',
+    ready: { stderr: /^ready$/m },
+    // counts every drop on the host, like bpftrace-count
+    read: ({ stderr }) => consumerResult(stderr),
   },
   {
     name: 'bpftrace-count',
@@ -102,20 +139,33 @@ export const conditions = [
     },
   },
   {
+    // the default stream: --json's rate limit (100 events/s per key and CPU)
     name: 'droptrace-stream',
     skip: needsDroptrace,
     // the bin as users run it: its shebang carries droptrace's node flags
     argv: ({ ns }) => [droptraceBin, '--json', '--netns', ns.rx],
     stdout: 'file',
     ready: { stdout: /"type":"start"/ },
-    read: ({ stdoutPath }) => {
-      const s = scanNdjson(stdoutPath);
-      return {
-        delivered: s.drops,
-        lost: s.lost,
-        extra: { lost_records: s.lost_records, stop: s.stop, program: s.start?.program ?? null },
-      };
-    },
+    read: droptraceResult,
+  },
+  {
+    // full fidelity: every event, no rate limit
+    name: 'droptrace-full',
+    skip: needsDroptrace,
+    argv: ({ ns }) => [droptraceBin, '--json', '--rate-limit', '0', '--netns', ns.rx],
+    stdout: 'file',
+    ready: { stdout: /"type":"start"/ },
+    read: droptraceResult,
+  },
+  {
+    // the reference for the full stream: droptrace's own BPF object and ring buffer read by C
+    // (libbpf, a 10 ms timer, no wake-ups waited for), one text line per event
+    name: 'c-consumer',
+    skip: needsConsumer,
+    argv: ({ ns }) => [consumerBin, 'stream', String(ns.rx_inode)],
+    stdout: 'file',
+    ready: { stderr: /^ready$/m },
+    read: ({ stderr }) => consumerResult(stderr),
   },
   {
     name: 'droptrace-top',

@@ -2,7 +2,7 @@
 // Plain ESM JavaScript so it runs on Node 20 without a build step.
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -10,6 +10,7 @@ export const benchDir = dirname(fileURLToPath(import.meta.url));
 export const repoDir = dirname(benchDir);
 export const outDir = join(benchDir, '.output');
 export const stormBin = join(outDir, 'storm');
+export const consumerBin = join(outDir, 'consumer');
 const netnsScript = join(benchDir, 'netns.sh');
 
 // Big tracer outputs go to RAM, not to disk: a disk write would slow the tracer, not the storm.
@@ -273,10 +274,10 @@ export function killLiveChildren() {
 
 /**
  * Counts NDJSON records in a (possibly GB-sized) file without holding it in memory:
- * lines with "type":"drop", and the sum of `count` over "type":"lost" lines.
+ * lines with "type":"drop", and the sum of `count` over "type":"lost" and "type":"suppressed" lines.
  */
 export function scanNdjson(path) {
-  const result = { drops: 0, lost: 0, lost_records: 0, stop: null, start: null, lines: 0 };
+  const result = { drops: 0, lost: 0, lost_records: 0, suppressed: 0, suppressed_records: 0, stop: null, start: null, lines: 0 };
   let fd;
   try {
     fd = openSync(path, 'r');
@@ -309,6 +310,9 @@ export function scanNdjson(path) {
               if (rec.type === 'lost') {
                 result.lost += Number(rec.count) || 0;
                 result.lost_records++;
+              } else if (rec.type === 'suppressed') {
+                result.suppressed += Number(rec.count) || 0;
+                result.suppressed_records++;
               } else if (rec.type === 'stop') {
                 result.stop = rec;
               } else if (rec.type === 'start') {
@@ -367,4 +371,77 @@ export function benchSession(script, nsName, ownNetns) {
     });
   }
   return { scratch, removeScratch, cleanup };
+}
+
+/**
+ * Run time and run count of every BPF program a process holds open (its prog fds' fdinfo), summed:
+ * with kernel.bpf_stats_enabled=1 the kernel keeps them per program. Null when it has none.
+ */
+export function bpfProgStats(pid) {
+  let runTimeNs = 0;
+  let runCnt = 0;
+  let progs = 0;
+  let fds;
+  try {
+    fds = readdirSync(`/proc/${pid}/fdinfo`);
+  } catch {
+    return null;
+  }
+  for (const fd of fds) {
+    let info;
+    try {
+      info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
+    } catch {
+      continue;
+    }
+    if (!/^prog_id:/m.test(info)) continue;
+    progs++;
+    runTimeNs += Number(/^run_time_ns:\s+(\d+)/m.exec(info)?.[1] ?? 0);
+    runCnt += Number(/^run_cnt:\s+(\d+)/m.exec(info)?.[1] ?? 0);
+  }
+  return progs ? { progs, run_time_ns: runTimeNs, run_cnt: runCnt } : null;
+}
+
+const BPF_STATS = '/proc/sys/kernel/bpf_stats_enabled';
+
+/** Turns kernel.bpf_stats_enabled on; returns the function that restores what it was. */
+export function enableBpfStats() {
+  let before;
+  try {
+    before = readFileSync(BPF_STATS, 'utf8').trim();
+    writeFileSync(BPF_STATS, '1');
+  } catch {
+    return () => {};
+  }
+  let restored = false;
+  return () => {
+    if (restored) return;
+    restored = true;
+    try {
+      writeFileSync(BPF_STATS, before);
+    } catch {
+      // nothing more to do: the value is printed at start so a person can restore it
+    }
+  };
+}
+
+/**
+ * The busy host: a CPU-bound process on every CPU but the storm's, competing with the tracer
+ * (the storm's softirq stays on its own CPU). Returns its stop function.
+ */
+export function startCompetitor(stormCpu, cpus) {
+  const others = [];
+  for (let c = 0; c < cpus; c++) if (c !== stormCpu) others.push(c);
+  const list = (others.length ? others : [stormCpu]).join(',');
+  const child = spawn('taskset', ['-c', list, 'sh', '-c', 'while :; do :; done'], { stdio: 'ignore' });
+  liveChildren.add(child);
+  return () =>
+    new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => {
+        liveChildren.delete(child);
+        resolve();
+      });
+      process.kill(child.pid, 'SIGKILL');
+    });
 }

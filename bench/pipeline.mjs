@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The user-space half of the stream, without the kernel: decode → enrich (attribution, classify) →
-// NDJSON, over synthetic batches laid out by the addon's own offsets. Prints events/s per stage, so
-// the cost of each stage shows. Usage: node bench/pipeline.mjs [events=400000]
+// NDJSON, over synthetic batches laid out by the addon's own offsets. Prints events/s per stage (median of
+// PIPELINE_PASSES=5 interleaved passes), so the cost of each stage shows. Usage: node bench/pipeline.mjs [events=400000]
+import { openSync, writeSync } from 'node:fs';
 import { classify } from '../dist/classify/classify.js';
 import { createDecoder } from '../dist/decode/decoder.js';
 import { WallClock } from '../dist/decode/format.js';
@@ -12,6 +13,10 @@ import { loadAddon } from '../dist/native/addon.js';
 import { ndjsonLines } from '../dist/output/ndjson.js';
 
 const total = Number(process.argv[2] ?? 400_000);
+// written as the stream writes them (src/cli/stream.ts): ~64 KiB strings, to /dev/null, so that
+// the strings are flattened and encoded as they are for a real stdout
+const WRITE_CHUNK = 96;
+const devNull = openSync('/dev/null', 'w');
 const addon = loadAddon();
 const { layout } = addon;
 const reasons = reasonNames(addon);
@@ -59,7 +64,8 @@ const decode = createDecoder({
 // no ruleset reads here: netfilter evidence is I/O, not per-event CPU
 const enricher = new Enricher({ netfilterEvidence: false, attribute: () => null });
 
-function run(name, stage) {
+/** One pass of `stage` over `total` events: events/s and bytes per line. */
+function pass(stage) {
   const rounds = Math.ceil(total / batchEvents);
   const t0 = process.hrtime.bigint();
   let n = 0;
@@ -70,31 +76,61 @@ function run(name, stage) {
     n += events.length;
     bytes += stage(events);
   }
-  const s = Number(process.hrtime.bigint() - t0) / 1e9;
-  const rate = Math.round(n / s).toLocaleString('en');
-  console.log(`${name.padEnd(34)} ${rate.padStart(10)} events/s${bytes ? `  ${Math.round(bytes / n)} B/line` : ''}`);
+  return { rate: n / (Number(process.hrtime.bigint() - t0) / 1e9), bytes: bytes / n };
 }
 
-run('decode', () => 0);
-// the pure classifier alone, on one decoded record (the unit tests check what it says, this how fast)
-{
-  const events = [];
-  decode(batch, (e) => events.push(e));
-  const n = total;
-  const t0 = process.hrtime.bigint();
-  for (let i = 0; i < n; i++) classify(events[i % events.length]);
-  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+const stages = [
+  ['decode', () => 0],
+  // the pure classifier on each decoded record (the unit tests check what it says, this how fast)
+  [
+    'decode + classify',
+    (events) => {
+      for (const e of events) classify(e);
+      return 0;
+    },
+  ],
+  [
+    'decode + enrich',
+    (events) => {
+      for (const e of events) enricher.apply(e);
+      return 0;
+    },
+  ],
+  // the same lines by JSON.stringify of each record: what ndjsonLines() replaced
+  [
+    '… + JSON.stringify + write',
+    (events) => {
+      for (const e of events) enricher.apply(e);
+      let bytes = 0;
+      for (let i = 0; i < events.length; i += WRITE_CHUNK) {
+        let out = '';
+        for (const e of events.slice(i, i + WRITE_CHUNK)) out += `${JSON.stringify(e)}\n`;
+        bytes += writeSync(devNull, out);
+      }
+      return bytes;
+    },
+  ],
+  [
+    '… + ndjsonLines + write',
+    (events) => {
+      for (const e of events) enricher.apply(e);
+      let bytes = 0;
+      for (let i = 0; i < events.length; i += WRITE_CHUNK) bytes += writeSync(devNull, ndjsonLines(events.slice(i, i + WRITE_CHUNK)));
+      return bytes;
+    },
+  ],
+];
+
+// interleaved A B C D A B C D …: a shared machine's noise falls on every stage alike; medians
+const passes = Number(process.env.PIPELINE_PASSES ?? 5);
+const results = stages.map(() => []);
+for (let p = 0; p < passes; p++) for (const [i, [, stage]] of stages.entries()) results[i].push(pass(stage));
+for (const [i, [name]] of stages.entries()) {
+  const rates = results[i].map((r) => r.rate).sort((a, b) => a - b);
+  const med = rates[rates.length >> 1];
+  const perEvent = 1e9 / med;
+  const bytes = results[i][0].bytes;
   console.log(
-    `${'classify'.padEnd(34)} ${Math.round(n / s)
-      .toLocaleString('en')
-      .padStart(10)} events/s`,
+    `${name.padEnd(34)} ${Math.round(med).toLocaleString('en').padStart(10)} events/s  ${perEvent.toFixed(0).padStart(6)} ns/event${bytes ? `  ${Math.round(bytes)} B/line` : ''}`,
   );
 }
-run('decode + enrich', (events) => {
-  for (const e of events) enricher.apply(e);
-  return 0;
-});
-run('decode + enrich + NDJSON', (events) => {
-  for (const e of events) enricher.apply(e);
-  return ndjsonLines(events).length;
-});

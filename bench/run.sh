@@ -3,7 +3,9 @@
 # start-up bench, and tears everything down on exit, failure and Ctrl-C included.
 #
 # Environment: BENCH_ROUNDS (3), BENCH_DURATION (5 s per storm), BENCH_CPU (last CPU),
-# BENCH_ONLY (comma-separated condition names), BENCH_STARTUP_RUNS (10), BENCH_IDLE (10 s).
+# BENCH_ONLY (comma-separated condition names), BENCH_HOSTS (quiet,busy), BENCH_RSS_DURATION
+# (60 s: one long storm per droptrace stream for peak RSS; 0 skips it), BENCH_STARTUP_RUNS (10),
+# BENCH_IDLE (10 s).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -14,7 +16,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 missing=()
-for tool in cc ip iptables node; do
+for tool in cc ip iptables node taskset; do
 	command -v "$tool" >/dev/null || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -28,6 +30,8 @@ done
 
 mkdir -p bench/.output
 cc -O2 -Wall -Wextra -o bench/.output/storm bench/storm.c
+# the floor and the C consumer of droptrace's ring buffer (needs its skeleton: npm run build:bpf)
+bash bench/c/build.sh || echo "bench: the C consumers did not build: floor and c-consumer will be skipped" >&2
 
 name="dtbench-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
 cleanup() {
@@ -41,5 +45,10 @@ bash bench/netns.sh up "$name" >/dev/null
 only=()
 [ -n "${BENCH_ONLY:-}" ] && only=(--only "$BENCH_ONLY")
 node bench/run.mjs --netns "$name" --rounds "${BENCH_ROUNDS:-3}" --duration "${BENCH_DURATION:-5}" \
-	${BENCH_CPU:+--cpu "$BENCH_CPU"} "${only[@]}"
+	--hosts "${BENCH_HOSTS:-quiet,busy}" ${BENCH_CPU:+--cpu "$BENCH_CPU"} "${only[@]}"
+rss=${BENCH_RSS_DURATION:-60}
+if [ "$rss" != 0 ]; then
+	node bench/run.mjs --netns "$name" --rounds 1 --duration "$rss" --hosts quiet \
+		--only droptrace-stream,droptrace-full --out bench/.output/rss.json ${BENCH_CPU:+--cpu "$BENCH_CPU"}
+fi
 node bench/startup.mjs --netns "$name" --runs "${BENCH_STARTUP_RUNS:-10}" --idle "${BENCH_IDLE:-10}"

@@ -69,16 +69,38 @@ async function timeTo(argv, marks, { untilExit = false } = {}) {
   }
 }
 
-async function series(label, argv, marks, options) {
-  const samples = marks ? marks.map(() => []) : [[]];
+/**
+ * Every program's runs interleaved, A B C A B C …: on a shared machine the load drifts, and a
+ * program timed in a quiet minute must not be compared with one timed in a busy one.
+ * entries: [key, label, argv, marks, options]. Returns {key: {samples, median_ms}} and, for a
+ * program that failed, {key: {error}}.
+ */
+async function interleaved(entries) {
+  const samples = Object.fromEntries(entries.map(([key, , , marks]) => [key, marks ? marks.map(() => []) : [[]]]));
+  const errors = {};
   for (let i = 0; i < runs; i++) {
-    const t = await timeTo(argv, marks ?? [], options);
-    for (const [j, v] of t.entries()) samples[j].push(v);
-    await sleep(100);
+    for (const [key, , argv, marks, options] of entries) {
+      if (errors[key]) continue;
+      try {
+        const t = await timeTo(argv, marks ?? [], options);
+        for (const [j, v] of t.entries()) samples[key][j].push(v);
+      } catch (err) {
+        errors[key] = err.message;
+      }
+      await sleep(100);
+    }
   }
-  const meds = samples.map(median);
-  console.error(`${label}: ${meds.map((m) => `${fmt(m, 1)} ms`).join(' / ')}`);
-  return { samples, median_ms: meds };
+  const out = {};
+  for (const [key, label] of entries) {
+    if (errors[key]) {
+      out[key] = { error: errors[key] };
+      continue;
+    }
+    const meds = samples[key].map(median);
+    console.error(`${label}: ${meds.map((m) => `${fmt(m, 1)} ms`).join(' / ')}`);
+    out[key] = { samples: samples[key], median_ms: meds };
+  }
+  return out;
 }
 
 /** CPU%, context switches/s and RSS of already-attached tracers over `seconds` with nothing dropping. */
@@ -104,24 +126,16 @@ async function main() {
   else if (!netnsExists(rx)) throw new Error(`namespace ${rx} does not exist`);
 
   const results = { time: new Date().toISOString(), runs, idle_s: idleSeconds, skipped: {} };
-  results.node = await series('node -e 0 (exec → exit)', [process.execPath, '-e', '0'], null, { untilExit: true });
-
-  if (which('bpftrace')) {
-    results.bpftrace = await series(
-      'bpftrace (exec → "Attaching" / → BEGIN)',
-      ['bpftrace', '-e', BPFTRACE_PROG],
-      [/Attaching/, /^ready$/m],
-    );
-  } else results.skipped.bpftrace = 'bpftrace not installed';
-
   const dtArgv = [droptraceBin, '--json', '--netns', rx];
-  if (!existsSync(droptraceBin)) results.skipped.droptrace = `${droptraceBin} does not exist yet`;
-  else {
-    try {
-      results.droptrace = await series('droptrace --json (exec → start record)', dtArgv, [/"type":"start"/]);
-    } catch (err) {
-      results.skipped.droptrace = `failed: ${err.message}`;
-    }
+  const entries = [['node', 'node -e 0 (exec → exit)', [process.execPath, '-e', '0'], null, { untilExit: true }]];
+  if (which('bpftrace'))
+    entries.push(['bpftrace', 'bpftrace (exec → "Attaching" / → BEGIN)', ['bpftrace', '-e', BPFTRACE_PROG], [/Attaching/, /^ready$/m]]);
+  else results.skipped.bpftrace = 'bpftrace not installed';
+  if (existsSync(droptraceBin)) entries.push(['droptrace', 'droptrace --json (exec → start record)', dtArgv, [/"type":"start"/]]);
+  else results.skipped.droptrace = `${droptraceBin} does not exist yet`;
+  for (const [key, r] of Object.entries(await interleaved(entries))) {
+    if (r.error) results.skipped[key] = `failed: ${r.error}`;
+    else results[key] = r;
   }
 
   // idle side by side: a busy poller shows up as CPU and as thousands of context switches per second

@@ -25,6 +25,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define ICSK_TIME_LOSS_PROBE 5
 /* sk_buff.network_header when unset: skb_network_header_was_set() */
 #define NETWORK_HEADER_UNSET ((__u16)~0U)
+#define NSEC_PER_SEC 1000000000ULL
 
 /* Wake the consumer only when this much is waiting; it polls on a timer otherwise. */
 const volatile __u32 wakeup_bytes = 256 * 1024;
@@ -59,6 +60,36 @@ struct {
 	__type(key, struct dt_rtx_count_key);
 	__type(value, __u64);
 } rtx_counts SEC(".maps");
+/*
+ * The retransmits' rate-limit windows by (type, netns). Entries are never
+ * deleted (a delete could lose a count in flight); a full map admits.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 4096); /* preallocated per CPU: the size is load time */
+	__type(key, struct dt_limit_key);
+	__type(value, struct dt_limit);
+} limits SEC(".maps");
+
+/* The drops' rate-limit windows (struct dt_limit_slot). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, DT_LIMIT_SLOTS);
+	__type(key, __u32);
+	__type(value, struct dt_limit_slot);
+} limit_slots SEC(".maps");
+
+/*
+ * Drops admitted by the rate limit, by counter key: held back = counted -
+ * admitted. Preallocated per CPU, so its size is start-up time: kinds of drop
+ * past the 4096th that streams are held back (and counted) whole.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct dt_count_key);
+	__type(value, __u64);
+} drop_admitted SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -333,24 +364,116 @@ static __always_inline void submit(struct dt_event *e)
 	stat_inc(DT_STAT_SENT);
 }
 
-static __always_inline void count_drop(const struct dt_event *e)
+/*
+ * The rate limit, before anything is read for the event or the ring buffer is
+ * touched: a key's first rate_limit events of each second (per CPU) go
+ * through, the rest are counted by key. A held-back drop has already been
+ * counted in drop_counts, so the summary and top stay exact.
+ */
+static __noinline bool limit_admit(const struct dt_limit_key *key, __u32 limit, __u64 now)
 {
-	struct dt_count_key key = {.location = e->location, .netns = e->netns, .reason = e->reason};
+	struct dt_limit fresh = {.window_ns = now, .admitted = 1};
+	struct dt_limit *l;
+
+	l = bpf_map_lookup_elem(&limits, key);
+	if (!l) {
+		if (!bpf_map_update_elem(&limits, key, &fresh, BPF_NOEXIST))
+			return true;
+		/* another CPU created the key (this CPU's window is zero), or the map is full */
+		l = bpf_map_lookup_elem(&limits, key);
+		if (!l)
+			return true;
+	}
+	if (now - l->window_ns >= NSEC_PER_SEC) {
+		l->window_ns = now;
+		l->admitted = 0;
+	}
+	if (l->admitted < limit) {
+		l->admitted++;
+		return true;
+	}
+	l->suppressed++;
+	stat_inc(DT_STAT_SUPPRESSED);
+	return false;
+}
+
+/* Adds one to a per-CPU u64 by key; false when the map is full. */
+static __always_inline bool count_by_key(void *map, const struct dt_count_key *key)
+{
 	__u64 one = 1, *v;
 
-	v = bpf_map_lookup_elem(&drop_counts, &key);
+	v = bpf_map_lookup_elem(map, key);
 	if (v) {
 		*v += 1;
-		return;
+		return true;
 	}
-	if (!bpf_map_update_elem(&drop_counts, &key, &one, BPF_NOEXIST))
-		return;
+	if (!bpf_map_update_elem(map, key, &one, BPF_NOEXIST))
+		return true;
 	/* another CPU created the key meanwhile, or the map is full */
-	v = bpf_map_lookup_elem(&drop_counts, &key);
-	if (v)
-		*v += 1;
-	else
-		stat_inc(DT_STAT_COUNTER_FULL);
+	v = bpf_map_lookup_elem(map, key);
+	if (!v)
+		return false;
+	*v += 1;
+	return true;
+}
+
+static __always_inline bool count_drop(const struct dt_count_key *key)
+{
+	if (count_by_key(&drop_counts, key))
+		return true;
+	stat_inc(DT_STAT_COUNTER_FULL);
+	return false;
+}
+
+/*
+ * A drop's rate limit: its key's window in limit_slots, no hash-map look-up
+ * for a held-back drop. An admitted one is counted in drop_admitted; when that
+ * map is full the drop is held back instead, so that counted - admitted stays
+ * exactly what was held back.
+ */
+static __always_inline bool drop_admit(const struct dt_count_key *key, __u32 limit, __u64 now)
+{
+	/* Fibonacci hashing of the key's words into the slot index */
+	__u64 h = (key->location ^ ((__u64)key->netns << 32 | key->reason)) * 0x9E3779B97F4A7C15ULL;
+	__u32 idx = (h >> 56) & (DT_LIMIT_SLOTS - 1);
+	struct dt_limit_slot *s = bpf_map_lookup_elem(&limit_slots, &idx);
+
+	if (!s)
+		return true;
+	if (s->key.location != key->location || s->key.netns != key->netns || s->key.reason != key->reason) {
+		s->key = *key;
+		s->window_ns = now;
+		s->admitted = 0;
+	} else if (now - s->window_ns >= NSEC_PER_SEC) {
+		s->window_ns = now;
+		s->admitted = 0;
+	}
+	if (s->admitted < limit && count_by_key(&drop_admitted, key)) {
+		s->admitted++;
+		return true;
+	}
+	stat_inc(DT_STAT_SUPPRESSED);
+	return false;
+}
+
+/*
+ * Counts a matched drop and decides whether it becomes an event: false when
+ * it is count-only (summary mode) or the rate limit holds it back.
+ */
+static __always_inline bool count_and_admit(const struct dt_filter *f, struct dt_event *e)
+{
+	struct dt_count_key key = {.location = e->location, .netns = e->netns, .reason = e->reason};
+	bool counted;
+
+	stat_inc(DT_STAT_MATCHED);
+	counted = count_drop(&key);
+	if (!f->emit)
+		return false;
+	e->ts_ns = bpf_ktime_get_ns();
+	/* an uncounted drop (counter map full) is streamed: its held-back count could not be told */
+	if (!f->rate_limit || !counted)
+		return true;
+	return drop_admit(&key, f->rate_limit, e->ts_ns);
 }
 
 static __always_inline void neigh_facts(struct dt_event *e)
@@ -389,7 +512,7 @@ static __always_inline int handle_drop(struct sk_buff *skb, struct net_device *d
 	struct dt_event e;
 	const struct dt_filter *f;
 	struct net_device *peer = NULL;
-	bool emit, need_cgroup, need_tuple, in_netns;
+	bool in_netns, full_filter, all;
 	__u32 zero = 0;
 
 	stat_inc(DT_STAT_SEEN);
@@ -403,44 +526,48 @@ static __always_inline int handle_drop(struct sk_buff *skb, struct net_device *d
 	e.reason = reason;
 	e.detect = detect;
 
-	/*
-	 * Read only what the filters or the event need: in summary mode a drop
-	 * in a listed namespace costs the netns reads, one look-up and a counter.
-	 */
-	emit = f->emit;
-	need_cgroup = emit || (f->flags & DT_FILTER_CGROUP);
-	need_tuple = emit || (f->flags & (DT_FILTER_ADDR | DT_FILTER_PROTO | DT_FILTER_PORT));
-
 	/* netns from the device, else the socket: skb->dev is NULL inside TCP and on OUTPUT */
 	e.netns = dev_netns_inum;
-	if (sk && (!e.netns || need_cgroup)) {
-		e.sk_state = BPF_CORE_READ(sk, __sk_common.skc_state);
-		if (!e.netns)
-			e.netns = sk_netns(sk);
-		if (need_cgroup)
-			e.cgroup_id = sk_cgroup_id(sk, e.sk_state);
-	}
+	if (sk && !e.netns)
+		e.netns = sk_netns(sk);
 	in_netns = (f->flags & DT_FILTER_NETNS) && e.netns && bpf_map_lookup_elem(&filter_netns, &e.netns);
-	/* the veth peer matters to the netns filter only when the drop's own netns did not match */
-	if (dev && (emit || ((f->flags & DT_FILTER_NETNS) && !in_netns))) {
+
+	/*
+	 * When the netns decides (no filter, or the drop's own netns is listed),
+	 * the drop is counted and rate-limited before anything else is read: a
+	 * count-only or held-back drop costs the netns reads, the look-ups and the
+	 * counters. Filters that need the veth peer, the cgroup or the packet read
+	 * everything first. One copy of the reads below serves both orders.
+	 */
+	full_filter = (f->flags & (DT_FILTER_CGROUP | DT_FILTER_ADDR | DT_FILTER_PROTO | DT_FILTER_PORT)) ||
+		      ((f->flags & DT_FILTER_NETNS) && !in_netns);
+	if (!full_filter && !count_and_admit(f, &e))
+		return 0;
+
+	/* an admitted event reads everything; a filter in summary mode what it tests */
+	all = !full_filter || f->emit;
+	if (sk && (all || (f->flags & DT_FILTER_CGROUP))) {
+		e.sk_state = BPF_CORE_READ(sk, __sk_common.skc_state);
+		e.cgroup_id = sk_cgroup_id(sk, e.sk_state);
+	}
+	if (dev && (all || ((f->flags & DT_FILTER_NETNS) && !in_netns))) {
 		peer = veth_peer(dev);
 		if (peer)
 			e.peer_netns = dev_netns(peer);
 	}
-	if (need_tuple) {
+	if (all || (f->flags & (DT_FILTER_ADDR | DT_FILTER_PROTO | DT_FILTER_PORT))) {
 		parse_headers(&e, skb);
 		if (!e.family && sk)
 			sock_common_tuple(&e, &sk->__sk_common);
 	}
-	if (!(in_netns || entity_allowed(f, &e)) || !l4_allowed(f, &e))
-		return 0;
 
-	stat_inc(DT_STAT_MATCHED);
-	count_drop(&e);
-	if (!emit)
-		return 0;
+	if (full_filter) {
+		if (!(in_netns || entity_allowed(f, &e)) || !l4_allowed(f, &e))
+			return 0;
+		if (!count_and_admit(f, &e))
+			return 0;
+	}
 
-	e.ts_ns = bpf_ktime_get_ns();
 	e.len = BPF_CORE_READ(skb, len);
 	e.direction = BPF_CORE_READ(skb, skb_iif) ? DT_DIR_RX : (sk ? DT_DIR_TX : DT_DIR_UNKNOWN);
 	if (dev)
@@ -534,6 +661,13 @@ static __always_inline int handle_retransmit(const struct sock *sk, const struct
 	if (!f->emit)
 		return 0;
 	e.ts_ns = bpf_ktime_get_ns();
+	if (f->rate_limit) {
+		/* one key for both kinds of retransmit in a namespace */
+		struct dt_limit_key lk = {.netns = e.netns, .type = DT_EVENT_RETRANSMIT};
+
+		if (!limit_admit(&lk, f->rate_limit, e.ts_ns))
+			return 0;
+	}
 	if (type == DT_EVENT_SYNACK) {
 		e.rtx_kind = DT_RTX_SYNACK;
 		/* the connection's state, as ss shows it; the listener's (LISTEN) says nothing */

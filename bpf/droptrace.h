@@ -89,7 +89,8 @@ enum dt_stat {
 	DT_STAT_RETRANSMITS = 5,  /* retransmits among the matched */
 	DT_STAT_SYN_UNJUDGED = 6, /* listener SYNs that set a namespace's per-CPU baseline (not judged) */
 	DT_STAT_CONNECTS = 7,	  /* failed connects among the matched */
-	DT_STAT_MAX = 8,
+	DT_STAT_SUPPRESSED = 8,	  /* matched, held back by the rate limit */
+	DT_STAT_MAX = 9,
 };
 
 /*
@@ -157,6 +158,50 @@ struct dt_rtx_count_key {
 };
 
 DT_STATIC_ASSERT(sizeof(struct dt_rtx_count_key) == 8, "dt_rtx_count_key layout changed");
+/*
+ * Key of the retransmits' rate limit: (type, netns), location and reason zero.
+ * Drops are limited by their counter key (struct dt_limit_slot).
+ */
+struct dt_limit_key {
+	__u64 location;
+	__u32 netns;
+	__u32 reason;
+	__u32 type; /* enum dt_event_type; DT_EVENT_RETRANSMIT for SYN-ACKs too */
+	__u32 _pad;
+};
+
+DT_STATIC_ASSERT(sizeof(struct dt_limit_key) == 24, "dt_limit_key layout changed");
+
+/*
+ * Per-CPU state of one retransmit key's limit: a one-second window that admits
+ * dt_filter.rate_limit events, and what it has held back since the start.
+ */
+struct dt_limit {
+	__u64 window_ns;  /* bpf_ktime_get_ns() when the current window opened */
+	__u64 suppressed; /* held back, ever: user space reports the growth */
+	__u32 admitted;	  /* events admitted in the current window */
+	__u32 _pad;
+};
+
+DT_STATIC_ASSERT(sizeof(struct dt_limit) == 24, "dt_limit layout changed");
+
+#define DT_LIMIT_SLOTS 256 /* per CPU; a power of two */
+
+/*
+ * One drop key's rate-limit window, in a per-CPU array indexed by a hash of
+ * the key: a storm of one kind finds its window without a hash-map look-up.
+ * Another key hashing to the slot takes it over with a fresh window (which can
+ * only admit more). What was held back is not counted here: per key it is
+ * drop_counts' count minus drop_admitted's.
+ */
+struct dt_limit_slot {
+	struct dt_count_key key;
+	__u64 window_ns; /* bpf_ktime_get_ns() when the current window opened */
+	__u32 admitted;	 /* events admitted in the current window */
+	__u32 _pad;
+};
+
+DT_STATIC_ASSERT(sizeof(struct dt_limit_slot) == 32, "dt_limit_slot layout changed");
 
 /* Address filter key: family plus address, so v4 and v6 never collide. */
 struct dt_addr_key {
@@ -172,11 +217,12 @@ DT_STATIC_ASSERT(sizeof(struct dt_addr_key) == 20, "dt_addr_key layout changed")
  */
 struct dt_filter {
 	__u64 reasons[DT_REASON_WORDS];
-	__u32 flags; /* enum dt_filter_flag */
-	__u32 emit;  /* 0: count only (summary mode), 1: stream events */
-	__u16 port;  /* either end, host order */
+	__u32 flags;	  /* enum dt_filter_flag */
+	__u32 emit;	  /* 0: count only (summary mode), 1: stream events */
+	__u32 rate_limit; /* events per second per key and CPU; 0: no limit */
+	__u16 port;	  /* either end, host order */
 	__u8 l4proto;
-	__u8 _pad[5];
+	__u8 _pad[1];
 };
 
 DT_STATIC_ASSERT(sizeof(struct dt_filter) == 80, "dt_filter layout changed");

@@ -150,6 +150,8 @@ export interface StartRecord {
   schema_version: number;
   kernel: string;
   program: 'tp_btf' | 'tracepoint';
+  /** --rate-limit in force: events per second per key and CPU (0: none). */
+  rate_limit: number;
   filter: Record<string, unknown>;
 }
 
@@ -200,15 +202,41 @@ export interface WarningRecord {
   message: string;
 }
 
+/**
+ * What the in-kernel rate limit held back for one key (a drop's netns, reason and location; a
+ * retransmit's netns), once per interval while it holds events back. The key's first events of each
+ * second were delivered; these were counted, not streamed.
+ */
+export interface SuppressedRecord {
+  type: 'suppressed';
+  time: string;
+  host: string;
+  event: 'drop' | 'retransmit';
+  netns: number;
+  reason: string | null; // drops; null for retransmits
+  location: string | null; // drops; null for retransmits
+  count: number; // held back since the previous suppressed record of this key
+  total: number; // held back for this key since the start
+  rate_limit: number; // events per second per key (and CPU) that were let through
+}
+
+/** The rate limit's and the counters' key of a drop, as a string: the same for its events and its suppressed records. */
+export function countKey(netns: number, reason: string | null, location: string | null): string {
+  return `${netns}\t${reason}\t${location}`;
+}
+
 export interface StopRecord {
   type: 'stop';
   time: string;
   /** The host that traced it (its hostname, or DROPTRACE_HOST). */
   host: string;
+  /** Events delivered: events + suppressed + lost is every drop and retransmit matched. */
   events: number;
   drops: number;
   retransmits: number;
   lost: number;
+  /** Held back by the rate limit (reported in suppressed records). */
+  suppressed: number;
   by_reason: Record<string, number>;
   /** Events shown, by container name (`host` for none): the stream's own count, not the kernel's. */
   by_container?: Record<string, number>;
@@ -313,6 +341,7 @@ export type DroptraceRecord =
   | WarningRecord
   | NetnsGoneRecord
   | ContainerStateRecord
+  | SuppressedRecord
   | StopRecord
   | CountsRecord
   | Finding

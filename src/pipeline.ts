@@ -13,7 +13,16 @@ import { PodFollower } from './containers/pod-follow.js';
 import { parseK8sNamespace, parsePodSpec } from './containers/pod-names.js';
 import { Enricher } from './enrich.js';
 import { DroptraceError } from './errors.js';
-import type { ContainerStateRecord, LostRecord, NetnsGoneRecord, StartRecord, StopRecord, TraceEvent, WarningRecord } from './events.js';
+import type {
+  ContainerStateRecord,
+  LostRecord,
+  NetnsGoneRecord,
+  StartRecord,
+  StopRecord,
+  SuppressedRecord,
+  TraceEvent,
+  WarningRecord,
+} from './events.js';
 import type { TraceFilter } from './filter.js';
 import { hostName } from './host.js';
 import { InOrder } from './in-order.js';
@@ -38,6 +47,8 @@ export interface PipelineSink {
   netnsGone?(record: NetnsGoneRecord): void;
   /** A followed container stopped, is running, or restarted. */
   containerState?(record: ContainerStateRecord): void;
+  /** What the rate limit held back, per key, once per interval while it holds events back. */
+  suppressed?(record: SuppressedRecord): void;
 }
 
 function unionOf(a: ContainerEntities, b: ContainerEntities): ContainerEntities {
@@ -177,6 +188,7 @@ export class Pipeline {
         this.inOrder.push(this.enricher.settle(), events.length, () => sink.events(events));
       },
       lost: (record) => this.inOrder.push(null, 1, () => sink.lost(record)),
+      suppressed: (record) => this.inOrder.push(null, 1, () => sink.suppressed?.(record)),
     });
   }
 

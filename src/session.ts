@@ -5,7 +5,7 @@
 import { release } from 'node:os';
 import { createDecoder, type Decoder, retransmitKinds } from './decode/decoder.js';
 import { WallClock } from './decode/format.js';
-import type { LostRecord, RetransmitKind, StartRecord, StopRecord, TraceEvent } from './events.js';
+import type { LostRecord, RetransmitKind, StartRecord, StopRecord, SuppressedRecord, TraceEvent } from './events.js';
 import { SCHEMA_VERSION } from './events.js';
 import { nativeFilter, type TraceFilter } from './filter.js';
 import { hostName } from './host.js';
@@ -24,12 +24,19 @@ export interface SessionOptions {
   attach?: 'auto' | 'tp_btf' | 'tracepoint';
   /** Longest an event waits in the ring buffer before it is read (ms). */
   pollMs?: number;
+  /**
+   * Events per second per key (a drop's netns, reason and location; a retransmit's netns) and CPU
+   * that the kernel streams; the rest are counted and reported as suppressed records. 0: no limit.
+   */
+  rateLimit?: number;
 }
 
 export interface SessionSink {
   /** Runs once per batch, on the main thread. */
   events(events: TraceEvent[]): void;
   lost(record: LostRecord): void;
+  /** What the rate limit held back, per key, once per interval while it holds events back. */
+  suppressed?(record: SuppressedRecord): void;
 }
 
 export interface SessionStats {
@@ -38,6 +45,7 @@ export interface SessionStats {
   sent: number;
   lost: number;
   delivered: number;
+  suppressed: number;
   counterFull: number;
   /** Retransmits that passed the filters. */
   retransmits: number;
@@ -71,6 +79,8 @@ export class Session {
   private sink: SessionSink | undefined;
   private timer: NodeJS.Timeout | undefined;
   private lostReported = { kernel: 0, user: 0 };
+  /** suppressed totals already reported, by rate-limit key */
+  private readonly suppressedReported = new Map<string, number>();
   private delivered = 0;
   private stopped = false;
   private stopRecord: StopRecord | undefined;
@@ -130,6 +140,11 @@ export class Session {
     }
   }
 
+  /** Events per second per key and CPU the kernel streams (0: all). */
+  get rateLimit(): number {
+    return this.options.rateLimit ?? 0;
+  }
+
   get attachMode(): 'tp_btf' | 'tracepoint' {
     return this.tracer.attachMode;
   }
@@ -143,7 +158,10 @@ export class Session {
   applyFilter(filter: TraceFilter): void {
     this.filter = filter;
     try {
-      this.tracer.setFilter(nativeFilter(filter, this.options.emit !== false, this.reasons, this.addon.layout));
+      this.tracer.setFilter({
+        ...nativeFilter(filter, this.options.emit !== false, this.reasons, this.addon.layout),
+        rateLimit: this.rateLimit,
+      });
     } catch (e) {
       throw fromNative(e);
     }
@@ -158,6 +176,7 @@ export class Session {
       schema_version: SCHEMA_VERSION,
       kernel: release(),
       program: this.tracer.attachMode,
+      rate_limit: this.rateLimit,
       filter: {
         ...this.filter,
         cgroups: this.filter.cgroups?.map(String),
@@ -187,7 +206,10 @@ export class Session {
       throw fromNative(e);
     }
     setImmediate(() => this.kallsyms.warm());
-    this.timer = setInterval(() => this.checkLost(), STATS_INTERVAL_MS);
+    this.timer = setInterval(() => {
+      this.checkLost();
+      this.checkSuppressed();
+    }, STATS_INTERVAL_MS);
     this.timer.unref();
   }
 
@@ -206,6 +228,7 @@ export class Session {
       sent: s[c.DT_STAT_SENT],
       lost: s[c.DT_STAT_LOST] + this.tracer.userLost(),
       delivered: this.delivered,
+      suppressed: s[c.DT_STAT_SUPPRESSED],
       counterFull: s[c.DT_STAT_COUNTER_FULL],
       retransmits: s[c.DT_STAT_RETRANSMITS],
       connects: s[c.DT_STAT_CONNECTS] ?? 0,
@@ -250,6 +273,7 @@ export class Session {
       else unread += Math.floor(batch.length / this.addon.layout.eventSize);
     }
     this.checkLost();
+    this.checkSuppressed();
     const counts = this.counts();
     const stats = this.stats();
     this.finalStats = stats;
@@ -267,6 +291,7 @@ export class Session {
       drops: stats.matched - stats.retransmits - stats.connects,
       retransmits: stats.retransmits,
       lost: stats.lost + unread,
+      suppressed: stats.suppressed,
       by_reason: byReason,
     };
     return this.stopRecord;
@@ -279,6 +304,32 @@ export class Session {
     this.delivered += events.length;
     this.checkLost();
     this.sink.events(events);
+  }
+
+  /** One suppressed record per rate-limit key whose count grew since the last look. */
+  private checkSuppressed(): void {
+    if (this.stopped || !this.sink?.suppressed || !this.rateLimit) return;
+    const drop = this.addon.layout.constants.DT_EVENT_DROP;
+    const time = this.clock.now();
+    for (const [type, netns, reason, location, total] of this.tracer.suppressed()) {
+      const key = `${type}/${netns}/${reason}/${location}`;
+      const count = total - (this.suppressedReported.get(key) ?? 0);
+      if (count <= 0) continue;
+      this.suppressedReported.set(key, total);
+      const isDrop = type === drop;
+      this.sink.suppressed({
+        type: 'suppressed',
+        time,
+        host: hostName(),
+        event: isDrop ? 'drop' : 'retransmit',
+        netns,
+        reason: isDrop ? this.reasons.name(reason) : null,
+        location: isDrop ? this.kallsyms.lookup(location) : null,
+        count,
+        total,
+        rate_limit: this.rateLimit,
+      });
+    }
   }
 
   private checkLost(): void {

@@ -4,7 +4,16 @@
  * the same stream. A consumer that falls behind pauses the ring pump, so memory stays bounded and
  * the kernel counts (and the stream reports) what was lost.
  */
-import type { ContainerStateRecord, LostRecord, NetnsGoneRecord, StartRecord, StopRecord, TraceEvent, WarningRecord } from './events.js';
+import type {
+  ContainerStateRecord,
+  LostRecord,
+  NetnsGoneRecord,
+  StartRecord,
+  StopRecord,
+  SuppressedRecord,
+  TraceEvent,
+  WarningRecord,
+} from './events.js';
 import type { TraceFilter } from './filter.js';
 import { Pipeline, type PipelineOptions } from './pipeline.js';
 import type { DropCount, SessionStats } from './session.js';
@@ -14,7 +23,7 @@ export interface TraceOptions extends PipelineOptions {
   highWaterMark?: number;
 }
 
-export type TraceRecord = TraceEvent | LostRecord | WarningRecord | NetnsGoneRecord | ContainerStateRecord;
+export type TraceRecord = TraceEvent | LostRecord | SuppressedRecord | WarningRecord | NetnsGoneRecord | ContainerStateRecord;
 
 export class Trace implements AsyncIterable<TraceRecord> {
   readonly start: StartRecord;
@@ -47,6 +56,10 @@ export class Trace implements AsyncIterable<TraceRecord> {
         this.notify();
       },
       containerState: (record) => {
+        this.queue.push(record);
+        this.notify();
+      },
+      suppressed: (record) => {
         this.queue.push(record);
         this.notify();
       },

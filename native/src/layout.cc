@@ -103,12 +103,16 @@ Napi::Object EventLayout(Napi::Env env) {
   constants.Set("DT_STAT_RETRANSMITS", static_cast<double>(DT_STAT_RETRANSMITS));
   constants.Set("DT_STAT_SYN_UNJUDGED", static_cast<double>(DT_STAT_SYN_UNJUDGED));
   constants.Set("DT_STAT_CONNECTS", static_cast<double>(DT_STAT_CONNECTS));
+  constants.Set("DT_STAT_SUPPRESSED", static_cast<double>(DT_STAT_SUPPRESSED));
   constants.Set("DT_REASON_WORDS", static_cast<double>(DT_REASON_WORDS));
   layout.Set("constants", constants);
   layout.Set("eventSize", static_cast<double>(sizeof(struct dt_event)));
   layout.Set("event", event);
   layout.Set("filterSize", static_cast<double>(sizeof(struct dt_filter)));
   layout.Set("countKeySize", static_cast<double>(sizeof(struct dt_count_key)));
+  layout.Set("limitKeySize", static_cast<double>(sizeof(struct dt_limit_key)));
+  layout.Set("limitSize", static_cast<double>(sizeof(struct dt_limit)));
+  layout.Set("limitSlotSize", static_cast<double>(sizeof(struct dt_limit_slot)));
   return layout;
 }
 

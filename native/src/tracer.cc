@@ -132,6 +132,7 @@ Napi::Function Tracer::Init(Napi::Env env) {
                          InstanceMethod<&Tracer::UserLost>("userLost"),
                          InstanceMethod<&Tracer::Counts>("counts"),
                          InstanceMethod<&Tracer::RetransmitCounts>("retransmitCounts"),
+                         InstanceMethod<&Tracer::Suppressed>("suppressed"),
                          InstanceAccessor<&Tracer::AttachMode>("attachMode"),
                      });
 }
@@ -302,6 +303,7 @@ Napi::Value Tracer::SetFilter(const Napi::CallbackInfo& info) {
   struct dt_filter filter = {};
   filter.flags = GetU32(spec, "flags", 0);
   filter.emit = GetU32(spec, "emit", 1);
+  filter.rate_limit = GetU32(spec, "rateLimit", 0);
   filter.l4proto = static_cast<__u8>(GetU32(spec, "l4proto", 0));
   filter.port = static_cast<__u16>(GetU32(spec, "port", 0));
   list = spec.Get("reasons").As<Napi::Array>();
@@ -385,6 +387,59 @@ Napi::Value Tracer::RetransmitCounts(const Napi::CallbackInfo& info) {
     }
     cur = next;
     prev = &cur;
+  }
+  return out;
+}
+
+Napi::Value Tracer::Suppressed(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (skel_ == nullptr) throw Napi::Error::New(env, "tracer is closed");
+  int ncpus = libbpf_num_possible_cpus();
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t n = 0;
+  auto row = [&](uint32_t type, uint32_t netns, uint32_t reason, __u64 location, __u64 suppressed) {
+    Napi::Array r = Napi::Array::New(env, 5);
+    r.Set(0u, static_cast<double>(type));
+    r.Set(1u, static_cast<double>(netns));
+    r.Set(2u, static_cast<double>(reason));
+    r.Set(3u, Napi::BigInt::New(env, static_cast<uint64_t>(location)));
+    r.Set(4u, static_cast<double>(suppressed));
+    out.Set(n++, r);
+  };
+  auto sum = [&](struct bpf_map* map, const void* key, size_t key_size) -> __u64 {
+    std::vector<__u64> values(ncpus);
+    __u64 total = 0;
+    if (bpf_map__lookup_elem(map, key, key_size, values.data(), values.size() * sizeof(__u64), 0) == 0) {
+      for (__u64 v : values) total += v;
+    }
+    return total;
+  };
+
+  // drops: counted minus admitted, per key. The count is read first: while the programs run the
+  // difference can only be low, never high, and after detach it is exact.
+  struct dt_count_key ckey = {}, cnext = {};
+  const void* prev = nullptr;
+  while (bpf_map__get_next_key(skel_->maps.drop_counts, prev, &cnext, sizeof(cnext)) == 0) {
+    __u64 counted = sum(skel_->maps.drop_counts, &cnext, sizeof(cnext));
+    __u64 admitted = sum(skel_->maps.drop_admitted, &cnext, sizeof(cnext));
+    if (counted > admitted) row(DT_EVENT_DROP, cnext.netns, cnext.reason, cnext.location, counted - admitted);
+    ckey = cnext;
+    prev = &ckey;
+  }
+
+  // retransmits: their windows count what they held back
+  std::vector<struct dt_limit> windows(ncpus);
+  struct dt_limit_key lkey = {}, lnext = {};
+  prev = nullptr;
+  while (bpf_map__get_next_key(skel_->maps.limits, prev, &lnext, sizeof(lnext)) == 0) {
+    if (bpf_map__lookup_elem(skel_->maps.limits, &lnext, sizeof(lnext), windows.data(),
+                             windows.size() * sizeof(struct dt_limit), 0) == 0) {
+      __u64 total = 0;
+      for (const struct dt_limit& w : windows) total += w.suppressed;
+      if (total != 0) row(lnext.type, lnext.netns, lnext.reason, lnext.location, total);
+    }
+    lkey = lnext;
+    prev = &lkey;
   }
   return out;
 }

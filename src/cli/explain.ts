@@ -7,16 +7,18 @@ import { jsonLine, ndjsonLines } from '../output/ndjson.js';
 import type { Selection } from '../selection.js';
 import { showProgress } from './explain-progress.js';
 import { openPipeline } from './open.js';
+import { DEFAULT_RATE_LIMIT } from './rate-limit.js';
 import { writeOut } from './stdout.js';
 import { untilStopped } from './until-stopped.js';
 
 export interface ExplainOptions extends Selection {
   duration: number;
   json?: boolean;
+  rateLimit?: number;
 }
 
 export async function explain(opts: ExplainOptions, io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream }): Promise<void> {
-  const pipeline = await openPipeline(opts, io.err);
+  const pipeline = await openPipeline(opts, io.err, { rateLimit: opts.rateLimit ?? DEFAULT_RATE_LIMIT.explain });
   const builder = new FindingsBuilder((netns) => pipeline.nameOf(netns));
   const { audit, unreadable } = await startAudit(pipeline, () => pipeline.session.clock.now());
   for (const n of unreadable) io.err.write(`droptrace: warning: cannot read the counters of netns ${n}; it is not audited\n`);
@@ -29,6 +31,9 @@ export async function explain(opts: ExplainOptions, io: { out: NodeJS.WritableSt
       }
     },
     lost() {},
+    suppressed(record) {
+      builder.addSuppressed(record);
+    },
   });
   const start = pipeline.startRecord();
   if (opts.json) writeOut(io.out, jsonLine(start));

@@ -11,8 +11,9 @@ import { containersCommand } from './containers.js';
 import { EXIT_USAGE, exitCodeFor } from './exit-codes.js';
 import { type ExplainOptions, explain } from './explain.js';
 import { collect, DURATION_RANGE, INTERVAL_RANGE, nonNegativeInteger, port, positiveInteger, proto, seconds } from './options.js';
+import { DEFAULT_RATE_LIMIT, parseRateLimit, RATE_LIMIT_FLAGS, rateLimitHelp } from './rate-limit.js';
 import { reasonsCommand } from './reasons.js';
-import { type ServeOptions, serve } from './serve.js';
+import type { ServeOptions } from './serve.js';
 import { guardOutput, outputAbandoned, waitFlushed, writeOut } from './stdout.js';
 import { type StreamOptions, stream } from './stream.js';
 import { type TopOptions, top } from './top.js';
@@ -59,6 +60,7 @@ export function buildProgram(io: ProgramIO = { out: process.stdout, err: process
     .option('--wide', 'every field of every event, uncut (on a terminal, lines are fitted to its width)')
     .option('--duration <seconds>', `stop after this many seconds (at most ${DURATION_RANGE.max})`, seconds('--duration', DURATION_RANGE))
     .option('--count <n>', 'stop after this many events', positiveInteger('--count'))
+    .option(RATE_LIMIT_FLAGS, rateLimitHelp(`default ${DEFAULT_RATE_LIMIT.text}, with --json ${DEFAULT_RATE_LIMIT.json}`), parseRateLimit)
     .addOption(new Option('--attach <mode>', 'program kind').choices(['auto', 'tp_btf', 'tracepoint']).default('auto'))
     // a word that is not a verb reaches the stream's action: say so there, with the verbs
     .allowExcessArguments()
@@ -93,6 +95,7 @@ export function buildProgram(io: ProgramIO = { out: process.stdout, err: process
       10,
     )
     .option('--json', 'NDJSON: start, one finding per line, stop')
+    .option(RATE_LIMIT_FLAGS, rateLimitHelp(`default ${DEFAULT_RATE_LIMIT.explain}; findings count them all`), parseRateLimit)
     .action(async (opts: ExplainOptions) => {
       await explain(opts, io);
     });
@@ -103,6 +106,7 @@ export function buildProgram(io: ProgramIO = { out: process.stdout, err: process
     .option('--allow <REASON|layer|layer/component>', 'drops that may happen (repeatable)', collect, [])
     .option('--max <n>', 'unexpected drops tolerated', nonNegativeInteger('--max'), 0)
     .option('--json', 'one NDJSON `check` record on stdout at the end')
+    .option(RATE_LIMIT_FLAGS, rateLimitHelp(`default ${DEFAULT_RATE_LIMIT.check}; the verdict counts them all`), parseRateLimit)
     .action(async (command: string[], opts: CheckOptions) => {
       const status = await check(command, opts, io);
       if (status !== 0) throw new CheckFailed(status);
@@ -116,6 +120,8 @@ export function buildProgram(io: ProgramIO = { out: process.stdout, err: process
     .option('--duration <seconds>', `stop after this many seconds (at most ${DURATION_RANGE.max})`, seconds('--duration', DURATION_RANGE))
     .addOption(new Option('--attach <mode>', 'program kind').choices(['auto', 'tp_btf', 'tracepoint']).default('auto'))
     .action(async (opts: ServeOptions) => {
+      // loaded when asked for: prom-client costs every other verb ~50-150 ms of start-up otherwise
+      const { serve } = await import('./serve.js');
       await serve(opts, io);
     });
 

@@ -1,13 +1,15 @@
 /** `droptrace`: the live stream, text or NDJSON, until Ctrl-C, --duration or --count. */
 import { auditText, containerOfNetns, startAudit } from '../audit/index.js';
-import type { DroptraceRecord, LostRecord, StopRecord, TraceEvent } from '../events.js';
+import { countKey, type DroptraceRecord, type StopRecord } from '../events.js';
 import { escapeLines, jsonBytes } from '../output/escape.js';
 import { ndjsonLines } from '../output/ndjson.js';
 import { summaryText } from '../output/summary.js';
+import { suppressedLine } from '../output/suppressed.js';
 import { lostLine, textLine } from '../output/text.js';
 import type { Pipeline } from '../pipeline.js';
 import type { Selection } from '../selection.js';
 import { openPipeline } from './open.js';
+import { DEFAULT_RATE_LIMIT } from './rate-limit.js';
 import { finishStream, RecordWriter, STOP_DECODE_MS, STOP_EVIDENCE_MS } from './record-writer.js';
 import { onOutputClosed } from './stdout.js';
 import { untilStopped } from './until-stopped.js';
@@ -21,6 +23,7 @@ export interface StreamOptions extends Selection {
   count?: number;
   all?: boolean;
   attach?: 'auto' | 'tp_btf' | 'tracepoint';
+  rateLimit?: number;
 }
 
 export interface StreamIO {
@@ -38,18 +41,26 @@ export interface StreamTap {
 }
 
 export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRecord> {
-  const pipeline = await openPipeline(opts, io.err, { attach: opts.attach });
+  const json = Boolean(opts.json);
+  const rateLimit = opts.rateLimit ?? (json ? DEFAULT_RATE_LIMIT.json : DEFAULT_RATE_LIMIT.text);
+  const pipeline = await openPipeline(opts, io.err, { attach: opts.attach, rateLimit });
   // the namespaces' own counters, read before attaching: the audit record says what they counted that the stream did not
   const { audit, unreadable } = await startAudit(pipeline, () => pipeline.session.clock.now());
   for (const n of unreadable) io.err.write(`droptrace: warning: cannot read the counters of netns ${n}; it is not audited\n`);
   io.tap?.opened(pipeline);
-  const json = Boolean(opts.json);
   const byContainer: Record<string, number> = {};
+  // kinds of drop hidden as benign: what the rate limit held back of them stays hidden too
+  const benignKeys = new Set<string>();
   let shown = 0;
 
   const width = () => (io.fit ? (io.out as NodeJS.WriteStream).columns || 80 : undefined);
-  const line = (r: DroptraceRecord) =>
-    `${r.type === 'lost' ? lostLine(r as LostRecord, width()) : textLine(r as TraceEvent, { color: io.color, width: width() })}\n`;
+  const line = (r: DroptraceRecord) => {
+    if (r.type === 'lost') return `${lostLine(r, width())}\n`;
+    if (r.type === 'suppressed') return `${suppressedLine(r)}\n`;
+    return r.type === 'drop' || r.type === 'retransmit' || r.type === 'connect_error'
+      ? `${textLine(r, { color: io.color, width: width() })}\n`
+      : '';
+  };
   const format = (records: DroptraceRecord[]) => (json ? jsonBytes(ndjsonLines(records)) : records.map(line).join(''));
   // a slow or stopped reader: events are dropped and counted here, loss records go out at once
   const writer = new RecordWriter(io.out, {
@@ -71,6 +82,9 @@ export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRec
   pipeline.start({
     events(events) {
       for (const e of events) audit.note(e);
+      if (!opts.all) {
+        for (const e of events) if (e.type === 'drop' && e.benign) benignKeys.add(countKey(e.netns, e.reason, e.location));
+      }
       let visible = opts.all ? events : events.filter((e) => e.type !== 'drop' || !e.benign);
       if (opts.count !== undefined && shown + visible.length >= opts.count) {
         visible = visible.slice(0, opts.count - shown);
@@ -95,6 +109,11 @@ export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRec
     },
     containerState(record) {
       if (json) writer.control(format([record]));
+    },
+    suppressed(record) {
+      if (record.event === 'drop' && benignKeys.has(countKey(record.netns, record.reason, record.location))) return;
+      // accounting, like lost records: never queued behind events nor dropped with them
+      writer.control(format([record]));
     },
   });
   // written once attached (batches reach JS only after this tick): `start` means streaming

@@ -14,8 +14,19 @@ export const L4_NUMBER: Readonly<Record<string, number>> = Object.fromEntries(
   Object.entries(L4_NAMES).map(([n, name]) => [name, Number(n)]),
 );
 
+/** A storm comes from a handful of addresses: their text is made once (bounded, started over when full). */
+const IPV4_CACHE_MAX = 4096;
+const ipv4Text = new Map<number, string>();
+
 export function formatIPv4(buf: Buffer, off: number): string {
-  return `${buf[off]}.${buf[off + 1]}.${buf[off + 2]}.${buf[off + 3]}`;
+  const key = buf.readUInt32LE(off);
+  let text = ipv4Text.get(key);
+  if (text === undefined) {
+    text = `${buf[off]}.${buf[off + 1]}.${buf[off + 2]}.${buf[off + 3]}`;
+    if (ipv4Text.size >= IPV4_CACHE_MAX) ipv4Text.clear();
+    ipv4Text.set(key, text);
+  }
+  return text;
 }
 
 /** RFC 5952 text: lowercase, the longest run of two or more zero groups as "::". */

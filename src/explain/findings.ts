@@ -6,7 +6,7 @@
  * feeds events and reads findings.
  */
 import { locationFunction } from '../classify/classify.js';
-import type { DropRecord, Finding, TraceEvent } from '../events.js';
+import { countKey, type DropRecord, type Finding, type SuppressedRecord, type TraceEvent } from '../events.js';
 import { hostName } from '../host.js';
 import { escapeTerminal as esc } from '../output/escape.js';
 import { followOnOf, localPort, orphanSegment } from './follow-on.js';
@@ -41,6 +41,10 @@ export class FindingsBuilder {
   private readonly findings = new Map<string, Entry>();
   private readonly retransmits = new Map<string, RetransmitSummary>();
   private readonly connects = new Map<string, ConnectSummary>();
+  /** the finding each (netns, reason, location) went into, for what the rate limit held back of it */
+  private readonly byCountKey = new Map<string, Entry>();
+  private readonly unseen = new Map<string, SuppressedRecord & { where: string }>();
+  private readonly whereOf = new Map<number, string>();
 
   constructor(private readonly nameOf: (netns: number) => string | undefined = () => undefined) {}
 
@@ -50,6 +54,7 @@ export class FindingsBuilder {
 
   add(e: TraceEvent): void {
     const where = this.where(e);
+    this.whereOf.set(e.netns, where);
     if (e.type === 'retransmit') {
       const r = this.retransmits.get(where) ?? { where, kinds: {}, count: 0 };
       r.kinds[e.kind] = (r.kinds[e.kind] ?? 0) + 1;
@@ -97,6 +102,7 @@ export class FindingsBuilder {
       };
       this.findings.set(key, f);
     }
+    this.byCountKey.set(countKey(e.netns, e.reason, e.location), f);
     f.count++;
     f.last_seen = e.time;
     if (!f.locations.includes(e.location) && f.locations.length < 8) f.locations.push(e.location);
@@ -110,10 +116,66 @@ export class FindingsBuilder {
   }
 
   /**
+   * Folds in what the rate limit held back: into the finding of the same (netns, reason,
+   * location), whose first events were delivered. Returns false when none of its events arrived.
+   */
+  addSuppressed(r: SuppressedRecord): boolean {
+    const where = this.whereOf.get(r.netns) ?? this.nameOf(r.netns) ?? `netns:${r.netns}`;
+    if (r.event === 'retransmit') {
+      const s = this.retransmits.get(where) ?? { where, kinds: {}, count: 0 };
+      s.kinds['rate-limited'] = (s.kinds['rate-limited'] ?? 0) + r.count;
+      s.count += r.count;
+      this.retransmits.set(where, s);
+      return true;
+    }
+    const key = countKey(r.netns, r.reason, r.location);
+    const f = this.byCountKey.get(key);
+    if (f) {
+      f.count += r.count;
+      return true;
+    }
+    const u = this.unseen.get(key);
+    if (u) u.count += r.count;
+    else this.unseen.set(key, { ...r, where });
+    return false;
+  }
+
+  /**
    * Causes by count, most first; then follow-on drops (each under the cause it follows where one is
    * found in the same place and port); benign ones last.
    */
   result(): { findings: Finding[]; retransmits: RetransmitSummary[]; connects: ConnectSummary[] } {
+    for (const [key, u] of this.unseen) {
+      // every event of the key was lost: a finding with what the counters know
+      const f = this.byCountKey.get(key);
+      if (f) f.count += u.count;
+      else
+        this.findings.set(`${key}\tunseen`, {
+          type: 'finding',
+          host: hostName(),
+          rank: 0,
+          where: u.where,
+          container: null,
+          netns: u.netns,
+          layer: null,
+          component: null,
+          reason: u.reason ?? 'UNKNOWN',
+          count: u.count,
+          benign: false,
+          follow_on: null,
+          follows: null,
+          hint: null,
+          evidence: {},
+          locations: u.location ? [u.location] : [],
+          example: { proto: null, saddr: null, sport: null, daddr: null, dport: null },
+          first_seen: u.time,
+          last_seen: u.time,
+          richness: -1,
+          lport: null,
+          orphan: false,
+        });
+    }
+    this.unseen.clear();
     const all = [...this.findings.values()];
     const sameSpot = (c: Entry, f: Entry) => c.where === f.where && c.lport !== null && c.lport === f.lport;
     const primary = all.filter((f) => !f.benign && !f.follow_on && !f.orphan);

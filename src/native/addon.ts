@@ -15,12 +15,17 @@ export interface AddonLayout {
   event: FieldLayout;
   filterSize: number;
   countKeySize: number;
+  limitKeySize: number;
+  limitSize: number;
+  limitSlotSize: number;
   constants: Record<string, number>;
 }
 
 export interface NativeFilter {
   flags: number;
   emit: number;
+  /** events per second per key and CPU; 0: no limit */
+  rateLimit?: number;
   l4proto: number;
   port: number;
   reasons: number[];
@@ -45,6 +50,8 @@ export interface NativeTracer {
   counts(): [number, number, bigint, number][];
   /** [netns, kind (DT_RTX_*), count] from the in-kernel retransmit counters. */
   retransmitCounts(): [number, number, number][];
+  /** [type, netns, reason, location, suppressed] of the rate-limit keys that held events back */
+  suppressed(): [number, number, number, bigint, number][];
 }
 
 export interface Addon {

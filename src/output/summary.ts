@@ -6,7 +6,9 @@ import { escapeTerminal as esc } from './escape.js';
 export function summaryText(stop: StopRecord, stats: SessionStats): string {
   const rows = Object.entries(stop.by_reason).sort((a, b) => b[1] - a[1]);
   const width = Math.max(6, ...rows.map(([r]) => r.length));
-  const lines = [`droptrace: ${stop.drops} drops, ${stop.retransmits} retransmits; ${stats.delivered} events delivered, ${stop.lost} lost`];
+  const lines = [
+    `droptrace: ${stop.drops} drops, ${stop.retransmits} retransmits; ${stats.delivered} events delivered, ${stop.suppressed} suppressed by the rate limit, ${stop.lost} lost`,
+  ];
   for (const [reason, count] of rows) lines.push(`  ${reason.padEnd(width)} ${String(count).padStart(10)}`);
   const containers = Object.entries(stop.by_container ?? {}).sort((a, b) => b[1] - a[1]);
   if (containers.length) {

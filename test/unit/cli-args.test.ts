@@ -30,6 +30,8 @@ describe('CLI argument errors', () => {
     [['--duration', '-1'], /--duration takes seconds/],
     [['--count', '1.5'], /--count takes a whole number/],
     [['--proto', 'gre'], /use tcp, udp, icmp, icmpv6/],
+    [['--rate-limit', '-1'], /--rate-limit/],
+    [['explain', '--rate-limit', 'many'], /--rate-limit/],
     [['--attach', 'kprobe'], /Allowed choices are auto, tp_btf, tracepoint/],
     [['--no-such-option'], /unknown option '--no-such-option'/],
     [['top', '--interval', '0'], /--interval takes seconds/],

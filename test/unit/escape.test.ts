@@ -127,10 +127,11 @@ describe('output edges', () => {
         drops: 1,
         retransmits: 0,
         lost: 0,
+        suppressed: 0,
         by_reason: {},
         by_container: { 'e\x1b[2J': 1 },
       },
-      { seen: 1, matched: 1, sent: 1, lost: 0, delivered: 1, counterFull: 0, retransmits: 0, connects: 0, synUnjudged: 0 },
+      { seen: 1, matched: 1, sent: 1, lost: 0, delivered: 1, counterFull: 0, retransmits: 0, connects: 0, synUnjudged: 0, suppressed: 0 },
     );
     // biome-ignore lint/suspicious/noControlCharactersInRegex: finding ESC is the test
     expect(text).not.toMatch(/\x1b/);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { DropRecord, RetransmitRecord } from '../../src/events.js';
+import type { DropRecord, RetransmitRecord, SuppressedRecord } from '../../src/events.js';
 import { FindingsBuilder, findingsText } from '../../src/explain/findings.js';
 
 function drop(over: Partial<DropRecord>): DropRecord {
@@ -168,6 +168,47 @@ describe('connect() failures', () => {
         '',
       ].join('\n'),
     );
+  });
+});
+
+function suppressed(over: Partial<SuppressedRecord>): SuppressedRecord {
+  return {
+    type: 'suppressed',
+    time: '2026-01-01T00:00:02.000000000Z',
+    host: 'node-1',
+    event: 'drop',
+    netns: 100,
+    reason: 'NETFILTER_DROP',
+    location: 'nft_do_chain+0x46f',
+    count: 40,
+    total: 40,
+    rate_limit: 10,
+    ...over,
+  };
+}
+
+describe('FindingsBuilder and the rate limit', () => {
+  it('adds what was held back to the finding of the same netns, reason and location', () => {
+    const b = new FindingsBuilder();
+    b.add(drop({}));
+    b.add(drop({ location: 'nf_hook_slow+0x1f', component: 'conntrack' }));
+    expect(b.addSuppressed(suppressed({}))).toBe(true);
+    expect(b.addSuppressed(suppressed({ netns: 200 }))).toBe(false);
+    b.addSuppressed(suppressed({ event: 'retransmit', reason: null, location: null, count: 7 }));
+    const { findings, retransmits } = b.result();
+    expect(findings.map((f) => [f.where, f.component, f.count])).toEqual([
+      ['netns:100', 'nftables', 41],
+      ['netns:200', null, 40],
+      ['netns:100', 'conntrack', 1],
+    ]);
+    expect(retransmits).toEqual([{ where: 'netns:100', kinds: { 'rate-limited': 7 }, count: 7 }]);
+  });
+
+  it('a key whose events arrive after its suppressed record still folds into one finding', () => {
+    const b = new FindingsBuilder();
+    b.addSuppressed(suppressed({ count: 5 }));
+    b.add(drop({}));
+    expect(b.result().findings.map((f) => [f.component, f.count])).toEqual([['nftables', 6]]);
   });
 });
 

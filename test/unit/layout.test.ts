@@ -35,5 +35,8 @@ describe('struct dt_event layout', () => {
   it('keeps the filter and counter key sizes of the header', () => {
     expect(addon.layout.filterSize).toBe(bpfStructLayout('dt_filter').size);
     expect(addon.layout.countKeySize).toBe(bpfStructLayout('dt_count_key').size);
+    expect(addon.layout.limitKeySize).toBe(bpfStructLayout('dt_limit_key').size);
+    expect(addon.layout.limitSize).toBe(bpfStructLayout('dt_limit').size);
+    expect(addon.layout.limitSlotSize).toBe(bpfStructLayout('dt_limit_slot').size);
   });
 });

@@ -131,7 +131,9 @@ export class Lab {
     const o3 = r[1];
     const h6 = r.readUInt16BE(2).toString(16);
     const net4 = `10.${o2}.${o3}.0/24`;
-    const net6 = `fd00:${id.slice(0, 4)}:${h6}::/64`;
+    // RFC 5952 text (no leading zeros in a group), as droptrace prints addresses
+    const g6 = Number.parseInt(id.slice(0, 4), 16).toString(16);
+    const net6 = `fd00:${g6}:${h6}::/64`;
     const short = prefix.replace(/-/g, '').slice(0, 4) + id; // 10 chars + 'a'/'b' = at most 11
     const names = { a: `${prefix}-${id}-a`, b: `${prefix}-${id}-b` };
     const ifn = { a: `${short}a`, b: `${short}b` };
@@ -153,7 +155,7 @@ export class Lab {
       for (const side of ['a', 'b'] as const) {
         const ns = names[side];
         const ipv4 = `10.${o2}.${o3}.${host[side]}`;
-        const ipv6 = `fd00:${id.slice(0, 4)}:${h6}::${host[side]}`;
+        const ipv6 = `fd00:${g6}:${h6}::${host[side]}`;
         // one `ip -batch` per namespace: each ip command is a fork and a netlink socket close
         const batch = [
           'link set lo up',
