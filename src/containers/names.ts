@@ -36,10 +36,21 @@ export function findContainer(all: readonly ContainerInfo[], spec: string): Cont
   );
 }
 
+function sharedPrefix(a: string, b: string): number {
+  let n = 0;
+  while (n < a.length && n < b.length && a[n] === b[n]) n++;
+  return n;
+}
+
 /** The error for a spec that names nothing: what is running, and which sources failed. */
 export function unknownContainer(spec: string, all: readonly ContainerInfo[], sourceErrors: readonly DroptraceError[]): DroptraceError {
-  const running = all.filter((c) => c.running && c.runtime !== 'netns');
-  const named = all.filter((c) => c.runtime === 'netns').map((c) => c.name);
+  // the names closest to what was typed first: a long list is cut, and a near-miss should show
+  const closest = (a: string, b: string) => sharedPrefix(b, spec) - sharedPrefix(a, spec) || a.localeCompare(b);
+  const running = all.filter((c) => c.running && c.runtime !== 'netns').sort((a, b) => closest(a.name, b.name));
+  const named = all
+    .filter((c) => c.runtime === 'netns')
+    .map((c) => c.name)
+    .sort(closest);
   const failing = sourceErrors.map((e) => e.message);
   return new DroptraceError(
     CONTAINER_UNKNOWN,

@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CountsRecord } from '../../src/events.js';
 import { BIN, DroptraceRun } from '../helpers/droptrace-cli.js';
 import { SKIP_KERNEL } from '../helpers/kernel-env.js';
-import { PtyRun } from '../helpers/pty.js';
+import { PtyRun, withoutCi } from '../helpers/pty.js';
 import { sample } from '../helpers/samples.js';
 import { PYTHON } from './lab/netns.js';
 
@@ -202,7 +202,7 @@ describe.skipIf(SKIP_KERNEL)('at a terminal', () => {
   });
 
   it('NO_COLOR: no escape sequences in the stream', async () => {
-    pty = new PtyRun(['--netns', WEB, '--duration', '3'], { cols: 80, rows: 24 }, { ...process.env, NO_COLOR: '1' });
+    pty = new PtyRun(['--netns', WEB, '--duration', '3'], { cols: 80, rows: 24 }, { ...withoutCi(process.env), NO_COLOR: '1' });
     await pty.waitFor(/tracing drops/);
     send(RULE_PORT, 1);
     await pty.waitFor(/NETFILTER_DROP/);

@@ -8,12 +8,18 @@ import { BIN } from './droptrace-cli.js';
 
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
+export function withoutCi(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { CI: _ci, ...rest } = env;
+  return rest;
+}
+
 export class PtyRun {
   output = '';
   readonly exited: Promise<number>;
   private readonly child: ChildProcess;
 
-  constructor(args: string[], size: { cols: number; rows: number }, env: NodeJS.ProcessEnv = process.env) {
+  /** `env` defaults to ours without CI: Node takes CI=true for a terminal without colours, a person's terminal has them. */
+  constructor(args: string[], size: { cols: number; rows: number }, env: NodeJS.ProcessEnv = withoutCi(process.env)) {
     const command = `stty cols ${size.cols} rows ${size.rows}; exec ${[process.execPath, BIN, ...args].map(quote).join(' ')}`;
     // stdin stays open: `script` ends the session when its input ends
     this.child = spawn('script', ['-qfec', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env });
