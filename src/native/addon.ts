@@ -64,25 +64,54 @@ export interface Addon {
 }
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-// cmake-js builds native/build/Release; node-gyp (binding.gyp, same sources) builds build/Release
-const candidates = [
-  process.env.DROPTRACE_ADDON,
-  join(root, 'native', 'build', 'Release', 'droptrace.node'),
-  join(root, 'build', 'Release', 'droptrace.node'),
-].filter((p): p is string => Boolean(p));
+/** The addon the npm package ships (scripts/build-prebuild.sh): libbpf, libelf and zlib linked in. */
+const prebuilt = join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'droptrace.napi.node');
+// A checkout's own builds: cmake-js builds native/build/Release; node-gyp (binding.gyp, same
+// sources) builds build/Release.
+const localBuilds = [join(root, 'native', 'build', 'Release', 'droptrace.node'), join(root, 'build', 'Release', 'droptrace.node')];
+
+/** DROPTRACE_ADDON names one file; otherwise the prebuilt comes first, a local build second. */
+export function addonCandidates(env: NodeJS.ProcessEnv = process.env): string[] {
+  return env.DROPTRACE_ADDON ? [env.DROPTRACE_ADDON] : [prebuilt, ...localBuilds];
+}
+
+/** An installed package has no native sources beside it; a checkout does. */
+function isCheckout(): boolean {
+  return existsSync(join(root, 'native', 'CMakeLists.txt'));
+}
+
+function missingHint(): string {
+  if (isCheckout()) return 'run `npm run build` in this checkout (`bash scripts/setup.sh` installs what it needs)';
+  return (
+    `this package ships a prebuilt addon for linux-x64 only, and this is ${process.platform}-${process.arch}: ` +
+    'build droptrace from its source repository (`bash scripts/setup.sh && npm run build`) and set ' +
+    'DROPTRACE_ADDON to the native/build/Release/droptrace.node it makes, or reinstall a complete package tarball'
+  );
+}
 
 let addon: Addon | undefined;
 
 export function loadAddon(): Addon {
   if (addon) return addon;
+  const candidates = addonCandidates();
   const path = candidates.find((p) => existsSync(p));
   if (!path) {
     throw new DroptraceError(
       'ERR_DROPTRACE_ADDON_MISSING',
-      `the native addon is not built (looked in ${candidates.join(', ')})`,
-      'run `npm run build` in the droptrace checkout',
+      `the native addon is not there (looked in ${candidates.join(', ')})`,
+      missingHint(),
     );
   }
-  addon = createRequire(import.meta.url)(path) as Addon;
+  try {
+    addon = createRequire(import.meta.url)(path) as Addon;
+  } catch (e) {
+    // dlopen's own words name what is missing: a library, or a GLIBC_/GLIBCXX_ version
+    throw new DroptraceError(
+      'ERR_DROPTRACE_ADDON_LOAD',
+      `the native addon ${path} cannot be loaded: ${(e as Error).message}`,
+      'the prebuilt addon needs glibc 2.33 or newer (and the libstdc++ node is linked with); on an older system, build droptrace from source',
+      { cause: e },
+    );
+  }
   return addon;
 }
