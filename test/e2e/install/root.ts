@@ -42,7 +42,9 @@ export function packFromClone(workDir: string): { tarball: string; files: string
   const env = { ...process.env, DROPTRACE_DEPS_DIR: process.env.DROPTRACE_DEPS_DIR ?? join(REPO, 'native', 'deps') };
   const out = join(workDir, 'pack');
   mkdirSync(out);
-  const json = JSON.parse(sh('npm', ['pack', '--json', '--pack-destination', out], { cwd: src, env })) as {
+  // the prepack scripts' own output comes first on stdout; npm's JSON report is the last thing
+  const stdout = sh('npm', ['pack', '--json', '--pack-destination', out], { cwd: src, env });
+  const json = JSON.parse(stdout.slice(stdout.lastIndexOf('\n[\n') + 1)) as {
     filename: string;
     size: number;
     files: { path: string }[];
