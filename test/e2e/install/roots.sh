@@ -55,6 +55,13 @@ add_node() {
   cp -a "$npm" "$root/usr/local/lib/node_modules/npm"
   ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$root/usr/local/bin/npm"
   ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$root/usr/local/bin/npx"
+  # npm's own global configuration as this machine has it (e.g. the CA bundle its registry needs)
+  local npmrc=$(dirname "$node")/../etc/npmrc cafile
+  if [ -f "$npmrc" ]; then
+    install -D -m644 "$npmrc" "$root/usr/local/etc/npmrc"
+    cafile=$(sed -n 's/^cafile *= *//p' "$npmrc")
+    [ -z "$cafile" ] || install -D -m644 "$cafile" "$root$cafile"
+  fi
   chroot "$root" /usr/local/bin/node -e 0 || { echo "roots.sh: node does not run in the minimal root" >&2; exit 1; }
 }
 
