@@ -11,10 +11,11 @@ ARG BUILD_BASE=node:20-bookworm
 ARG RUNTIME_BASE=node:20-bookworm-slim
 
 FROM ${BUILD_BASE} AS build
-# clang and bpftool for the CO-RE object and its skeleton; g++, cmake and make for the addon;
+# clang, bpftool and libbpf-dev (bpf_helpers.h) for the CO-RE object and its skeleton; g++, cmake
+# and make for the addon;
 # patch, bzip2 and xz for the static libbpf/libelf/zlib built from Debian's source packages
 RUN set -eu; missing=; \
-    for p in clang-16 bpftool cmake make g++ pkg-config patch bzip2 xz-utils ca-certificates; do \
+    for p in clang-16 bpftool libbpf-dev cmake make g++ pkg-config patch bzip2 xz-utils ca-certificates; do \
       dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; \
     done; \
     if [ -n "$missing" ]; then \

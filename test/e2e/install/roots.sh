@@ -11,7 +11,7 @@ dest=${2:?usage: roots.sh node|toolchain <dir>}
 cache=${DROPTRACE_TEST_CACHE:-/var/cache/droptrace-test}
 suite=bookworm
 # what the Dockerfile's build stage installs when missing; here they are put in the stand-in base
-toolchain=(clang-16 bpftool cmake make g++ pkg-config patch bzip2 xz-utils ca-certificates)
+toolchain=(clang-16 bpftool libbpf-dev cmake make g++ pkg-config patch bzip2 xz-utils ca-certificates)
 mkdir -p "$cache"
 
 mirror() {
