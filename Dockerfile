@@ -12,8 +12,8 @@ ARG RUNTIME_BASE=node:20-bookworm-slim
 
 FROM ${BUILD_BASE} AS build
 # clang, bpftool and libbpf-dev (bpf_helpers.h) for the CO-RE object and its skeleton; g++, cmake
-# and make for the addon;
-# patch, bzip2 and xz for the static libbpf/libelf/zlib built from Debian's source packages
+# and make for the addon; patch, bzip2 and xz for the static libbpf, libelf and zlib that
+# scripts/build-static-deps.sh builds from Debian's source packages
 RUN set -eu; missing=; \
     for p in clang-16 bpftool libbpf-dev cmake make g++ pkg-config patch bzip2 xz-utils ca-certificates; do \
       dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; \
@@ -26,7 +26,7 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm install --no-audit --no-fund
 COPY . .
-RUN npm pack --pack-destination /out && mv /out/droptrace-*.tgz /out/droptrace.tgz
+RUN mkdir /out && npm pack --pack-destination /out && mv /out/droptrace-*.tgz /out/droptrace.tgz
 
 FROM ${RUNTIME_BASE}
 # what droptrace runs for its evidence: ip (veth peers), iptables-save and nft (the rule that
