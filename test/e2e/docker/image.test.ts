@@ -23,12 +23,18 @@ const TRACER = 'dtpk-tracer';
 const CLOSED_PORT = 9;
 
 /**
- * The `docker run` options README.md gives for an incident: the host's pid namespace (its /proc,
- * so a container's netns can be read and entered), the host's network (the host side of veths),
- * BTF and tracefs read-only, the Docker socket read-only.
+ * The `docker run` options README.md gives for an incident: CAP_SYS_ADMIN (bpf() and
+ * perf_event_open() past Docker's default seccomp profile, setns into containers' namespaces) and
+ * CAP_NET_ADMIN (reading their iptables and nft rules); the host's pid namespace (its /proc, so a
+ * container's netns can be read and entered) and network (the host side of veths); BTF and tracefs
+ * read-only. (`--privileged` needs a daemon that holds every capability; this machine's root lacks
+ * CAP_SYS_RESOURCE, so here it is refused.)
  */
 export const RUN_OPTIONS = [
-  '--privileged',
+  '--cap-add',
+  'SYS_ADMIN',
+  '--cap-add',
+  'NET_ADMIN',
   '--pid=host',
   '--network=host',
   '-v',
