@@ -20,7 +20,7 @@ RUN set -eu; missing=; \
     done; \
     if [ -n "$missing" ]; then \
       apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing; \
-      rm -rf /var/lib/apt/lists/*; \
+      apt-get clean; rm -rf /var/lib/apt/lists/*; \
     fi
 WORKDIR /src
 COPY package.json package-lock.json ./
@@ -35,7 +35,7 @@ RUN set -eu; missing=; \
     for p in iproute2 iptables nftables; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done; \
     if [ -n "$missing" ]; then \
       apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing; \
-      rm -rf /var/lib/apt/lists/*; \
+      apt-get clean; rm -rf /var/lib/apt/lists/*; \
     fi
 COPY --from=build /out/droptrace.tgz /tmp/droptrace.tgz
 # every runtime dependency is bundled in the tarball: no registry is needed here

@@ -108,7 +108,8 @@ describe.skipIf(SKIP_KERNEL)('the container image', () => {
   test('the runtime image has droptrace and no compiler', () => {
     const size = Number(engine!.docker(['image', 'inspect', '--format', '{{.Size}}', TAG]).stdout.trim());
     const base = Number(engine!.docker(['image', 'inspect', '--format', '{{.Size}}', RUNTIME_BASE]).stdout.trim());
-    console.error(`image ${TAG}: ${(size / 1e6).toFixed(1)} MB (its base ${(base / 1e6).toFixed(1)} MB)`);
+    const layers = engine!.docker(['history', '--format', '{{.Size}}\t{{.CreatedBy}}', TAG]).stdout;
+    console.error(`image ${TAG}: ${(size / 1e6).toFixed(1)} MB (its base ${(base / 1e6).toFixed(1)} MB)\n${layers.slice(0, 1500)}`);
     const probe = engine!.docker([
       'run',
       '--rm',
