@@ -143,9 +143,11 @@ async function main() {
 
   if (opt.installed) {
     try {
-      results.installed = await series('installed droptrace --json (exec → start record)', [opt.installed, '--json', '--netns', rx], [
-        /"type":"start"/,
-      ]);
+      results.installed = await series(
+        'installed droptrace --json (exec → start record)',
+        [opt.installed, '--json', '--netns', rx],
+        [/"type":"start"/],
+      );
     } catch (err) {
       results.skipped.installed = `failed: ${err.message}`;
     }
