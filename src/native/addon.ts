@@ -80,12 +80,16 @@ function isCheckout(): boolean {
   return existsSync(join(root, 'native', 'CMakeLists.txt'));
 }
 
-function missingHint(): string {
+function missingHint(env: NodeJS.ProcessEnv): string {
+  if (env.DROPTRACE_ADDON) return 'DROPTRACE_ADDON names no file: unset it, or point it at a built droptrace.node';
   if (isCheckout()) return 'run `npm run build` in this checkout (`bash scripts/setup.sh` installs what it needs)';
+  const platform = `${process.platform}-${process.arch}`;
+  if (platform === 'linux-x64') {
+    return 'this installed package is incomplete: reinstall it from its tarball, which carries prebuilds/linux-x64/droptrace.napi.node';
+  }
   return (
-    `this package ships a prebuilt addon for linux-x64 only, and this is ${process.platform}-${process.arch}: ` +
-    'build droptrace from its source repository (`bash scripts/setup.sh && npm run build`) and set ' +
-    'DROPTRACE_ADDON to the native/build/Release/droptrace.node it makes, or reinstall a complete package tarball'
+    `this package ships a prebuilt addon for linux-x64 only, and this is ${platform}: build droptrace from its source ` +
+    'repository (`bash scripts/setup.sh && npm run build`) and set DROPTRACE_ADDON to the native/build/Release/droptrace.node it makes'
   );
 }
 
@@ -99,7 +103,7 @@ export function loadAddon(): Addon {
     throw new DroptraceError(
       'ERR_DROPTRACE_ADDON_MISSING',
       `the native addon is not there (looked in ${candidates.join(', ')})`,
-      missingHint(),
+      missingHint(process.env),
     );
   }
   try {

@@ -4,6 +4,7 @@
  * make, no python, no libbpf), then run there against this machine's kernel on drops the test
  * makes in its own namespaces.
  */
+import { spawnSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -86,6 +87,21 @@ describe.skipIf(SKIP_KERNEL)('installed from the tarball on a machine with Node 
     console.error(`ldd ${ADDON}\n${ldd}`);
     expect(ldd).not.toMatch(/libbpf|libelf|libz\b|not found/);
     expect(ldd).toMatch(/libc\.so\.6/);
+  });
+
+  test('without its addon, the installed droptrace says what to do about it', () => {
+    const moved = `${ADDON}.away`;
+    runInRoot(root, ['mv', ADDON, moved]);
+    try {
+      const [cmd, ...args] = inRoot(root, ['droptrace', '--json', '--netns', '1']);
+      const r = spawnSync(cmd, args, { env: ROOT_ENV, encoding: 'utf8', timeout: 30_000 });
+      expect(r.status).toBe(1);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toContain('ERR_DROPTRACE_ADDON_MISSING');
+      expect(r.stderr).toContain('reinstall it from its tarball');
+    } finally {
+      runInRoot(root, ['mv', moved, ADDON]);
+    }
   });
 
   test('droptrace --json --netns traces the drops made in a namespace', async () => {
