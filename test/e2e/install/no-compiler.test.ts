@@ -82,6 +82,16 @@ describe.skipIf(SKIP_KERNEL)('installed from the tarball on a machine with Node 
     );
   });
 
+  test('the installed package exports the library and the schema', () => {
+    const probe = [
+      "const m = await import('droptrace');",
+      "const schema = import.meta.resolve('droptrace/schema/droptrace-event.schema.json');",
+      'console.log(typeof m.trace, schema);',
+    ].join(' ');
+    const out = runInRoot(root, ['sh', '-c', 'cd /usr/local/lib && exec node --input-type=module -e "$0"', probe]);
+    expect(out.trim()).toBe(`function file://${INSTALLED}/schema/droptrace-event.schema.json`);
+  });
+
   test('the installed addon links no libbpf, libelf or zlib', () => {
     const ldd = runInRoot(root, ['ldd', ADDON]);
     console.error(`ldd ${ADDON}\n${ldd}`);
