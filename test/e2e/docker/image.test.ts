@@ -157,6 +157,7 @@ describe.skipIf(SKIP_KERNEL)('the container image', () => {
     const records = tracer.records();
     for (const r of records) assertValidRecord(r);
     expect(records[0].type).toBe('start');
+    console.error(`${records.length} records; the first of ours:\n${JSON.stringify(records.find(isOurs))}`);
     expect(records.find(isOurs)).toMatchObject({
       reason: 'NO_SOCKET',
       proto: 'udp',

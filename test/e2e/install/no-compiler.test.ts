@@ -140,6 +140,7 @@ describe.skipIf(SKIP_KERNEL)('installed from the tarball on a machine with Node 
     expect(start.type).toBe('start');
     const ours = records.filter(isOurs);
     expect(ours.length).toBeGreaterThanOrEqual(1);
+    console.error(`${records.length} records; the first of ours:\n${JSON.stringify(ours[0])}`);
     for (const d of ours) {
       expect(d).toMatchObject({
         reason: 'NO_SOCKET',
