@@ -113,7 +113,9 @@ export function loadAddon(): Addon {
     throw new DroptraceError(
       'ERR_DROPTRACE_ADDON_LOAD',
       `the native addon ${path} cannot be loaded: ${(e as Error).message}`,
-      'the prebuilt addon needs glibc 2.33 or newer (and the libstdc++ node is linked with); on an older system, build droptrace from source',
+      path === prebuilt
+        ? 'the prebuilt addon needs glibc 2.33 or newer (and the libstdc++ node is linked with); on an older system, build droptrace from source'
+        : 'rebuild it against this system (`npm run build` in the checkout)',
       { cause: e },
     );
   }
