@@ -4,7 +4,8 @@
 # images (any Debian 12 root with Node 20 or newer on PATH will do).
 #
 #   docker build -t droptrace .
-#   docker run --rm -it --cap-add SYS_ADMIN --cap-add NET_ADMIN --pid=host --network=host \
+#   docker run --rm -it --cap-add SYS_ADMIN --cap-add NET_ADMIN --cap-add SYSLOG \
+#     --pid=host --network=host \
 #     -v /sys/kernel/btf:/sys/kernel/btf:ro -v /sys/kernel/tracing:/sys/kernel/tracing:ro \
 #     -v /var/run/docker.sock:/var/run/docker.sock:ro droptrace --container nginx
 ARG BUILD_BASE=node:20-bookworm

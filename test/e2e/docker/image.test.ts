@@ -25,7 +25,8 @@ const CLOSED_PORT = 9;
 /**
  * The `docker run` options README.md gives for an incident: CAP_SYS_ADMIN (bpf() and
  * perf_event_open() past Docker's default seccomp profile, setns into containers' namespaces) and
- * CAP_NET_ADMIN (reading their iptables and nft rules); the host's pid namespace (its /proc, so a
+ * CAP_NET_ADMIN (reading their iptables and nft rules), CAP_SYSLOG (kernel addresses in
+ * /proc/kallsyms, for locations; without it they read as zero); the host's pid namespace (its /proc, so a
  * container's netns can be read and entered) and network (the host side of veths); BTF and tracefs
  * read-only. (`--privileged` needs a daemon that holds every capability; this machine's root lacks
  * CAP_SYS_RESOURCE, so here it is refused.)
@@ -35,6 +36,8 @@ export const RUN_OPTIONS = [
   'SYS_ADMIN',
   '--cap-add',
   'NET_ADMIN',
+  '--cap-add',
+  'SYSLOG',
   '--pid=host',
   '--network=host',
   '-v',
@@ -160,6 +163,7 @@ describe.skipIf(SKIP_KERNEL)('the container image', () => {
     console.error(`${records.length} records; the first of ours:\n${JSON.stringify(records.find(isOurs))}`);
     expect(records.find(isOurs)).toMatchObject({
       reason: 'NO_SOCKET',
+      location: expect.stringMatching(/^__udp4_lib_rcv\+0x[0-9a-f]+$/),
       proto: 'udp',
       daddr: ip,
       container: { name: 'nginx', id: nginx.id, runtime: 'docker' },

@@ -144,6 +144,7 @@ describe.skipIf(SKIP_KERNEL)('installed from the tarball on a machine with Node 
     for (const d of ours) {
       expect(d).toMatchObject({
         reason: 'NO_SOCKET',
+        location: expect.stringMatching(/^__udp4_lib_rcv\+0x[0-9a-f]+$/),
         proto: 'udp',
         direction: 'rx',
         saddr: lab.a.ipv4,
