@@ -17,6 +17,10 @@ jobs=${DROPTRACE_JOBS:-2}
 cache=$(realpath -m "${DROPTRACE_DEPS_DIR:-native/deps}")
 key=$(sha256sum "$0" | cut -c1-12)
 prefix=$cache/prefix-$key
+mkdir -p "$cache"
+# one build at a time per cache (a checkout and a clone of it packing at once share it)
+exec 9>"$cache/.lock-$key"
+flock 9
 if [ -f "$prefix/.complete" ]; then
   echo "$prefix"
   exit 0
