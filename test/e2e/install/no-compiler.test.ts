@@ -61,8 +61,12 @@ describe.skipIf(SKIP_KERNEL)('installed from the tarball on a machine with Node 
     ]) {
       expect(pack.files).toContain(f);
     }
-    // nothing of the developer's build: sources, build trees, tests
-    expect(pack.files.filter((f) => /^(src|native|test|bench|build)\/|\.map$/.test(f))).toEqual([]);
+    // nothing of the developer's build: sources, build trees, tests (bundled packages ship as published)
+    const own = pack.files.filter((f) => !f.startsWith('node_modules/'));
+    expect(own.filter((f) => /^(src|native|test|bench|build)\/|\.map$/.test(f))).toEqual([]);
+    for (const dep of ['@grpc/grpc-js', '@grpc/proto-loader', 'prom-client'])
+      expect(pack.files).toContain(`node_modules/${dep}/package.json`);
+    expect(pack.files).toContain('proto/cri-runtime-v1.proto');
   });
 
   test('the root has Node and no compiler, make, python, cmake or libbpf', () => {
