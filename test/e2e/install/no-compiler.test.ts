@@ -107,7 +107,7 @@ describe.skipIf(SKIP_KERNEL)('installed from the tarball on a machine with Node 
     const moved = `${ADDON}.away`;
     runInRoot(root, ['mv', ADDON, moved]);
     try {
-      const [cmd, ...args] = inRoot(root, ['droptrace', '--json', '--netns', '1']);
+      const [cmd, ...args] = inRoot(root, ['droptrace', '--json', '--duration', '1']);
       const r = spawnSync(cmd, args, { env: ROOT_ENV, encoding: 'utf8', timeout: 30_000 });
       expect(r.status).toBe(1);
       expect(r.stdout).toBe('');
