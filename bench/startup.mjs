@@ -1,6 +1,8 @@
 // Start-up and idle cost, side by side with node's own start-up and bpftrace's attach time.
 //
-//   node bench/startup.mjs [--runs 10] [--idle 10] [--netns dtbench-xxxx] [--out file]
+//   node bench/startup.mjs [--runs 10] [--idle 10] [--netns dtbench-xxxx] [--installed bin] [--out file]
+//
+// --installed: also time that droptrace (an installed package's bin, bench/package.mjs), in the same run.
 //
 // exec → first `start` record on stdout of `droptrace --json --netns <rx>`; exec → exit of `node -e 0`;
 // exec → bpftrace's "Attaching" line and exec → its BEGIN probe (fires once every probe is attached);
@@ -31,6 +33,7 @@ const { values: opt } = parseArgs({
     runs: { type: 'string', default: '10' },
     idle: { type: 'string', default: '10' },
     netns: { type: 'string' },
+    installed: { type: 'string' },
     out: { type: 'string', default: join(outDir, 'startup.json') },
   },
 });
@@ -138,6 +141,18 @@ async function main() {
     else results[key] = r;
   }
 
+  if (opt.installed) {
+    try {
+      results.installed = await series(
+        'installed droptrace --json (exec → start record)',
+        [opt.installed, '--json', '--netns', rx],
+        [/"type":"start"/],
+      );
+    } catch (err) {
+      results.skipped.installed = `failed: ${err.message}`;
+    }
+  }
+
   // idle side by side: a busy poller shows up as CPU and as thousands of context switches per second
   const idlers = [];
   if (!results.skipped.droptrace)
@@ -169,6 +184,7 @@ async function main() {
     rows.push(['bpftrace (kfree_skb count)', 'exec → BEGIN fired (attached)', fmt(results.bpftrace.median_ms[1], 0)]);
   }
   if (results.droptrace) rows.push(['droptrace --json --netns', 'exec → `start` record', fmt(results.droptrace.median_ms[0], 0)]);
+  if (results.installed) rows.push(['installed package, same command', 'exec → `start` record', fmt(results.installed.median_ms[0], 0)]);
   for (const [name, why] of Object.entries(results.skipped)) rows.push([name, `skipped: ${why.slice(0, 160)}`, '']);
   console.log(`\n### Start-up (median of ${runs})\n`);
   console.log(markdownTable(['program', 'measured', 'ms'], rows));

@@ -10,6 +10,10 @@ node -e 'const [major] = process.versions.node.split("."); if (+major < 20) { co
 packages=(
   # build: BPF (CO-RE) and the addon
   clang-16 bpftool libbpf-dev libelf-dev zlib1g-dev pkg-config cmake make g++ python3
+  # the packaged addon: PIC static libbpf/libelf/zlib from Debian's source packages
+  patch bzip2 xz-utils
+  # no-compiler install test and the image's stand-in bases: a minimal Debian root
+  debootstrap
   # the network tools the tests and the evidence readers run
   iproute2 iptables nftables util-linux procps
   # e2e containers: a real Docker engine, and busybox for an image made without a registry

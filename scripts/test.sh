@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole suite: formatting and lint, both addon builds, unit tests, then the kernel e2e tests
-# (real BPF, real namespaces, a real Docker engine), one file at a time.
+# (real BPF, real namespaces, a real Docker engine), one file at a time; among them the packed
+# tarball installed in a minimal Debian root with no compiler (test/e2e/install) and the image
+# built from the Dockerfile (test/e2e/docker/image.test.ts).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=$(mktemp -d)
@@ -19,7 +21,7 @@ DROPTRACE_ADDON="$PWD/build/Release/droptrace.node" npx vitest run test/unit/lay
 step "unit tests"
 npx vitest run test/unit --reporter=default --reporter=json --outputFile.json="$out/unit.json" || status=1
 
-step "e2e tests (kernel, namespaces, containers)"
+step "e2e tests (kernel, namespaces, containers, the installed package, the image)"
 # one retry: these tests share a 2-core machine with whatever else runs; a test that fails twice fails
 npx vitest run test/e2e --no-file-parallelism --retry=1 --reporter=default --reporter=json --outputFile.json="$out/e2e.json" || status=1
 

@@ -64,25 +64,60 @@ export interface Addon {
 }
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-// cmake-js builds native/build/Release; node-gyp (binding.gyp, same sources) builds build/Release
-const candidates = [
-  process.env.DROPTRACE_ADDON,
-  join(root, 'native', 'build', 'Release', 'droptrace.node'),
-  join(root, 'build', 'Release', 'droptrace.node'),
-].filter((p): p is string => Boolean(p));
+/** The addon the npm package ships (scripts/build-prebuild.sh): libbpf, libelf and zlib linked in. */
+const prebuilt = join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'droptrace.napi.node');
+// A checkout's own builds: cmake-js builds native/build/Release; node-gyp (binding.gyp, same
+// sources) builds build/Release.
+const localBuilds = [join(root, 'native', 'build', 'Release', 'droptrace.node'), join(root, 'build', 'Release', 'droptrace.node')];
+
+/** DROPTRACE_ADDON names one file; otherwise the prebuilt comes first, a local build second. */
+export function addonCandidates(env: NodeJS.ProcessEnv = process.env): string[] {
+  return env.DROPTRACE_ADDON ? [env.DROPTRACE_ADDON] : [prebuilt, ...localBuilds];
+}
+
+/** An installed package has no native sources beside it; a checkout does. */
+function isCheckout(): boolean {
+  return existsSync(join(root, 'native', 'CMakeLists.txt'));
+}
+
+function missingHint(env: NodeJS.ProcessEnv): string {
+  if (env.DROPTRACE_ADDON) return 'DROPTRACE_ADDON names no file: unset it, or point it at a built droptrace.node';
+  if (isCheckout()) return 'run `npm run build` in this checkout (`bash scripts/setup.sh` installs what it needs)';
+  const platform = `${process.platform}-${process.arch}`;
+  if (platform === 'linux-x64') {
+    return 'this installed package is incomplete: reinstall it from its tarball, which carries prebuilds/linux-x64/droptrace.napi.node';
+  }
+  return (
+    `this package ships a prebuilt addon for linux-x64 only, and this is ${platform}: build droptrace from its source ` +
+    'repository (`bash scripts/setup.sh && npm run build`) and set DROPTRACE_ADDON to the native/build/Release/droptrace.node it makes'
+  );
+}
 
 let addon: Addon | undefined;
 
 export function loadAddon(): Addon {
   if (addon) return addon;
+  const candidates = addonCandidates();
   const path = candidates.find((p) => existsSync(p));
   if (!path) {
     throw new DroptraceError(
       'ERR_DROPTRACE_ADDON_MISSING',
-      `the native addon is not built (looked in ${candidates.join(', ')})`,
-      'run `npm run build` in the droptrace checkout',
+      `the native addon is not there (looked in ${candidates.join(', ')})`,
+      missingHint(process.env),
     );
   }
-  addon = createRequire(import.meta.url)(path) as Addon;
+  try {
+    addon = createRequire(import.meta.url)(path) as Addon;
+  } catch (e) {
+    // dlopen's own words name what is missing: a library, or a GLIBC_/GLIBCXX_ version
+    throw new DroptraceError(
+      'ERR_DROPTRACE_ADDON_LOAD',
+      `the native addon ${path} cannot be loaded: ${(e as Error).message}`,
+      path === prebuilt
+        ? 'the prebuilt addon needs glibc 2.33 or newer (and the libstdc++ node is linked with); on an older system, build droptrace from source'
+        : 'rebuild it against this system (`npm run build` in the checkout)',
+      { cause: e },
+    );
+  }
   return addon;
 }

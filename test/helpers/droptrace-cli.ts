@@ -31,7 +31,11 @@ export class DroptraceRun {
    */
   static async start(args: string[], timeoutMs = 15_000, env?: NodeJS.ProcessEnv, wrapper: string[] = []): Promise<DroptraceRun> {
     // a wrapper (e.g. a command that enters namespaces, then execs the rest) runs node with BIN and args after its own
-    const argv = [...wrapper, process.execPath, BIN, ...args];
+    return DroptraceRun.startCommand([...wrapper, process.execPath, BIN, ...args], timeoutMs, env);
+  }
+
+  /** As start(), for a droptrace reached through another command line (an installed copy, a chroot). */
+  static async startCommand(argv: string[], timeoutMs = 15_000, env?: NodeJS.ProcessEnv): Promise<DroptraceRun> {
     const run = new DroptraceRun(spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env }));
     const deadline = Date.now() + timeoutMs;
     while (!/"type":"start"|tracing drops|counting drops|explain: tracing for/.test(run.stdout + run.stderr)) {

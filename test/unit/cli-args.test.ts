@@ -154,6 +154,7 @@ describe('exit statuses by error code', () => {
     ['ERR_DROPTRACE_CONTAINER_UNKNOWN', 2],
     ['ERR_DROPTRACE_FILTER_PORT', 2],
     ['ERR_DROPTRACE_ADDON_MISSING', 1],
+    ['ERR_DROPTRACE_ADDON_LOAD', 1],
   ])('%s → %i', (code, status) => {
     expect(exitCodeFor(new DroptraceError(code, 'x'))).toBe(status);
   });

@@ -28,7 +28,7 @@ import {
 import { join } from 'node:path';
 
 const LOCK = '/run/droptrace-e2e-dockerd.lock';
-const DOCKER = existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
+export const DOCKER = existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
 export const IMAGE = 'dtctr-busybox:latest';
 /** Chains and rules dockerd makes carry one of these. */
 const DOCKERISH = /DOCKER|docker0/;
@@ -66,12 +66,12 @@ interface LockState {
   host: HostState;
 }
 
-function sh(cmd: string, args: string[], opts: { input?: string; allowFail?: boolean; env?: NodeJS.ProcessEnv } = {}) {
+function sh(cmd: string, args: string[], opts: { input?: string; allowFail?: boolean; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}) {
   const r = spawnSync(cmd, args, {
     input: opts.input,
     encoding: 'utf8',
     env: opts.env ?? process.env,
-    timeout: 120_000,
+    timeout: opts.timeoutMs ?? 120_000,
     maxBuffer: 64 << 20,
   });
   if (r.status !== 0 && !opts.allowFail) {
@@ -352,8 +352,8 @@ export class DockerEngine {
   log: () => string = () => '';
 
   /** Runs the docker CLI against this engine. */
-  docker(args: string[], opts: { input?: string; allowFail?: boolean } = {}) {
-    return sh(DOCKER, args, { ...opts, env: this.env });
+  docker(args: string[], opts: { input?: string; allowFail?: boolean; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}) {
+    return sh(DOCKER, args, { ...opts, env: { ...this.env, ...opts.env } });
   }
 
   /** A busybox root file system whose httpd serves /www/index.html, imported as IMAGE. */
