@@ -185,7 +185,7 @@ scenario('check', () => {
   if (status('check.status') !== 0) {
     return `FAIL exit ${status('check.status')}: ${rec ? JSON.stringify(rec.findings.map((f) => `${f.reason}@${f.locations[0]}`)) : read('check.err').slice(-400)}`;
   }
-  if (!rec || rec.verdict !== 'ok') return `FAIL record ${JSON.stringify(rec)}`;
+  if (rec?.verdict !== 'ok') return `FAIL record ${JSON.stringify(rec)}`;
   return `verdict ${rec.verdict}, unexpected ${rec.unexpected}`;
 });
 
