@@ -16,7 +16,7 @@ const REJECTED = /PROG LOAD LOG|failed to resolve CO-RE relocation|CO-RE relocat
 export function fromNative(e: unknown, kernel = release()): unknown {
   const err = e as NativeError;
   if (err?.code !== 'ERR_DROPTRACE_LIBBPF') return e;
-  const { EPERM, EACCES, ENOENT, ESRCH, EINVAL, E2BIG, ENOSPC } = constants.errno;
+  const { EPERM, EACCES, ENOENT, ESRCH, E2BIG, ENOSPC } = constants.errno;
   const op = err.op ?? 'libbpf';
   const log = err.log ?? [];
   const tail = log.length ? `\n${log.map((l) => `  libbpf: ${l}`).join('\n')}` : '';
