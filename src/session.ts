@@ -122,6 +122,11 @@ export class Session {
     return new Session(loadAddon(), options);
   }
 
+  /** Events per second per key and CPU the kernel streams (0: all). */
+  get rateLimit(): number {
+    return this.options.rateLimit ?? 0;
+  }
+
   get attachMode(): 'tp_btf' | 'tracepoint' {
     return this.tracer.attachMode;
   }

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { createDecoder } from '../../src/decode/decoder.js';
+import { WallClock } from '../../src/decode/format.js';
 import type { TraceEvent } from '../../src/events.js';
+import { caStateNames, tcpStateNames } from '../../src/kernel/btf-names.js';
+import { loadAddon } from '../../src/native/addon.js';
 import { decode, encode, fixtures, layout } from '../helpers/event-bytes.js';
 import { assertValidRecord } from '../helpers/schema.js';
 
@@ -31,6 +35,9 @@ describe('decoding struct dt_event bytes', () => {
 
 describe('a kernel without drop reasons (before 5.17)', () => {
   // the reason names of such a kernel: its BTF has no enum skb_drop_reason
+  const addon = loadAddon();
+  const tcpStates = tcpStateNames(addon);
+  const caStates = caStateNames(addon);
   const none = { available: false, name: (c: number) => `UNKNOWN_${c}`, code: () => undefined, names: () => [] };
   const at = (func: string) =>
     createDecoder({

@@ -133,7 +133,19 @@ describe('output edges', () => {
         by_reason: {},
         by_container: { 'e\x1b[2J': 1 },
       },
-      { seen: 1, matched: 1, sent: 1, lost: 0, delivered: 1, counterFull: 0, retransmits: 0, connects: 0, synUnjudged: 0, suppressed: 0, own: 0 },
+      {
+        seen: 1,
+        matched: 1,
+        sent: 1,
+        lost: 0,
+        delivered: 1,
+        counterFull: 0,
+        retransmits: 0,
+        connects: 0,
+        synUnjudged: 0,
+        suppressed: 0,
+        own: 0,
+      },
     );
     // biome-ignore lint/suspicious/noControlCharactersInRegex: finding ESC is the test
     expect(text).not.toMatch(/\x1b/);
