@@ -25,16 +25,36 @@ static __always_inline void *netdev_priv_addr(const struct net_device *dev)
 	return (void *)dev + ((bpf_core_type_size(struct net_device) + 31) & ~31);
 }
 
+/* sock_cgroup_data before v5.15: the cgroup pointer and the net_prio/classid data share `val` */
+struct sock_cgroup_data___pre515 {
+	__u64 val;
+};
+
+struct sock___pre515 {
+	struct sock_cgroup_data___pre515 sk_cgrp_data;
+};
+
 /*
- * sock_cgroup_data holds a plain cgroup pointer since v5.15 ("cgroup:
- * Fix rootcg for sock_cgroup_data", the end of the `val` packing); older
- * kernels packed it in `val`, which droptrace does not decode.
+ * sock_cgroup_data holds a plain cgroup pointer since v5.15 (8520e224f547
+ * "bpf, cgroups: Fix cgroup v2 fallback on v1/v2 mixed mode"). Before it,
+ * `val` holds the pointer when its low two bits are clear, and net_prio or
+ * classid data (the root cgroup, to sock_cgroup_ptr()) when they are not.
  */
 static __always_inline __u64 sk_cgroup_kn_id(const struct sock *sk)
 {
-	if (!bpf_core_field_exists(sk->sk_cgrp_data.cgroup))
+	const struct sock___pre515 *old = (const void *)sk;
+	struct cgroup *cgrp;
+	__u64 val;
+
+	if (bpf_core_field_exists(sk->sk_cgrp_data.cgroup))
+		return BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
+	if (!bpf_core_field_exists(old->sk_cgrp_data.val))
 		return 0;
-	return BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
+	val = BPF_CORE_READ(old, sk_cgrp_data.val);
+	if (!val || (val & 3))
+		return 0;
+	cgrp = (struct cgroup *)val;
+	return BPF_CORE_READ(cgrp, kn, id);
 }
 
 /*

@@ -17,8 +17,10 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+#define AF_UNIX 1
 #define AF_INET 2
 #define AF_INET6 10
+#define AF_NETLINK 16
 #define ETH_P_IP 0x0800
 #define ETH_P_IPV6 0x86DD
 /* include/net/inet_connection_sock.h: a #define, so not in BTF */
@@ -29,6 +31,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Wake the consumer only when this much is waiting; it polls on a timer otherwise. */
 const volatile __u32 wakeup_bytes = 256 * 1024;
+/* droptrace's own process (its drops are counted apart, never reported): 0 reports all */
+const volatile __u32 self_tgid = 0;
 
 /* Keeps struct dt_event in the object's BTF (a ring buffer has no value type): the layout test reads it. */
 const struct dt_event *dt_event_btf __attribute__((unused));
@@ -163,20 +167,33 @@ static __always_inline __u32 sk_netns(const struct sock *sk)
 	return net_inum(BPF_CORE_READ(sk, __sk_common.skc_net.net));
 }
 
-/* A veth's private data holds its peer; the device kind is told by rtnl_link_ops->kind. */
+/*
+ * A veth's private data holds its peer; the device kind is told by
+ * rtnl_link_ops->kind. struct veth_priv lives in the veth module
+ * (drivers/net/veth.c), so its BTF exists only once veth is loaded (built in on
+ * some kernels). With it, CO-RE places `peer`; without it (droptrace started
+ * before the first veth was made), `peer` is read as the private area's first
+ * member, where veth_priv has kept it since the driver was added (v2.6.24,
+ * e314dbdc1c0d "[NET]: Virtual ethernet device driver."), so that a veth made
+ * later is followed without reloading anything.
+ */
 static __always_inline struct net_device *veth_peer(const struct net_device *dev)
 {
 	const struct rtnl_link_ops *ops = BPF_CORE_READ(dev, rtnl_link_ops);
+	struct net_device *peer = NULL;
 	char kind[5] = {};
-	struct veth_priv *priv;
+	void *priv;
 
 	if (!ops)
 		return NULL;
 	bpf_probe_read_kernel_str(kind, sizeof(kind), BPF_CORE_READ(ops, kind));
 	if (kind[0] != 'v' || kind[1] != 'e' || kind[2] != 't' || kind[3] != 'h' || kind[4])
 		return NULL;
-	priv = (struct veth_priv *)netdev_priv_addr(dev);
-	return BPF_CORE_READ(priv, peer);
+	priv = netdev_priv_addr(dev);
+	if (bpf_core_type_exists(struct veth_priv))
+		return BPF_CORE_READ((struct veth_priv *)priv, peer);
+	bpf_probe_read_kernel(&peer, sizeof(peer), priv);
+	return peer;
 }
 
 /* The in-kernel cgroup v2 id of a full socket; request and timewait socks have none. */
@@ -502,6 +519,27 @@ static __always_inline int record_neigh_fail(__u32 entries, __u32 thresh3)
 }
 
 /*
+ * droptrace's own drops: a unix or netlink socket's skb freed in droptrace's
+ * own process. Such sockets carry no traffic from elsewhere and their connect
+ * and send paths run in their user's process context, so `current` is exact
+ * here (unlike for packets). Seen on 6.1 and 6.12: its connect() to a missing
+ * /var/run/docker.sock frees the connect skb at unix_stream_connect. The
+ * processes it runs (iptables-save, nft) are not told apart from a user's
+ * command under `check`; their netlink purges are benign by classification.
+ */
+static __always_inline bool own_drop(const struct sock *sk)
+{
+	__u16 family;
+
+	if (!self_tgid || !sk)
+		return false;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != AF_UNIX && family != AF_NETLINK)
+		return false;
+	return (bpf_get_current_pid_tgid() >> 32) == self_tgid;
+}
+
+/*
  * One drop. The twins read skb->dev, skb->sk (else rx_sk) and the device's netns
  * themselves: the tp_btf one with plain loads through typed pointers, the
  * classic one with probe reads. Those are on every drop's path, summary mode too.
@@ -519,6 +557,10 @@ static __always_inline int handle_drop(struct sk_buff *skb, struct net_device *d
 	f = bpf_map_lookup_elem(&filter_cfg, &zero);
 	if (!f || !reason_allowed(f, reason))
 		return 0;
+	if (own_drop(sk)) {
+		stat_inc(DT_STAT_OWN);
+		return 0;
+	}
 
 	__builtin_memset(&e, 0, sizeof(e));
 	e.type = DT_EVENT_DROP;
@@ -875,11 +917,21 @@ int kfree_skb_tp(struct trace_event_raw_kfree_skb *ctx)
 	struct net_device *dev = BPF_CORE_READ(skb, dev);
 	struct sock *sk = BPF_CORE_READ(skb, sk);
 
+	__u32 reason = 0;
+
 	/* rx_sk was added to the tracepoint in v6.10 */
 	if (!sk && bpf_core_field_exists(ctx->rx_sk))
 		sk = BPF_CORE_READ(ctx, rx_sk);
+	/*
+	 * reason was added in v5.17 (c504e5c2f964 "net: skb: introduce
+	 * kfree_skb_reason()"); before it, 0 (SKB_NOT_DROPPED_YET, never a
+	 * reported drop) stands for none and user space derives one from the
+	 * location.
+	 */
+	if (bpf_core_field_exists(ctx->reason))
+		reason = BPF_CORE_READ(ctx, reason);
 	return handle_drop(skb, dev, sk, dev ? dev_netns(dev) : 0, (__u64)BPF_CORE_READ(ctx, location),
-			   BPF_CORE_READ(ctx, reason), DT_DETECT_KFREE_SKB);
+			   reason, DT_DETECT_KFREE_SKB);
 }
 
 /*

@@ -90,7 +90,8 @@ enum dt_stat {
 	DT_STAT_SYN_UNJUDGED = 6, /* listener SYNs that set a namespace's per-CPU baseline (not judged) */
 	DT_STAT_CONNECTS = 7,	  /* failed connects among the matched */
 	DT_STAT_SUPPRESSED = 8,	  /* matched, held back by the rate limit */
-	DT_STAT_MAX = 9,
+	DT_STAT_OWN = 9,	  /* droptrace's own unix/netlink sockets' skbs */
+	DT_STAT_MAX = 10,
 };
 
 /*
@@ -101,7 +102,7 @@ struct dt_event {
 	__u64 location;	 /* kernel text address that freed the skb */
 	__u64 cgroup_id; /* cgroup v2 id of a full socket, 0 when none */
 	__u32 netns;	 /* net namespace inode of the drop */
-	__u32 reason;	 /* enum skb_drop_reason as the running kernel numbers it */
+	__u32 reason;	 /* enum skb_drop_reason as the running kernel numbers it; 0 before 5.17 */
 	__u32 len;	 /* skb->len (meaning depends on the layer) */
 	__u32 ifindex;
 	__u32 mtu;

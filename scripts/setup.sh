@@ -22,6 +22,8 @@ packages=(
   containerd runc containernetworking-plugins prometheus
   # benchmark baselines and format check
   bpftrace clang-format-16
+  # the VM matrix (test/vm): Debian's own kernels booted under qemu, fetched with apt-get download
+  qemu-system-x86 xz-utils
 )
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -2,7 +2,8 @@
 # The whole suite: formatting and lint, both addon builds, unit tests, then the kernel e2e tests
 # (real BPF, real namespaces, a real Docker engine), one file at a time; among them the packed
 # tarball installed in a minimal Debian root with no compiler (test/e2e/install) and the image
-# built from the Dockerfile (test/e2e/docker/image.test.ts).
+# built from the Dockerfile (test/e2e/docker/image.test.ts); then the same kernel scenarios
+# inside Debian's older kernels under qemu.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=$(mktemp -d)
@@ -24,6 +25,10 @@ npx vitest run test/unit --reporter=default --reporter=json --outputFile.json="$
 step "e2e tests (kernel, namespaces, containers, the installed package, the image)"
 # one retry: these tests share a 2-core machine with whatever else runs; a test that fails twice fails
 npx vitest run test/e2e --no-file-parallelism --retry=1 --reporter=default --reporter=json --outputFile.json="$out/e2e.json" || status=1
+
+step "VM matrix: Debian's 5.10, 6.1 and 6.12 under qemu (test/vm)"
+# guests one at a time, software emulation: about 4-6 minutes per kernel on two cores
+bash test/vm/run.sh || status=1
 
 # one plain closing line over both runs
 node -e '

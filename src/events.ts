@@ -72,7 +72,8 @@ export interface DropRecord extends TupleFields {
   /** The host that traced it (its hostname, or DROPTRACE_HOST). */
   host: string;
   reason: string; // kernel name without SKB_DROP_REASON_
-  reason_code: number;
+  reason_code: number | null; // null when the kernel passes no reason (before 5.17)
+  reason_source: 'kernel' | 'location'; // location: derived from where the packet was freed
   location: string; // function+0xoff, or the hex address when not symbolised
   direction: Direction;
   tcp_flags: string | null; // e.g. "SYN|ACK"
@@ -152,6 +153,8 @@ export interface StartRecord {
   program: 'tp_btf' | 'tracepoint';
   /** --rate-limit in force: events per second per key and CPU (0: none). */
   rate_limit: number;
+  /** What this kernel lets droptrace see (src/kernel/features.ts); false: that part is missing. */
+  features: Record<string, boolean>;
   filter: Record<string, unknown>;
 }
 
@@ -237,6 +240,8 @@ export interface StopRecord {
   lost: number;
   /** Held back by the rate limit (reported in suppressed records). */
   suppressed: number;
+  /** droptrace's own drops (its unix and netlink sockets), kept out of the stream. */
+  own_drops: number;
   by_reason: Record<string, number>;
   /** Events shown, by container name (`host` for none): the stream's own count, not the kernel's. */
   by_container?: Record<string, number>;

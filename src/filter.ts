@@ -3,6 +3,7 @@
  * in-kernel filter.
  */
 import { isIPv4, isIPv6 } from 'node:net';
+import { release } from 'node:os';
 import { L4_NUMBER } from './decode/format.js';
 import { DroptraceError } from './errors.js';
 import type { ReasonNames } from './kernel/btf-names.js';
@@ -77,6 +78,13 @@ export function nativeFilter(filter: TraceFilter, emit: boolean, reasons: Reason
   if (netns.length || filter.restrict) flags |= c.DT_FILTER_NETNS;
   if (cgroups.length) flags |= c.DT_FILTER_CGROUP;
   if (addrs.length) flags |= c.DT_FILTER_ADDR;
+  if (filter.reasons?.length && !reasons.available) {
+    throw new DroptraceError(
+      'ERR_DROPTRACE_KERNEL_NO_REASONS',
+      `kernel ${release()} passes no drop reasons (added in 5.17): --reason cannot be filtered in the kernel`,
+      'filter by --container, --netns, --address or --proto instead; each drop still carries a reason derived from its location',
+    );
+  }
   const codes = (filter.reasons ?? []).map((name) => {
     const code = reasons.code(name);
     if (code === undefined) {

@@ -157,6 +157,8 @@ export class Pipeline {
         filter = union();
       }
       session = Session.open({ ...options, filter });
+      // what this kernel lacks, once (the start record has the flags)
+      for (const note of session.featureNotes) log(note);
     } catch (e) {
       for (const f of followers) f.stop();
       index.stop();

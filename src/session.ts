@@ -10,9 +10,12 @@ import { SCHEMA_VERSION } from './events.js';
 import { nativeFilter, type TraceFilter } from './filter.js';
 import { hostName } from './host.js';
 import { caStateNames, type ReasonNames, reasonNames, tcpStateNames } from './kernel/btf-names.js';
+import { type FeatureReport, kernelFeatures } from './kernel/features.js';
 import { Kallsyms } from './kernel/kallsyms.js';
 import { fromNative } from './kernel/libbpf-errors.js';
-import { checkBtf, checkPrivileges, ensureTracefs } from './kernel/preflight.js';
+import { loadTracer } from './kernel/load.js';
+import { checkBtf, checkPrivileges } from './kernel/preflight.js';
+import { derivedReason } from './kernel/reasonless.js';
 import { type Addon, loadAddon, type NativeTracer } from './native/addon.js';
 import { droptraceVersion } from './version.js';
 
@@ -53,6 +56,8 @@ export interface SessionStats {
   connects: number;
   /** Listener SYNs that only set a namespace's per-CPU baseline (the first of each after attaching): not judged. */
   synUnjudged: number;
+  /** droptrace's own drops (its unix and netlink sockets): counted, never streamed. */
+  own: number;
 }
 
 export interface DropCount {
@@ -87,6 +92,7 @@ export class Session {
   private finalStats: SessionStats | undefined;
   private finalCounts: DropCount[] | undefined;
   private filter: TraceFilter;
+  private readonly featureReport: FeatureReport;
 
   private constructor(
     private readonly addon: Addon,
@@ -94,7 +100,8 @@ export class Session {
   ) {
     checkPrivileges();
     checkBtf();
-    this.tracer = Session.load(addon, options);
+    this.tracer = loadTracer(addon, options.attach, options.ringBytes);
+    this.featureReport = kernelFeatures(addon, this.tracer.attachMode);
     this.reasons = reasonNames(addon);
     const [sec, nsec] = addon.clockOffset();
     this.clock = new WallClock(sec, nsec);
@@ -115,31 +122,6 @@ export class Session {
     return new Session(loadAddon(), options);
   }
 
-  private static load(addon: Addon, options: SessionOptions): NativeTracer {
-    const make = (attach: 'tp_btf' | 'tracepoint') => new addon.Tracer({ ringBytes: options.ringBytes, attach });
-    try {
-      if (options.attach === 'tracepoint') {
-        ensureTracefs();
-        return make('tracepoint');
-      }
-      try {
-        // tp_btf needs no tracefs, but the syscall tracepoints of failed connects do: mount it when we can
-        try {
-          ensureTracefs();
-        } catch {
-          // connect_error records are then off
-        }
-        return make('tp_btf');
-      } catch (e) {
-        if (options.attach === 'tp_btf') throw e;
-        ensureTracefs();
-        return make('tracepoint');
-      }
-    } catch (e) {
-      throw fromNative(e);
-    }
-  }
-
   /** Events per second per key and CPU the kernel streams (0: all). */
   get rateLimit(): number {
     return this.options.rateLimit ?? 0;
@@ -152,6 +134,11 @@ export class Session {
   /** The filter in force. */
   currentFilter(): TraceFilter {
     return this.filter;
+  }
+
+  /** What this kernel lacks, one line each, for stderr once (the start record has the flags). */
+  get featureNotes(): string[] {
+    return this.featureReport.notes;
   }
 
   /** Replaces the in-kernel filter; takes effect for the next event. */
@@ -177,6 +164,7 @@ export class Session {
       kernel: release(),
       program: this.tracer.attachMode,
       rate_limit: this.rateLimit,
+      features: { ...this.featureReport.features },
       filter: {
         ...this.filter,
         cgroups: this.filter.cgroups?.map(String),
@@ -233,6 +221,7 @@ export class Session {
       retransmits: s[c.DT_STAT_RETRANSMITS],
       connects: s[c.DT_STAT_CONNECTS] ?? 0,
       synUnjudged: s[c.DT_STAT_SYN_UNJUDGED] ?? 0,
+      own: s[c.DT_STAT_OWN],
     };
   }
 
@@ -241,12 +230,10 @@ export class Session {
     if (this.finalCounts) return this.finalCounts;
     return this.tracer
       .counts()
-      .map(([netns, reason, location, count]) => ({
-        netns,
-        reason: this.reasons.name(reason),
-        location: this.kallsyms.lookup(location),
-        count,
-      }))
+      .map(([netns, reason, address, count]) => {
+        const location = this.kallsyms.lookup(address);
+        return { netns, reason: this.reasons.available ? this.reasons.name(reason) : derivedReason(location), location, count };
+      })
       .sort((a, b) => b.count - a.count);
   }
 
@@ -292,6 +279,7 @@ export class Session {
       retransmits: stats.retransmits,
       lost: stats.lost + unread,
       suppressed: stats.suppressed,
+      own_drops: stats.own,
       by_reason: byReason,
     };
     return this.stopRecord;

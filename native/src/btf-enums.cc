@@ -90,4 +90,39 @@ int TracepointArgCount(const char* tracepoint) {
   return btf_vlen(t) - 1;
 }
 
+Napi::Value TracepointArgs(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), TracepointArgCount(info[0].As<Napi::String>().Utf8Value().c_str()));
+}
+
+namespace {
+
+bool StructHasMember(const struct btf* btf, const struct btf_type* t, const char* member, int depth) {
+  if (depth > 8 || !(btf_is_struct(t) || btf_is_union(t))) return false;
+  const struct btf_member* m = btf_members(t);
+  for (int i = 0; i < btf_vlen(t); i++, m++) {
+    const char* name = btf__name_by_offset(btf, m->name_off);
+    if (name != nullptr && std::strcmp(name, member) == 0) return true;
+    // an anonymous struct or union: its members are the outer struct's
+    if ((name == nullptr || *name == '\0') &&
+        StructHasMember(btf, btf__type_by_id(btf, btf__resolve_type(btf, m->type)), member, depth + 1))
+      return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Napi::Value BtfHas(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const struct btf* btf = VmlinuxBtf();
+  if (btf == nullptr) return Napi::Boolean::New(env, false);
+  Napi::Object query = info[0].As<Napi::Object>();
+  std::string name = query.Get("struct").As<Napi::String>().Utf8Value();
+  int id = btf__find_by_name_kind(btf, name.c_str(), BTF_KIND_STRUCT);
+  if (id < 0) return Napi::Boolean::New(env, false);
+  if (!query.Has("member") || query.Get("member").IsUndefined()) return Napi::Boolean::New(env, true);
+  std::string member = query.Get("member").As<Napi::String>().Utf8Value();
+  return Napi::Boolean::New(env, StructHasMember(btf, btf__type_by_id(btf, id), member.c_str(), 0));
+}
+
 }  // namespace droptrace

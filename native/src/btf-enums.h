@@ -23,4 +23,11 @@ int64_t BtfEnumMemberValue(const char* member);
 // or -1 when the kernel has no btf_trace_<name>. Main thread.
 int TracepointArgCount(const char* tracepoint);
 
+// tracepointArgs(name): TracepointArgCount for JS. Main thread.
+Napi::Value TracepointArgs(const Napi::CallbackInfo& info);
+
+// btfHas({ struct, member? }): whether the running kernel's vmlinux BTF has that struct (and that
+// member, anonymous members searched too). Module types are not in vmlinux BTF. Main thread.
+Napi::Value BtfHas(const Napi::CallbackInfo& info);
+
 }  // namespace droptrace

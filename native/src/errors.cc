@@ -5,6 +5,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <string>
 
 namespace droptrace {
 
@@ -15,12 +16,23 @@ thread_local LogCapture* current_capture = nullptr;
 int PrintToCapture(enum libbpf_print_level level, const char* format, va_list args) {
   // debug lines are libbpf's chatter about every relocation: too many to keep
   if (current_capture == nullptr || level == LIBBPF_DEBUG) return 0;
-  char line[1024];
-  int n = vsnprintf(line, sizeof(line), format, args);
+  // sized to the message: a verifier log arrives as one print of many kilobytes
+  va_list copy;
+  va_copy(copy, args);
+  int n = vsnprintf(nullptr, 0, format, copy);
+  va_end(copy);
   if (n <= 0) return 0;
-  std::string text(line);
-  while (!text.empty() && text.back() == '\n') text.pop_back();
-  current_capture->Add(std::move(text));
+  std::string text(static_cast<size_t>(n) + 1, '\0');
+  vsnprintf(text.data(), text.size(), format, args);
+  text.resize(static_cast<size_t>(n));
+  // one entry per line, so that a multi-line log reads as lines
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    current_capture->Add(text.substr(start, end - start));
+    start = end + 1;
+  }
   return n;
 }
 

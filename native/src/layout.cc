@@ -104,6 +104,7 @@ Napi::Object EventLayout(Napi::Env env) {
   constants.Set("DT_STAT_SYN_UNJUDGED", static_cast<double>(DT_STAT_SYN_UNJUDGED));
   constants.Set("DT_STAT_CONNECTS", static_cast<double>(DT_STAT_CONNECTS));
   constants.Set("DT_STAT_SUPPRESSED", static_cast<double>(DT_STAT_SUPPRESSED));
+  constants.Set("DT_STAT_OWN", static_cast<double>(DT_STAT_OWN));
   constants.Set("DT_REASON_WORDS", static_cast<double>(DT_REASON_WORDS));
   layout.Set("constants", constants);
   layout.Set("eventSize", static_cast<double>(sizeof(struct dt_event)));

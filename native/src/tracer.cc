@@ -4,6 +4,8 @@
 #include <bpf/libbpf.h>
 #include <linux/types.h>
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 #include <set>
@@ -166,6 +168,7 @@ void Tracer::Load(Napi::Env env, bool use_btf, uint32_t ring_bytes) {
   for (const ProgramPair& pair : Programs(skel_)) {
     bpf_program__set_autoload(use_btf ? pair.tracepoint : pair.btf, false);
   }
+  skel_->rodata->self_tgid = static_cast<uint32_t>(getpid());
   skel_->rodata->rtx_has_err = TracepointArgCount("tcp_retransmit_skb") >= 3;
   skel_->rodata->kfree_skb_has_rx_sk = TracepointArgCount("kfree_skb") >= 4;
   ConfigureListenSyn(skel_, use_btf);

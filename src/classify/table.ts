@@ -433,6 +433,27 @@ export const LOCATIONS: Readonly<Record<string, ReasonRow>> = {
   ip6_mc_input: { layer: 'ip', component: 'multicast', benign: true, hint: 'IPv6 multicast for a group not joined' },
   // queues freed on close
   sk_stream_kill_queues: { layer: 'socket', component: 'purge', benign: true, hint: 'queue purged on close' },
+  // kernels before skb_queue_purge_reason() (6.1, and 5.10 where nothing has a reason) free a
+  // closing socket's queue as NOT_SPECIFIED at skb_queue_purge, once per netlink socket closed
+  // 6.1 and 6.12 free a failed unix connect()'s internal skb with kfree_skb (a connect to a missing
+  // socket, glibc's probe of the nscd socket): the caller got an error, no data was lost
+  unix_stream_connect: {
+    layer: 'socket',
+    component: 'unix',
+    benign: true,
+    hint: 'connect() to a unix socket that is missing or not listening (the caller got an error; no data lost)',
+  },
+  // 6.1 frees an nftables batch's clone with kfree_skb() in nfnetlink_rcv_batch
+  // (net/netfilter/nfnetlink.c), seen once per iptables-nft change in a 6.1 guest; 6.18 does not
+  nfnetlink_rcv_batch: {
+    layer: 'netfilter',
+    component: 'nfnetlink',
+    benign: true,
+    hint: 'an nftables batch was processed (its copy freed: not a drop)',
+  },
+  // a UDP socket closed with datagrams unread (udp_destruct_common() frees its receive queue)
+  udp_destruct_common: { layer: 'socket', component: 'purge', benign: true, hint: 'UDP socket closed with datagrams unread' },
+  skb_queue_purge: { layer: 'socket', component: 'purge', benign: true, hint: 'queue purged on close' },
   skb_queue_purge_reason: { layer: 'socket', component: 'purge', benign: true, hint: 'queue purged on close' },
   __skb_queue_purge_reason: { layer: 'socket', component: 'purge', benign: true, hint: 'queue purged on close' },
   // vsock probes from the hypervisor to ports nobody listens on, about once a minute in guests

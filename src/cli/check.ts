@@ -9,6 +9,7 @@ import { type CheckRecord, countKey, type DropRecord } from '../events.js';
 import { FindingsBuilder, findingsText } from '../explain/findings.js';
 import { hostName } from '../host.js';
 import { reasonNames } from '../kernel/btf-names.js';
+import { LOCATION_REASONS } from '../kernel/reasonless.js';
 import { loadAddon } from '../native/addon.js';
 import { escapeTerminal as esc, excerpt } from '../output/escape.js';
 import { jsonLine } from '../output/ndjson.js';
@@ -43,7 +44,10 @@ export async function check(
     throw new DroptraceError('ERR_DROPTRACE_OPTION', 'check needs a command to run', 'droptrace check [options] -- <command> [args…]');
   }
   const reasons = reasonNames(loadAddon());
-  checkAllow(opts.allow, (name) => reasons.code(name) !== undefined);
+  // before 5.17 the kernel names no reasons: those droptrace derives from the location are the ones a drop can have
+  checkAllow(opts.allow, (name) =>
+    reasons.available ? reasons.code(name) !== undefined : name === 'NOT_SPECIFIED' || Object.values(LOCATION_REASONS).includes(name),
+  );
   const pipeline = await openPipeline(opts, io.err, { rateLimit: opts.rateLimit ?? DEFAULT_RATE_LIMIT.check });
   const builder = new FindingsBuilder();
   // the verdict on each kind of drop delivered; what the rate limit held back of it shares it

@@ -15,9 +15,7 @@ export const EXIT_NOPERM = 77;
 const BY_CODE: Record<string, number> = {
   ERR_DROPTRACE_PERMISSION: EXIT_NOPERM,
   ERR_DROPTRACE_PID_ACCESS: EXIT_NOPERM,
-  ERR_DROPTRACE_NO_BTF: EXIT_UNAVAILABLE,
   ERR_DROPTRACE_TRACEFS: EXIT_UNAVAILABLE,
-  ERR_DROPTRACE_TRACEPOINT_MISSING: EXIT_UNAVAILABLE,
   ERR_DROPTRACE_BPF_LOAD: EXIT_UNAVAILABLE,
   ERR_DROPTRACE_BPF_ATTACH: EXIT_UNAVAILABLE,
 };
@@ -25,6 +23,8 @@ const BY_CODE: Record<string, number> = {
 export function exitCodeFor(e: unknown): number {
   if (!(e instanceof DroptraceError)) return EXIT_FAILURE;
   if (BY_CODE[e.code] !== undefined) return BY_CODE[e.code];
+  // the kernel lacks BTF, a tracepoint, a program type: nothing the user can fix by options
+  if (e.code.startsWith('ERR_DROPTRACE_KERNEL_')) return EXIT_UNAVAILABLE;
   if (/^ERR_DROPTRACE_(OPTION|VERB|FILTER|NETNS_UNKNOWN|NETNS_TYPE|PID_UNKNOWN|CONTAINER_UNKNOWN|POD_UNKNOWN)/.test(e.code))
     return EXIT_USAGE;
   return EXIT_FAILURE;

@@ -6,6 +6,7 @@
 import type { ConnectErrorRecord, DropRecord, Evidence, RetransmitKind, RetransmitRecord, TraceEvent } from '../events.js';
 import { hostName } from '../host.js';
 import type { ReasonNames } from '../kernel/btf-names.js';
+import { derivedReason } from '../kernel/reasonless.js';
 import type { AddonLayout } from '../native/addon.js';
 import { cString, formatIPv4, formatIPv6, L4_PROTO, TCP_FLAGS, type WallClock } from './format.js';
 
@@ -146,6 +147,7 @@ export function createDecoder(ctx: DecoderContext): Decoder {
   const directions: Record<number, DropRecord['direction']> = { [c.DT_DIR_RX]: 'rx', [c.DT_DIR_TX]: 'tx' };
   const listen = ctx.tcpStates.indexOf('LISTEN');
   const state = (n: number) => (n === 0 ? null : (ctx.tcpStates[n] ?? String(n)));
+  const reasonless = !ctx.reasons.available;
 
   return (buf, emit) => {
     const n = Math.floor(buf.length / size);
@@ -200,13 +202,16 @@ export function createDecoder(ctx: DecoderContext): Decoder {
           evidence.qdisc_backlog = buf.readUInt32LE(o + QBACKLOG);
         }
         const reasonCode = buf.readUInt32LE(o + REASON);
+        const location = ctx.symbolize(buf.readUInt32LE(o + LOC + 4), buf.readUInt32LE(o + LOC));
         const record: DropRecord = {
           type: 'drop',
           time,
           host,
-          reason: ctx.reasons.name(reasonCode),
-          reason_code: reasonCode,
-          location: ctx.symbolize(buf.readUInt32LE(o + LOC + 4), buf.readUInt32LE(o + LOC)),
+          // before 5.17 the kernel passes no reason: derived from where the packet was freed
+          reason: reasonless ? derivedReason(location, evidence.qdisc) : ctx.reasons.name(reasonCode),
+          reason_code: reasonless ? null : reasonCode,
+          reason_source: reasonless ? 'location' : 'kernel',
+          location,
           direction: directions[buf[o + DIR]] ?? 'unknown',
           proto,
           family: fam,

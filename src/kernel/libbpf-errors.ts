@@ -1,5 +1,5 @@
 /** The addon's libbpf errors (code ERR_DROPTRACE_LIBBPF, errno, op, log) as DroptraceErrors. */
-import { constants } from 'node:os';
+import { constants, release } from 'node:os';
 import { DroptraceError } from '../errors.js';
 import { permissionHint } from './capabilities.js';
 
@@ -10,20 +10,32 @@ interface NativeError extends Error {
   log?: string[];
 }
 
-export function fromNative(e: unknown): unknown {
+/** Lines libbpf prints when the verifier or CO-RE turned a program down (libbpf.c, relo_core.c). */
+const REJECTED = /PROG LOAD LOG|failed to resolve CO-RE relocation|CO-RE relocat|verifier|invalid func|processed \d+ insns/;
+
+export function fromNative(e: unknown, kernel = release()): unknown {
   const err = e as NativeError;
   if (err?.code !== 'ERR_DROPTRACE_LIBBPF') return e;
-  const { EPERM, EACCES, ENOENT, ESRCH, EINVAL, E2BIG, ENOSPC } = constants.errno;
+  const { EPERM, EACCES, ENOENT, ESRCH, E2BIG, ENOSPC } = constants.errno;
   const op = err.op ?? 'libbpf';
-  const tail = err.log?.length ? `\n${err.log.map((l) => `  libbpf: ${l}`).join('\n')}` : '';
+  const log = err.log ?? [];
+  const tail = log.length ? `\n${log.map((l) => `  libbpf: ${l}`).join('\n')}` : '';
+  const rejected = log.some((l) => REJECTED.test(l));
   let out: DroptraceError;
-  if (err.errno === EPERM || err.errno === EACCES) {
+  if (op.startsWith('load') && rejected) {
+    // EACCES (and sometimes EPERM) from BPF_PROG_LOAD is the verifier's answer, not a missing privilege
+    out = new DroptraceError(
+      'ERR_DROPTRACE_BPF_LOAD',
+      `${err.message} (kernel ${kernel})${tail}`,
+      'the verifier or CO-RE rejected the programs for this kernel: report it with the libbpf lines above',
+    );
+  } else if (err.errno === EPERM || err.errno === EACCES) {
     out = new DroptraceError('ERR_DROPTRACE_PERMISSION', `${err.message}${tail}`, permissionHint());
   } else if ((err.errno === ENOENT || err.errno === ESRCH) && op.startsWith('attach')) {
     out = new DroptraceError(
-      'ERR_DROPTRACE_TRACEPOINT_MISSING',
-      `${err.message}${tail}`,
-      'this kernel lacks the skb:kfree_skb or tcp:tcp_retransmit_* tracepoint (Linux 5.17 or newer has them)',
+      'ERR_DROPTRACE_KERNEL_NO_TRACEPOINT',
+      `kernel ${kernel} lacks a tracepoint droptrace attaches to: ${err.message}${tail}`,
+      'droptrace needs skb:kfree_skb and tcp:tcp_retransmit_skb/tcp_retransmit_synack (Linux 4.16 or newer)',
     );
   } else if (op.startsWith('write filter')) {
     out = new DroptraceError(
@@ -34,13 +46,7 @@ export function fromNative(e: unknown): unknown {
   } else if (op.startsWith('attach')) {
     out = new DroptraceError('ERR_DROPTRACE_BPF_ATTACH', `${err.message}${tail}`, 'see the libbpf lines above');
   } else {
-    out = new DroptraceError(
-      'ERR_DROPTRACE_BPF_LOAD',
-      `${err.message}${tail}`,
-      err.errno === EINVAL
-        ? 'the verifier or CO-RE rejected the programs for this kernel: report it with the libbpf lines above'
-        : 'see the libbpf lines above',
-    );
+    out = new DroptraceError('ERR_DROPTRACE_BPF_LOAD', `${err.message} (kernel ${kernel})${tail}`, 'see the libbpf lines above');
   }
   out.errno = err.errno;
   out.op = op;

@@ -4,6 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { release } from 'node:os';
 import { DroptraceError } from '../errors.js';
 import { permissionHint } from './capabilities.js';
 
@@ -26,11 +27,11 @@ export function checkPrivileges(caps = effectiveCaps()): void {
   );
 }
 
-export function checkBtf(path = '/sys/kernel/btf/vmlinux'): void {
+export function checkBtf(path = '/sys/kernel/btf/vmlinux', kernel = release()): void {
   if (existsSync(path)) return;
   throw new DroptraceError(
-    'ERR_DROPTRACE_NO_BTF',
-    `this kernel exposes no BTF (${path} is missing)`,
+    'ERR_DROPTRACE_KERNEL_NO_BTF',
+    `kernel ${kernel} exposes no BTF (${path} is missing): CO-RE programs cannot be placed`,
     'droptrace needs a kernel built with CONFIG_DEBUG_INFO_BTF=y (most distributions since 2021; Linux 5.17 or newer for drop reasons)',
   );
 }

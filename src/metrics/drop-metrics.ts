@@ -77,6 +77,8 @@ function countRecord(reason: string, location: string): DropRecord {
     host: '',
     reason,
     reason_code: 0,
+    // the counters' reason is the kernel's, or derived from the location on kernels without reasons
+    reason_source: 'kernel',
     location,
     direction: 'unknown',
     tcp_flags: null,

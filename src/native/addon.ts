@@ -58,6 +58,10 @@ export interface Addon {
   Tracer: new (opts: { ringBytes?: number; attach: 'tp_btf' | 'tracepoint' }) => NativeTracer;
   layout: AddonLayout;
   btfEnum(query: { name?: string; member?: string }): [string, number][] | null;
+  /** Whether vmlinux BTF has the struct (and the member); module types are not in it. */
+  btfHas(query: { struct: string; member?: string }): boolean;
+  /** A tracepoint's tp_btf argument count (btf_trace_<name>), -1 when the kernel has none. */
+  tracepointArgs(name: string): number;
   clockOffset(): [seconds: number, nanoseconds: number];
   /** `function+0xoff` of a kernel text address, from a kallsyms file; null below every symbol. */
   kallsymsLookup(path: string, hi: number, lo: number): string | null;

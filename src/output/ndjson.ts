@@ -21,6 +21,7 @@ export const DROP_KEYS = [
   'host',
   'reason',
   'reason_code',
+  'reason_source',
   'location',
   'direction',
   'proto',
@@ -178,7 +179,8 @@ function evidence(ev: Evidence): string {
  */
 const what = {
   reason: '',
-  reason_code: -1,
+  reason_code: -1 as number | null,
+  reason_source: '',
   location: '',
   direction: '',
   proto: null as string | null,
@@ -214,6 +216,7 @@ function whatJson(e: DropRecord): string {
     w.json === '' ||
     e.reason !== w.reason ||
     e.reason_code !== w.reason_code ||
+    e.reason_source !== w.reason_source ||
     e.location !== w.location ||
     e.direction !== w.direction ||
     e.proto !== w.proto ||
@@ -221,11 +224,12 @@ function whatJson(e: DropRecord): string {
   ) {
     w.reason = e.reason;
     w.reason_code = e.reason_code;
+    w.reason_source = e.reason_source;
     w.location = e.location;
     w.direction = e.direction;
     w.proto = e.proto;
     w.family = e.family;
-    w.json = `"reason":${s.reason.of(e.reason)},"reason_code":${e.reason_code},"location":${s.location.of(e.location)},"direction":${s.direction.of(e.direction)},"proto":${s.proto.of(e.proto)},"family":${s.family.of(e.family)},"saddr":`;
+    w.json = `"reason":${s.reason.of(e.reason)},"reason_code":${e.reason_code},"reason_source":"${e.reason_source}","location":${s.location.of(e.location)},"direction":${s.direction.of(e.direction)},"proto":${s.proto.of(e.proto)},"family":${s.family.of(e.family)},"saddr":`;
   }
   return w.json;
 }

@@ -45,6 +45,7 @@ export function dropOf(f: DropFacts): DropRecord {
     host: 'node-1',
     reason: f.reason ?? '',
     reason_code: f.reason_code ?? 0,
+    reason_source: 'kernel',
     location: f.location ?? '',
     direction: f.direction ?? 'unknown',
     proto: f.proto ?? null,

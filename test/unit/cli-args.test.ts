@@ -148,8 +148,8 @@ describe('CLI argument errors', () => {
 describe('exit statuses by error code', () => {
   it.each([
     ['ERR_DROPTRACE_PERMISSION', 77],
-    ['ERR_DROPTRACE_NO_BTF', 69],
-    ['ERR_DROPTRACE_TRACEPOINT_MISSING', 69],
+    ['ERR_DROPTRACE_KERNEL_NO_BTF', 69],
+    ['ERR_DROPTRACE_KERNEL_NO_TRACEPOINT', 69],
     ['ERR_DROPTRACE_TRACEFS', 69],
     ['ERR_DROPTRACE_CONTAINER_UNKNOWN', 2],
     ['ERR_DROPTRACE_FILTER_PORT', 2],

@@ -69,6 +69,7 @@ const drop: DropRecord = {
   host: 'node-1',
   reason: 'NETFILTER_DROP',
   reason_code: 3,
+  reason_source: 'kernel',
   location: 'nft_do_chain+0x4a0',
   direction: 'rx',
   tcp_flags: null,
@@ -128,10 +129,23 @@ describe('output edges', () => {
         retransmits: 0,
         lost: 0,
         suppressed: 0,
+        own_drops: 0,
         by_reason: {},
         by_container: { 'e\x1b[2J': 1 },
       },
-      { seen: 1, matched: 1, sent: 1, lost: 0, delivered: 1, counterFull: 0, retransmits: 0, connects: 0, synUnjudged: 0, suppressed: 0 },
+      {
+        seen: 1,
+        matched: 1,
+        sent: 1,
+        lost: 0,
+        delivered: 1,
+        counterFull: 0,
+        retransmits: 0,
+        connects: 0,
+        synUnjudged: 0,
+        suppressed: 0,
+        own: 0,
+      },
     );
     // biome-ignore lint/suspicious/noControlCharactersInRegex: finding ESC is the test
     expect(text).not.toMatch(/\x1b/);

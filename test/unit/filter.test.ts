@@ -72,3 +72,17 @@ describe('nativeFilter', () => {
     }
   });
 });
+
+describe('a kernel without drop reasons (before 5.17)', () => {
+  const none: ReasonNames = { available: false, name: (c) => `UNKNOWN_${c}`, code: () => undefined, names: () => [] };
+
+  it('refuses --reason with a coded error that says why', () => {
+    expect(() => nativeFilter({ reasons: ['NO_SOCKET'] }, true, none, layout)).toThrow(
+      expect.objectContaining({ code: 'ERR_DROPTRACE_KERNEL_NO_REASONS', message: expect.stringContaining('5.17') }),
+    );
+  });
+
+  it('filters everything else as usual', () => {
+    expect(nativeFilter({ proto: 'udp' }, true, none, layout)).toMatchObject({ l4proto: 17, reasons: [] });
+  });
+});

@@ -68,7 +68,7 @@ describe('BTF', () => {
 
   it('explains a kernel without BTF', () => {
     expect(() => checkBtf('/nonexistent/btf/vmlinux')).toThrow(
-      expect.objectContaining({ code: 'ERR_DROPTRACE_NO_BTF', hint: expect.stringContaining('CONFIG_DEBUG_INFO_BTF') }),
+      expect.objectContaining({ code: 'ERR_DROPTRACE_KERNEL_NO_BTF', hint: expect.stringContaining('CONFIG_DEBUG_INFO_BTF') }),
     );
   });
 });

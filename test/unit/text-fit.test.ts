@@ -11,6 +11,7 @@ const drop: DropRecord = {
   host: 'node-1',
   reason: 'NETFILTER_DROP',
   reason_code: 6,
+  reason_source: 'kernel',
   location: 'nft_do_chain+0x46f',
   direction: 'rx',
   proto: 'udp',

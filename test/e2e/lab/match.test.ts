@@ -30,6 +30,7 @@ const record = {
   host: 'node-1',
   reason: 'NOT_SPECIFIED',
   reason_code: 2,
+  reason_source: 'kernel',
   location: '__dev_forward_skb2+0x11d',
   direction: 'tx',
   proto: 'tcp',
