@@ -33,7 +33,8 @@ while time.time()<end:
 }
 
 function startTracer(l: Lab): { child: ChildProcess; started: Promise<void>; stderr: () => string } {
-  const child = spawn(process.execPath, [BIN, '--json', '--netns', l.b.ns], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // every event streamed (no rate limit): the reader is what falls behind
+  const child = spawn(process.execPath, [BIN, '--json', '--rate-limit', '0', '--netns', l.b.ns], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr?.setEncoding('utf8').on('data', (d: string) => {
     err += d;

@@ -10,11 +10,22 @@ mount -t tmpfs tmp /tmp
 mount -t tmpfs run /run
 ver=$(uname -r)
 echo "DTVM boot $ver $(cut -d' ' -f1 /proc/uptime)"
-for m in $(cat /modules/order); do insmod "/modules/$m.ko" 2>/dev/null; done
+# the dependencies between these moved across stable updates (virtio needs virtio_ring in some):
+# a module whose dependency is not in yet is tried again in the next pass
+left=$(cat /modules/order)
+for pass in 1 2 3; do
+  again=""
+  for m in $left; do insmod "/modules/$m.ko" 2>/dev/null || again="$again $m"; done
+  left=$again
+  [ -z "$left" ] && break
+done
+[ -z "$left" ] || echo "DTVM note: insmod failed for$left"
 opts=trans=virtio,version=9p2000.L,cache=loose,msize=262144,ro
-mount -t 9p -o "$opts" hostusr /usr || echo "DTVM fatal: cannot mount the host's /usr over 9p"
-mount -t 9p -o "$opts" dt /dt || echo "DTVM fatal: cannot mount the project over 9p"
-mount -t 9p -o "$opts" kroot /kroot || echo "DTVM fatal: cannot mount the kernel package over 9p"
+# some stable kernels refuse cache=loose (9p's cache modes were reworked): mount uncached there
+mount9p() { mount -t 9p -o "$opts" "$1" "$2" 2>/dev/null || mount -t 9p -o "trans=virtio,version=9p2000.L,msize=262144,ro" "$1" "$2"; }
+mount9p hostusr /usr || echo "DTVM fatal: cannot mount the host's /usr over 9p"
+mount9p dt /dt || echo "DTVM fatal: cannot mount the project over 9p"
+mount9p kroot /kroot || echo "DTVM fatal: cannot mount the kernel package over 9p"
 ln -s /kroot/lib/modules /lib/modules
 status=1
 if [ -x /usr/bin/bash ] && [ -f /dt/test/vm/guest.sh ]; then
