@@ -30,6 +30,8 @@ Napi::Value ClockOffset(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InstallLibbpfPrint();
+  // loading the addon means tracing soon: the symbol table is read meanwhile
+  KallsymsPrefetch();
   exports.Set("Tracer", Tracer::Init(env));
   exports.Set("layout", EventLayout(env));
   exports.Set("btfEnum", Napi::Function::New(env, BtfEnum));

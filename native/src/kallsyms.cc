@@ -5,9 +5,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
+#include <condition_variable>
 #include <map>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace droptrace {
@@ -24,28 +26,64 @@ struct Table {
   std::string names;
 };
 
+// One read of the whole file and a hand parse: the kernel makes the text on each read (~40 ms
+// here for 120k symbols), and getline + substr per line doubled that.
 Table Load(const std::string& path) {
   Table table;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
+  std::string text;
+  if (FILE* f = std::fopen(path.c_str(), "r")) {
+    char buf[1 << 16];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) text.append(buf, n);
+    std::fclose(f);
+  }
+  table.symbols.reserve(text.size() / 40);
+  const char* p = text.c_str();
+  const char* end = p + text.size();
+  while (p < end) {
+    const char* eol = static_cast<const char*>(std::memchr(p, '\n', end - p));
+    if (eol == nullptr) eol = end;
     // "ffffffff81000000 T _stext" or "ffffffffc0a01000 t veth_xmit\t[veth]"
-    if (line.size() < 20 || line[16] != ' ' || line[18] != ' ') continue;
-    char type = line[17];
-    if (type != 't' && type != 'T') continue;
-    uint64_t addr = std::strtoull(line.substr(0, 16).c_str(), nullptr, 16);
-    if (addr == 0) continue;  // addresses hidden from this user
-    size_t end = line.find_first_of(" \t", 19);
-    table.symbols.push_back({addr, static_cast<uint32_t>(table.names.size())});
-    table.names.append(line, 19, end == std::string::npos ? std::string::npos : end - 19);
-    table.names.push_back('\0');
+    if (eol - p >= 20 && p[16] == ' ' && p[18] == ' ' && (p[17] == 't' || p[17] == 'T')) {
+      uint64_t addr = std::strtoull(p, nullptr, 16);
+      const char* name = p + 19;
+      const char* name_end = name;
+      while (name_end < eol && *name_end != ' ' && *name_end != '\t') name_end++;
+      if (addr != 0) {  // 0: addresses hidden from this user
+        table.symbols.push_back({addr, static_cast<uint32_t>(table.names.size())});
+        table.names.append(name, name_end - name);
+        table.names.push_back('\0');
+      }
+    }
+    p = eol + 1;
   }
   std::sort(table.symbols.begin(), table.symbols.end(),
             [](const Symbol& a, const Symbol& b) { return a.addr < b.addr; });
   return table;
 }
 
+// The host's table, loaded on a thread of its own from the moment the addon is loaded: the
+// tracer needs it before loading its programs (the SYN program's address range) and the stream on
+// the first drop, and by then it is ready. Never freed: the thread is detached, and may still be
+// filling it when the process exits.
+constexpr const char* kHostPath = "/proc/kallsyms";
+
+struct Prefetched {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  Table table;
+};
+
+Prefetched* prefetched = nullptr;
+
 const Table& TableOf(const std::string& path) {
+  if (path == kHostPath) {
+    KallsymsPrefetch();
+    std::unique_lock<std::mutex> lock(prefetched->mu);
+    prefetched->cv.wait(lock, [] { return prefetched->done; });
+    return prefetched->table;
+  }
   static std::map<std::string, Table> tables;
   auto it = tables.find(path);
   if (it == tables.end()) it = tables.emplace(path, Load(path)).first;
@@ -53,6 +91,18 @@ const Table& TableOf(const std::string& path) {
 }
 
 }  // namespace
+
+void KallsymsPrefetch() {
+  if (prefetched != nullptr) return;
+  prefetched = new Prefetched();
+  std::thread([p = prefetched] {
+    Table table = Load(kHostPath);
+    std::lock_guard<std::mutex> lock(p->mu);
+    p->table = std::move(table);
+    p->done = true;
+    p->cv.notify_all();
+  }).detach();
+}
 
 bool KallsymsSpan(const std::string& path, const char* name, uint64_t* start, uint64_t* size) {
   const Table& table = TableOf(path);

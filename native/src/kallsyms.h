@@ -13,6 +13,9 @@ namespace droptrace {
 // file is unreadable. The table of each path is loaded on first use and kept. Main thread.
 Napi::Value KallsymsLookup(const Napi::CallbackInfo& info);
 
+// Starts loading /proc/kallsyms on a thread of its own; the lookups below wait for it. Main thread.
+void KallsymsPrefetch();
+
 // Where a text symbol starts and how far to the next one; false when absent or addresses are hidden. Main thread.
 bool KallsymsSpan(const std::string& path, const char* name, uint64_t* start, uint64_t* size);
 

@@ -4,11 +4,13 @@
  * proto/cri-runtime-v1.proto, loaded with snake_case keys as the API names them.
  *
  * Every call has a deadline: a runtime that hangs must not hang the tracer's refresh.
+ *
+ * @grpc/grpc-js and @grpc/proto-loader are loaded on the first call, not at import: they are a
+ * large part of start-up (about 100 ms here), and a host without a CRI runtime never needs them.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import type * as Grpc from '@grpc/grpc-js';
 import { DroptraceError } from '../errors.js';
 
 /** Where kubelet finds the runtime by default, in the order tried. */
@@ -66,17 +68,28 @@ export interface CriVerboseInfo {
   netnsPath: string | null;
 }
 
-type Unary = (req: unknown, meta: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: unknown) => void) => void;
-type ServiceClient = grpc.Client & Record<string, Unary | ((req: unknown) => grpc.ClientReadableStream<unknown>)>;
+type Unary = (req: unknown, meta: Grpc.Metadata, opts: Grpc.CallOptions, cb: (err: Grpc.ServiceError | null, res: unknown) => void) => void;
+type ServiceClient = Grpc.Client & Record<string, Unary | ((req: unknown) => Grpc.ClientReadableStream<unknown>)>;
 
-let definition: grpc.GrpcObject | undefined;
+/** gRPC status codes used here (fixed by the gRPC protocol, so known before the library loads). */
+const STATUS = { CANCELLED: 1, DEADLINE_EXCEEDED: 4, UNIMPLEMENTED: 12, UNAVAILABLE: 14 } as const;
 
-function runtimeService(): grpc.ServiceClientConstructor {
-  definition ??= grpc.loadPackageDefinition(
-    protoLoader.loadSync(PROTO, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true }),
-  );
-  const runtime = definition.runtime as grpc.GrpcObject;
-  return (runtime.v1 as grpc.GrpcObject).RuntimeService as grpc.ServiceClientConstructor;
+interface Runtime {
+  grpc: typeof Grpc;
+  Service: Grpc.ServiceClientConstructor;
+}
+
+let runtime: Promise<Runtime> | undefined;
+
+function loadRuntime(): Promise<Runtime> {
+  runtime ??= Promise.all([import('@grpc/grpc-js'), import('@grpc/proto-loader')]).then(([grpc, protoLoader]) => {
+    const definition = grpc.loadPackageDefinition(
+      protoLoader.loadSync(PROTO, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true }),
+    );
+    const v1 = (definition.runtime as Grpc.GrpcObject).v1 as Grpc.GrpcObject;
+    return { grpc, Service: v1.RuntimeService as Grpc.ServiceClientConstructor };
+  });
+  return runtime;
 }
 
 /** Reads the pid and netns path out of a verbose status's `info` map; anything malformed is null. */
@@ -103,16 +116,24 @@ export function parseVerboseInfo(info: Labels | undefined): CriVerboseInfo {
 
 export class CriClient {
   readonly socketPath: string;
-  private readonly client: ServiceClient;
+  private client: Promise<{ grpc: typeof Grpc; client: ServiceClient }> | undefined;
+  private closed = false;
 
   constructor(socketPath: string) {
     this.socketPath = socketPath;
-    const Service = runtimeService();
-    this.client = new Service(`unix:${socketPath}`, grpc.credentials.createInsecure(), {
-      // a runtime that is gone should fail the call, not queue it
-      'grpc.enable_retries': 0,
-      'grpc.max_receive_message_length': 64 << 20,
-    }) as ServiceClient;
+  }
+
+  private connect(): Promise<{ grpc: typeof Grpc; client: ServiceClient }> {
+    this.client ??= loadRuntime().then(({ grpc, Service }) => {
+      const client = new Service(`unix:${this.socketPath}`, grpc.credentials.createInsecure(), {
+        // a runtime that is gone should fail the call, not queue it
+        'grpc.enable_retries': 0,
+        'grpc.max_receive_message_length': 64 << 20,
+      }) as ServiceClient;
+      if (this.closed) client.close();
+      return { grpc, client };
+    });
+    return this.client;
   }
 
   /** The first default socket that exists, or null (no CRI runtime on this node). */
@@ -121,16 +142,18 @@ export class CriClient {
   }
 
   close(): void {
-    this.client.close();
+    this.closed = true;
+    void this.client?.then(({ client }) => client.close());
   }
 
   /** Any unary RuntimeService call by its proto name, with snake_case request and answer. */
-  call<T>(method: string, request: object, timeoutMs = CALL_TIMEOUT_MS): Promise<T> {
-    const fn = this.client[method] as Unary | undefined;
-    if (typeof fn !== 'function') return Promise.reject(new Error(`no CRI method ${method}`));
+  async call<T>(method: string, request: object, timeoutMs = CALL_TIMEOUT_MS): Promise<T> {
+    const { grpc, client } = await this.connect();
+    const fn = client[method] as Unary | undefined;
+    if (typeof fn !== 'function') throw new Error(`no CRI method ${method}`);
     return new Promise<T>((resolve, reject) => {
-      fn.call(this.client, request, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => {
-        if (err) reject(this.error(method, err));
+      fn.call(client, request, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => {
+        if (err) reject(this.error(method, err, grpc));
         else resolve(res as T);
       });
     });
@@ -164,34 +187,40 @@ export class CriClient {
    * (containerd before 1.7). Returns a function that cancels the stream.
    */
   events(onEvent: (ev: CriContainerEvent) => void, onEnd: (err: DroptraceError | null) => void): () => void {
-    const stream = (this.client.GetContainerEvents as (req: unknown) => grpc.ClientReadableStream<CriContainerEvent>)({});
     let ended = false;
+    let stream: Grpc.ClientReadableStream<CriContainerEvent> | undefined;
     const end = (err: DroptraceError | null) => {
       if (ended) return;
       ended = true;
       onEnd(err);
     };
-    stream.on('data', onEvent);
-    stream.on('error', (e: grpc.ServiceError) => end(e.code === grpc.status.CANCELLED ? null : this.error('GetContainerEvents', e)));
-    stream.on('end', () => end(null));
+    this.connect().then(
+      ({ grpc, client }) => {
+        if (ended) return;
+        stream = (client.GetContainerEvents as (req: unknown) => Grpc.ClientReadableStream<CriContainerEvent>)({});
+        stream.on('data', onEvent);
+        stream.on('error', (e: Grpc.ServiceError) => end(e.code === STATUS.CANCELLED ? null : this.error('GetContainerEvents', e, grpc)));
+        stream.on('end', () => end(null));
+      },
+      (e: unknown) => end(new DroptraceError(CRI_CALL, `CRI client: ${String(e)}`, undefined, { cause: e })),
+    );
     return () => {
       ended = true;
-      stream.cancel();
+      stream?.cancel();
     };
   }
 
-  private error(method: string, err: grpc.ServiceError): DroptraceError {
-    const unreachable = err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.DEADLINE_EXCEEDED;
+  private error(method: string, err: Grpc.ServiceError, grpc: typeof Grpc): DroptraceError {
+    const unreachable = err.code === STATUS.UNAVAILABLE || err.code === STATUS.DEADLINE_EXCEEDED;
+    const what = err.details || grpc.status[err.code];
     const e = unreachable
       ? new DroptraceError(
           CRI_UNREACHABLE,
-          `the CRI runtime at ${this.socketPath} does not answer (${err.details || grpc.status[err.code]})`,
+          `the CRI runtime at ${this.socketPath} does not answer (${what})`,
           'give the runtime socket with --cri-socket (containerd: /run/containerd/containerd.sock, CRI-O: /var/run/crio/crio.sock)',
           { cause: err },
         )
-      : new DroptraceError(CRI_CALL, `CRI ${method} at ${this.socketPath}: ${err.details || grpc.status[err.code]}`, undefined, {
-          cause: err,
-        });
+      : new DroptraceError(CRI_CALL, `CRI ${method} at ${this.socketPath}: ${what}`, undefined, { cause: err });
     (e as DroptraceError & { grpcCode?: number }).grpcCode = err.code;
     return e;
   }
@@ -201,4 +230,4 @@ export function grpcCodeOf(e: unknown): number | undefined {
   return (e as { grpcCode?: number } | null)?.grpcCode;
 }
 
-export const GRPC_UNIMPLEMENTED = grpc.status.UNIMPLEMENTED;
+export const GRPC_UNIMPLEMENTED = STATUS.UNIMPLEMENTED;
