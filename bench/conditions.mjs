@@ -170,20 +170,20 @@ export const conditions = [
   {
     name: 'droptrace-top',
     skip: needsDroptrace,
-    // --duration only bounds it if the bench dies; the runner stops it with SIGINT after the storm
-    argv: ({ ns, duration }) => [droptraceBin, 'top', '--netns', ns.rx, '--interval', '0.5', '--duration', String(duration + 30)],
+    // --duration only bounds it if the bench dies; the runner stops it with SIGINT after the storm.
+    // --json: a `counts` record per interval, whatever the table's columns are this release
+    argv: ({ ns, duration }) => [droptraceBin, 'top', '--json', '--netns', ns.rx, '--interval', '0.5', '--duration', String(duration + 30)],
     stdout: 'file',
-    // the first table is drawn one interval after attaching
-    ready: { stdout: /^NETNS\s+REASON/m },
-    // one more redraw after the storm, so the last table holds all of it
+    ready: { stdout: /"type":"start"/ },
+    // one more sample after the storm, so the last counts hold all of it
     settleMs: 1200,
-    // counted in the kernel: "delivered" is the rx namespace's NETFILTER_DROP count in the last table
+    // counted in the kernel: "delivered" is the rx namespace's NETFILTER_DROP count in the last sample
     read: ({ stdout }, { ns }) => {
-      const tables = stdout.split(/^NETNS\s+REASON.*$/m);
-      const last = tables[tables.length - 1] ?? '';
       let delivered = null;
-      for (const m of last.matchAll(/^(\d+)\s+NETFILTER_DROP\s+\S+\s+(\d+)/gm)) {
-        if (Number(m[1]) === ns.rx_inode) delivered = (delivered ?? 0) + Number(m[2]);
+      for (const line of stdout.split('\n')) {
+        if (!line.startsWith('{"type":"counts"')) continue;
+        const rows = JSON.parse(line).rows.filter((r) => r.netns === ns.rx_inode && r.reason === 'NETFILTER_DROP');
+        if (rows.length) delivered = rows.reduce((n, r) => n + r.count, 0);
       }
       return { delivered, lost: delivered === null ? null : 0, extra: { output_tail: stdout.slice(-1500) } };
     },

@@ -62,7 +62,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 4096);
 	__type(key, struct dt_rtx_count_key);
-	__type(value, __u64);
+	__type(value, struct dt_rtx_count);
 } rtx_counts SEC(".maps");
 /*
  * The retransmits' rate-limit windows by (type, netns). Entries are never
@@ -451,13 +451,15 @@ static __always_inline bool count_drop(const struct dt_count_key *key)
 static __always_inline bool drop_admit(const struct dt_count_key *key, __u32 limit, __u64 now)
 {
 	/* Fibonacci hashing of the key's words into the slot index */
-	__u64 h = (key->location ^ ((__u64)key->netns << 32 | key->reason)) * 0x9E3779B97F4A7C15ULL;
+	__u64 h = (key->location ^ ((__u64)key->netns << 32 | (__u32)key->detect << 16 | key->reason)) *
+		  0x9E3779B97F4A7C15ULL;
 	__u32 idx = (h >> 56) & (DT_LIMIT_SLOTS - 1);
 	struct dt_limit_slot *s = bpf_map_lookup_elem(&limit_slots, &idx);
 
 	if (!s)
 		return true;
-	if (s->key.location != key->location || s->key.netns != key->netns || s->key.reason != key->reason) {
+	if (s->key.location != key->location || s->key.netns != key->netns || s->key.reason != key->reason ||
+	    s->key.detect != key->detect) {
 		s->key = *key;
 		s->window_ns = now;
 		s->admitted = 0;
@@ -479,7 +481,8 @@ static __always_inline bool drop_admit(const struct dt_count_key *key, __u32 lim
  */
 static __always_inline bool count_and_admit(const struct dt_filter *f, struct dt_event *e)
 {
-	struct dt_count_key key = {.location = e->location, .netns = e->netns, .reason = e->reason};
+	struct dt_count_key key = {
+	    .location = e->location, .netns = e->netns, .reason = e->reason, .detect = e->detect};
 	bool counted;
 
 	stat_inc(DT_STAT_MATCHED);
@@ -651,28 +654,29 @@ static __always_inline __u32 tcp_skb_segs(const struct sk_buff *skb)
  * Every matched retransmit, summary mode too, counted by (netns, kind): the
  * kind is read here so that the count does not depend on the event being sent.
  */
-static __always_inline void count_retransmit(const struct sock *sk, __u8 type, __u32 netns, __u8 state)
+static __always_inline void count_retransmit(const struct sock *sk, __u8 type, __u32 netns, __u8 state,
+					     __u32 segs)
 {
 	struct dt_rtx_count_key key = {.netns = netns, .kind = DT_RTX_SYNACK};
-	__u64 one = 1, *v;
+	struct dt_rtx_count first = {.calls = 1, .segs = segs}, *v;
 
 	if (type != DT_EVENT_SYNACK)
 		key.kind = retransmit_kind(
 		    sk, state,
 		    BPF_CORE_READ_BITFIELD_PROBED((const struct inet_connection_sock *)sk, icsk_ca_state));
 	v = bpf_map_lookup_elem(&rtx_counts, &key);
-	if (v) {
-		*v += 1;
-		return;
+	if (!v) {
+		if (!bpf_map_update_elem(&rtx_counts, &key, &first, BPF_NOEXIST))
+			return;
+		/* another CPU created the key meanwhile, or the map is full */
+		v = bpf_map_lookup_elem(&rtx_counts, &key);
+		if (!v) {
+			stat_inc(DT_STAT_COUNTER_FULL);
+			return;
+		}
 	}
-	if (!bpf_map_update_elem(&rtx_counts, &key, &one, BPF_NOEXIST))
-		return;
-	/* another CPU created the key meanwhile, or the map is full */
-	v = bpf_map_lookup_elem(&rtx_counts, &key);
-	if (v)
-		*v += 1;
-	else
-		stat_inc(DT_STAT_COUNTER_FULL);
+	v->calls += 1;
+	v->segs += segs;
 }
 
 static __always_inline int handle_retransmit(const struct sock *sk, const struct sock_common *tuple_from,
@@ -699,7 +703,7 @@ static __always_inline int handle_retransmit(const struct sock *sk, const struct
 		return 0;
 	stat_inc(DT_STAT_MATCHED);
 	stat_inc(DT_STAT_RETRANSMITS);
-	count_retransmit(sk, type, e.netns, e.sk_state);
+	count_retransmit(sk, type, e.netns, e.sk_state, segs);
 	if (!f->emit)
 		return 0;
 	e.ts_ns = bpf_ktime_get_ns();

@@ -143,11 +143,17 @@ struct dt_event {
 
 DT_STATIC_ASSERT(sizeof(struct dt_event) == 216, "dt_event layout changed: update the size and the decoder");
 
-/* Key of the in-kernel drop counters. */
+/*
+ * Key of the in-kernel drop counters: with how it was seen, so that counting
+ * alone tells a SYN refused by a full accept queue from one refused by a full
+ * SYN queue (the same reason and location).
+ */
 struct dt_count_key {
 	__u64 location;
 	__u32 netns;
-	__u32 reason;
+	__u16 reason;
+	__u8 detect; /* enum dt_detect */
+	__u8 _pad;
 };
 
 DT_STATIC_ASSERT(sizeof(struct dt_count_key) == 16, "dt_count_key layout changed");
@@ -159,6 +165,14 @@ struct dt_rtx_count_key {
 };
 
 DT_STATIC_ASSERT(sizeof(struct dt_rtx_count_key) == 8, "dt_rtx_count_key layout changed");
+
+/* The retransmit counters: calls, and the segments they carried (TcpRetransSegs counts those). */
+struct dt_rtx_count {
+	__u64 calls;
+	__u64 segs;
+};
+
+DT_STATIC_ASSERT(sizeof(struct dt_rtx_count) == 16, "dt_rtx_count layout changed");
 /*
  * Key of the retransmits' rate limit: (type, netns), location and reason zero.
  * Drops are limited by their counter key (struct dt_limit_slot).

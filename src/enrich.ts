@@ -12,6 +12,7 @@ import type { ConnectErrorRecord, Container, DropRecord, Evidence, TraceEvent } 
 import { NetnsPaths } from './kernel/netns-paths.js';
 import { ConntrackEvidence } from './readers/conntrack-evidence.js';
 import { ListenQueues } from './readers/listen-queues.js';
+import { NeighLimits } from './readers/neigh-limits.js';
 import { type NetfilterRuleHit, NetfilterRules } from './readers/netfilter-rules.js';
 import { PortRanges } from './readers/port-range.js';
 
@@ -32,6 +33,12 @@ const monotonicNowMs = () => Number(process.hrtime.bigint() / 1000n) / 1000;
 
 /** How long a netfilter drop waits for the ruleset read after it before it goes out unnamed. */
 const RULE_WAIT_MS = 3000;
+/**
+ * Netfilter drops waiting for a ruleset read, at most: in a storm whose reads fall behind, later
+ * drops go out at once with their rule unnamed (their hint says a rule dropped them), rather than
+ * the stream queueing in memory (each waiting drop is a few KB, held until its read or the 3 s wait ends).
+ */
+const MAX_WAITING = 2048;
 /** Namespaces read at once when tracing starts. */
 const PRIME_PARALLEL = 4;
 
@@ -41,10 +48,13 @@ export class Enricher {
   private readonly netnsPaths = new NetnsPaths();
   private readonly portRanges = new PortRanges();
   private readonly listenQueues = new ListenQueues();
+  private readonly neighLimits = new NeighLimits();
   /** One record `Container` per index entry: a storm names the same container a million times. */
   private readonly containers = new WeakMap<ContainerInfo, Container>();
   /** Netfilter drops applied since the last settle(), by namespace path: one ruleset read serves them all. */
   private pending = new Map<string, { atMs: number; drops: { e: DropRecord; raw: Evidence; context: ClassifyContext }[] }>();
+  /** Drops applied and not yet named or given up on (pending and in ruleOf). */
+  private waiting = 0;
 
   private readonly timeOf: (time: string) => number;
 
@@ -140,9 +150,10 @@ export class Enricher {
       conntrack: null,
     };
     const raw = e.evidence;
-    if (this.options.netfilterEvidence !== false && e.reason === 'NETFILTER_DROP') {
+    if (this.options.netfilterEvidence !== false && e.reason === 'NETFILTER_DROP' && this.waiting < MAX_WAITING) {
       const path = this.netnsPaths.pathOf(e.netns);
       if (path) {
+        this.waiting++;
         context.netfilter = undefined; // the read after the drop is running
         context.conntrack = this.conntrack.current(path) ?? null;
         // the earliest drop of the batch decides which read counts as "before" for all of them
@@ -153,6 +164,11 @@ export class Enricher {
           p.drops.push({ e, raw, context });
         } else this.pending.set(path, { atMs, drops: [{ e, raw, context }] });
       }
+    }
+    if (raw.neigh_entries !== undefined && raw.gc_thresh3 === undefined) {
+      // the classic tracepoint has the table's entries, not its limit
+      const limit = this.neighLimits.gcThresh3(e.family === 'ipv6' ? 'ipv6' : 'ipv4');
+      if (limit !== undefined) raw.gc_thresh3 = limit;
     }
     if (e.detected_by !== 'kfree_skb' && e.dport !== null) {
       // a SYN refused at SYN time comes with no socket: the listener's queue as `ss` sees it (a second old at most)
@@ -171,16 +187,20 @@ export class Enricher {
     const timeout = new Promise<undefined>((r) => {
       timer = setTimeout(() => r(undefined), RULE_WAIT_MS);
     });
+    const done = () => {
+      clearTimeout(timer);
+      this.waiting -= drops.length;
+    };
     return Promise.race([this.rules.attribute(path, atMs), timeout]).then(
       (hits: NetfilterRuleHit[] | undefined) => {
-        clearTimeout(timer);
+        done();
         if (!hits) return;
         const conntrack = this.conntrack.current(path);
         for (const d of drops) this.fill(d.e, d.raw, { ...d.context, netfilter: hits, conntrack: conntrack ?? d.context.conntrack });
       },
       () => {
         // the namespace went away before its ruleset could be read: the drop stays unnamed
-        clearTimeout(timer);
+        done();
       },
     );
   }

@@ -233,10 +233,12 @@ export interface StopRecord {
   time: string;
   /** The host that traced it (its hostname, or DROPTRACE_HOST). */
   host: string;
-  /** Events delivered: events + suppressed + lost is every drop and retransmit matched. */
+  /** Events delivered: events + suppressed + lost is every drop, retransmit and failed connect matched. */
   events: number;
   drops: number;
   retransmits: number;
+  /** connect() calls that failed for want of a free local port (connect_error records; never rate-limited). */
+  connects: number;
   lost: number;
   /** Held back by the rate limit (reported in suppressed records). */
   suppressed: number;
@@ -267,6 +269,8 @@ export interface CountsRecord {
     layer: Layer;
     component: string;
     benign: boolean;
+    /** SYNs refused at a full queue (the drop record's detected_by), counted apart by queue; absent for kfree_skb drops. */
+    detected_by?: Exclude<DropRecord['detected_by'], 'kfree_skb'>;
     count: number;
   }[];
   /** Retransmits by (netns, kind). */
@@ -275,7 +279,8 @@ export interface CountsRecord {
 
 /**
  * A traced namespace's own counter (as `nstat` names it) held against what droptrace traced there,
- * from the start of tracing to its end: `untraced` is loss the kernel counted and droptrace did not see.
+ * from the start of tracing to its end (`top`: to each interval's reading): `untraced` is loss the
+ * kernel counted and droptrace did not see.
  */
 export interface AuditRecord {
   type: 'audit';

@@ -1,16 +1,15 @@
 /**
  * Releases batches of records in the order they came, each once its evidence is in. A batch with
  * nothing to wait for goes out at once when nothing is held before it. Held records are bounded:
- * past the bound a batch waits only for those before it, not for its own evidence.
+ * a batch that would pass the bound releases everything held before it at once, without its
+ * evidence (a storm whose ruleset reads fall behind must not queue the stream in memory: the
+ * records go out as they are, their rule not named), and does not wait for its own.
  */
 export class InOrder {
   private tail: Promise<void> = Promise.resolve();
   private held = 0;
-  /** Resolved by a bounded drain: what is still held goes out at once, without waiting for its evidence. */
-  private cutShort!: () => void;
-  private readonly cut = new Promise<void>((resolve) => {
-    this.cutShort = resolve;
-  });
+  /** Resolving it releases what is held now without waiting for its evidence; a new one then starts. */
+  private cut = InOrder.gate();
 
   constructor(
     private readonly maxHeld = 16384,
@@ -26,7 +25,9 @@ export class InOrder {
       release();
       return;
     }
-    const wait = this.held + size > this.maxHeld || !ready ? null : Promise.race([ready, this.cut]);
+    const over = this.held + size > this.maxHeld;
+    if (over) this.cutShort();
+    const wait = over || !ready ? null : Promise.race([ready, this.cut.promise]);
     this.held += size;
     this.tail = this.tail
       .then(() => wait)
@@ -50,5 +51,18 @@ export class InOrder {
     if (budgetMs === undefined) return this.tail;
     const timer = setTimeout(() => this.cutShort(), budgetMs);
     return this.tail.finally(() => clearTimeout(timer));
+  }
+
+  private cutShort(): void {
+    this.cut.open();
+    this.cut = InOrder.gate();
+  }
+
+  private static gate(): { promise: Promise<void>; open: () => void } {
+    let open!: () => void;
+    const promise = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    return { promise, open };
   }
 }

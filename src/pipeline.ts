@@ -27,6 +27,7 @@ import type { TraceFilter } from './filter.js';
 import { hostName } from './host.js';
 import { InOrder } from './in-order.js';
 import { NetnsWatch, type WatchedNetns } from './kernel/netns-watch.js';
+import { type ListenSynMode, ListenWatch } from './listen-watch.js';
 import { filterOf, namespacesOf, type Selection } from './selection.js';
 import { type DropCount, type RetransmitCount, Session, type SessionOptions, type SessionStats } from './session.js';
 
@@ -35,6 +36,8 @@ export interface PipelineOptions extends Selection, Omit<SessionOptions, 'filter
   netfilterEvidence?: boolean;
   /** Diagnostics, one line each without a newline (the CLI writes them to stderr). Default: dropped. */
   log?: (line: string) => void;
+  /** When the program that sees SYNs refused by a full queue is attached (src/listen-watch.ts); default auto. */
+  listenSyn?: ListenSynMode;
 }
 
 export interface PipelineSink {
@@ -67,6 +70,7 @@ export class Pipeline {
   // netfilter drops wait for the ruleset read after them (the rule is named); order is kept
   private readonly inOrder = new InOrder();
   private sink: PipelineSink | undefined;
+  private listenWatch: ListenWatch | undefined;
 
   private constructor(
     readonly session: Session,
@@ -75,6 +79,7 @@ export class Pipeline {
     private readonly enricher: Enricher,
     private readonly log: (line: string) => void,
     private readonly watch: NetnsWatch,
+    private readonly listenSyn: ListenSynMode,
   ) {}
 
   /** Resolves the selection, loads the programs and the container index; nothing attached yet. Throws DroptraceError. */
@@ -176,7 +181,7 @@ export class Pipeline {
     index.on('gone', (netns) => enricher.forget(netns));
     // a read of each traced namespace's ruleset from before its first drop (no events, no drops to name)
     if (options.emit !== false) await enricher.prime(filter.netns?.length || filter.restrict ? (filter.netns ?? []) : null);
-    pipeline = new Pipeline(session, index, followers, enricher, log, watch);
+    pipeline = new Pipeline(session, index, followers, enricher, log, watch, options.listenSyn ?? 'auto');
     return pipeline;
   }
 
@@ -192,6 +197,21 @@ export class Pipeline {
       lost: (record) => this.inOrder.push(null, 1, () => sink.lost(record)),
       suppressed: (record) => this.inOrder.push(null, 1, () => sink.suppressed?.(record)),
     });
+    if (!this.session.startRecord().features.listen_syn) return;
+    if (this.listenSyn === 'always') {
+      this.session.setListenSyn(true);
+      return;
+    }
+    this.listenWatch = new ListenWatch({
+      namespaces: () => {
+        const f = this.session.currentFilter();
+        return f.netns?.length ? f.netns : f.restrict ? [] : null;
+      },
+      set: (on) => this.session.setListenSyn(on),
+      log: this.log,
+      nameOf: (netns) => this.nameOf(netns),
+    });
+    this.listenWatch.start();
   }
 
   /**
@@ -264,6 +284,7 @@ export class Pipeline {
 
   /** Detaches, then stops following containers. Idempotent. */
   stop(options: { budgetMs?: number } = {}): StopRecord {
+    this.listenWatch?.stop();
     const stop = this.session.stop(options);
     this.watch.stop();
     for (const f of this.followers) f.stop();

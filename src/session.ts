@@ -3,9 +3,9 @@
  * sink, lost events reported as they happen, exact counts from the kernel at the end.
  */
 import { release } from 'node:os';
-import { createDecoder, type Decoder, retransmitKinds } from './decode/decoder.js';
+import { createDecoder, type Decoder, detectionNames, retransmitKinds } from './decode/decoder.js';
 import { WallClock } from './decode/format.js';
-import type { LostRecord, RetransmitKind, StartRecord, StopRecord, SuppressedRecord, TraceEvent } from './events.js';
+import type { DropRecord, LostRecord, RetransmitKind, StartRecord, StopRecord, SuppressedRecord, TraceEvent } from './events.js';
 import { SCHEMA_VERSION } from './events.js';
 import { nativeFilter, type TraceFilter } from './filter.js';
 import { hostName } from './host.js';
@@ -64,6 +64,8 @@ export interface DropCount {
   netns: number;
   reason: string;
   location: string;
+  /** How the drops were seen: SYNs refused at a full queue are counted apart by queue. */
+  detected_by: DropRecord['detected_by'];
   count: number;
 }
 
@@ -71,6 +73,8 @@ export interface RetransmitCount {
   netns: number;
   kind: RetransmitKind;
   count: number;
+  /** The segments those retransmits carried (what TcpRetransSegs counts). */
+  segments: number;
 }
 
 const STATS_INTERVAL_MS = 1000;
@@ -91,6 +95,7 @@ export class Session {
   private stopRecord: StopRecord | undefined;
   private finalStats: SessionStats | undefined;
   private finalCounts: DropCount[] | undefined;
+  private finalRetransmits: RetransmitCount[] | undefined;
   private filter: TraceFilter;
   private readonly featureReport: FeatureReport;
 
@@ -101,7 +106,7 @@ export class Session {
     checkPrivileges();
     checkBtf();
     this.tracer = loadTracer(addon, options.attach, options.ringBytes);
-    this.featureReport = kernelFeatures(addon, this.tracer.attachMode);
+    this.featureReport = kernelFeatures(addon, this.tracer);
     this.reasons = reasonNames(addon);
     const [sec, nsec] = addon.clockOffset();
     this.clock = new WallClock(sec, nsec);
@@ -115,6 +120,8 @@ export class Session {
     });
     this.filter = options.filter ?? {};
     this.applyFilter(this.filter);
+    // every name is read: the parsed BTF would only hold memory from here on
+    addon.btfRelease();
   }
 
   /** Loads the programs (nothing attached yet). Throws DroptraceError. */
@@ -228,20 +235,43 @@ export class Session {
   /** Exact drop counts from the kernel, by (netns, reason, location), largest first; after stop(), the final ones. */
   counts(): DropCount[] {
     if (this.finalCounts) return this.finalCounts;
+    const detections = detectionNames(this.addon.layout.constants);
     return this.tracer
       .counts()
-      .map(([netns, reason, address, count]) => {
+      .map(([netns, reason, address, count, detect]) => {
         const location = this.kallsyms.lookup(address);
-        return { netns, reason: this.reasons.available ? this.reasons.name(reason) : derivedReason(location), location, count };
+        return {
+          netns,
+          reason: this.reasons.available ? this.reasons.name(reason) : derivedReason(location),
+          location,
+          detected_by: detections[detect] ?? 'kfree_skb',
+          count,
+        };
       })
       .sort((a, b) => b.count - a.count);
   }
 
-  /** Exact retransmit counts from the kernel, by (netns, kind); after stop(), nothing (the maps are gone). */
+  /** Exact retransmit counts from the kernel, by (netns, kind); after stop(), the final ones. */
   retransmitCounts(): RetransmitCount[] {
-    if (this.stopped) return [];
+    if (this.finalRetransmits) return this.finalRetransmits;
     const kinds = retransmitKinds(this.addon.layout.constants);
-    return this.tracer.retransmitCounts().map(([netns, kind, count]) => ({ netns, kind: kinds[kind] ?? 'unknown', count }));
+    return this.tracer
+      .retransmitCounts()
+      .map(([netns, kind, count, segments]) => ({ netns, kind: kinds[kind] ?? 'unknown', count, segments }));
+  }
+
+  /**
+   * Attaches or detaches the program that sees SYNs refused by a full accept or SYN queue (it runs
+   * on every consume_skb of the host, so it is on only while listeners refuse: src/listen-watch.ts).
+   * False when it is off, or this kernel cannot run it (features.listen_syn).
+   */
+  setListenSyn(on: boolean): boolean {
+    if (this.stopped || !this.featureReport.features.listen_syn) return false;
+    try {
+      return this.tracer.setListenSyn(on);
+    } catch (e) {
+      throw fromNative(e);
+    }
   }
 
   /**
@@ -265,6 +295,7 @@ export class Session {
     const stats = this.stats();
     this.finalStats = stats;
     this.finalCounts = counts;
+    this.finalRetransmits = this.retransmitCounts();
     this.stopped = true;
     clearInterval(this.timer);
     this.tracer.stop();
@@ -277,6 +308,7 @@ export class Session {
       events: this.delivered,
       drops: stats.matched - stats.retransmits - stats.connects,
       retransmits: stats.retransmits,
+      connects: stats.connects,
       lost: stats.lost + unread,
       suppressed: stats.suppressed,
       own_drops: stats.own,

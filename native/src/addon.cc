@@ -36,6 +36,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("layout", EventLayout(env));
   exports.Set("btfEnum", Napi::Function::New(env, BtfEnum));
   exports.Set("btfHas", Napi::Function::New(env, BtfHas));
+  exports.Set("btfRelease", Napi::Function::New(env, BtfRelease));
   exports.Set("tracepointArgs", Napi::Function::New(env, TracepointArgs));
   exports.Set("clockOffset", Napi::Function::New(env, ClockOffset));
   exports.Set("kallsymsLookup", Napi::Function::New(env, KallsymsLookup));

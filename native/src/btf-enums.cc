@@ -7,9 +7,24 @@
 
 namespace droptrace {
 
+namespace {
+struct btf* vmlinux = nullptr;
+bool loaded = false;
+}  // namespace
+
 const struct btf* VmlinuxBtf() {
-  static struct btf* btf = btf__load_vmlinux_btf();
-  return btf;  // libbpf 1.x returns NULL (errno set) when the kernel has no BTF
+  if (!loaded) {
+    vmlinux = btf__load_vmlinux_btf();  // libbpf 1.x returns NULL (errno set) when the kernel has no BTF
+    loaded = true;
+  }
+  return vmlinux;
+}
+
+Napi::Value BtfRelease(const Napi::CallbackInfo& info) {
+  btf__free(vmlinux);
+  vmlinux = nullptr;
+  loaded = false;
+  return info.Env().Undefined();
 }
 
 namespace {

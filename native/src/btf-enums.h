@@ -12,6 +12,10 @@ namespace droptrace {
 // The running kernel's BTF, parsed once (about 13 ms) and kept. Main thread. Null when absent.
 const struct btf* VmlinuxBtf();
 
+// btfRelease(): frees the parsed vmlinux BTF (about 11 MB here) once the tracer is loaded and its
+// names are read; a later query parses it again. Main thread.
+Napi::Value BtfRelease(const Napi::CallbackInfo& info);
+
 // btfEnum({ name } | { member }): [[name, value], ...] of the enum with that name, or of the first
 // enum that has that member (for anonymous enums such as TCP states); null when absent. Main thread.
 Napi::Value BtfEnum(const Napi::CallbackInfo& info);

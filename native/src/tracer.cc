@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <set>
 #include <string>
@@ -134,8 +135,10 @@ Napi::Function Tracer::Init(Napi::Env env) {
                          InstanceMethod<&Tracer::UserLost>("userLost"),
                          InstanceMethod<&Tracer::Counts>("counts"),
                          InstanceMethod<&Tracer::RetransmitCounts>("retransmitCounts"),
+                         InstanceMethod<&Tracer::SetListenSyn>("setListenSyn"),
                          InstanceMethod<&Tracer::Suppressed>("suppressed"),
                          InstanceAccessor<&Tracer::AttachMode>("attachMode"),
+                         InstanceAccessor<&Tracer::ListenSynAvailable>("listenSynAvailable"),
                      });
 }
 
@@ -189,6 +192,8 @@ void Tracer::Load(Napi::Env env, bool use_btf, uint32_t ring_bytes) {
 
 void Tracer::Close() {
   pump_.reset();
+  if (listen_link_ != nullptr) bpf_link__destroy(listen_link_);
+  listen_link_ = nullptr;
   for (struct bpf_link* link : links_) bpf_link__destroy(link);
   links_.clear();
   if (skel_ != nullptr) droptrace_bpf__destroy(skel_);
@@ -224,23 +229,41 @@ Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
   } else if (enter != nullptr) {
     bpf_link__destroy(enter);
   }
-  if (bpf_program__autoload(skel_->progs.listen_syn_btf)) {
-    struct bpf_link* link = bpf_program__attach(skel_->progs.listen_syn_btf);
-    if (link == nullptr) {
-      int err = errno;
-      for (struct bpf_link* l : links_) bpf_link__destroy(l);
-      links_.clear();
-      throw LibbpfError(env, "attach tp_btf/consume_skb", err, log);
-    }
-    links_.push_back(link);
-  }
+  // the SYN program is attached on demand (setListenSyn): it runs on every consume_skb of the host
   pump_ = std::make_unique<RingPump>(env, bpf_map__fd(skel_->maps.events), on_batch, kMaxPendingBytes, kBatchBytes,
                                      GetU32(opts, "pollMs", 10));
   return env.Undefined();
 }
 
+Napi::Value Tracer::SetListenSyn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (skel_ == nullptr || links_.empty()) throw Napi::Error::New(env, "tracer is not started");
+  bool on = info[0].ToBoolean();
+  if (!on) {
+    if (listen_link_ != nullptr) bpf_link__destroy(listen_link_);
+    listen_link_ = nullptr;
+    return Napi::Boolean::New(env, false);
+  }
+  if (listen_link_ != nullptr || !bpf_program__autoload(skel_->progs.listen_syn_btf)) {
+    return Napi::Boolean::New(env, listen_link_ != nullptr);
+  }
+  // baselines from an earlier attachment are stale: the counters moved while it was off, and a
+  // stale baseline would call the next accepted SYN a refused one
+  struct bpf_map* base = skel_->maps.syn_base;
+  __u32 key = 0;
+  while (bpf_map__get_next_key(base, nullptr, &key, sizeof(key)) == 0) {
+    if (bpf_map__delete_elem(base, &key, sizeof(key), 0) != 0) break;
+  }
+  LogCapture log;
+  listen_link_ = bpf_program__attach(skel_->progs.listen_syn_btf);
+  if (listen_link_ == nullptr) throw LibbpfError(env, "attach tp_btf/consume_skb", errno, log);
+  return Napi::Boolean::New(env, true);
+}
+
 Napi::Value Tracer::Detach(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  if (listen_link_ != nullptr) bpf_link__destroy(listen_link_);
+  listen_link_ = nullptr;
   for (struct bpf_link* link : links_) bpf_link__destroy(link);
   links_.clear();
   Napi::Array out = Napi::Array::New(env);
@@ -342,55 +365,59 @@ Napi::Value Tracer::Stats(const Napi::CallbackInfo& info) {
   return out;
 }
 
-Napi::Value Tracer::Counts(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (skel_ == nullptr) throw Napi::Error::New(env, "tracer is closed");
-  int ncpus = libbpf_num_possible_cpus();
-  std::vector<__u64> values(ncpus);
-  struct bpf_map* map = skel_->maps.drop_counts;
-  Napi::Array out = Napi::Array::New(env);
-  struct dt_count_key cur = {}, next = {};
+// Calls `row(key, sum)` for each key of a per-CPU hash, with its values summed over the CPUs
+// (Value: __u64, or a struct of __u64 fields summed field by field).
+template <typename Key, typename Value, typename Row>
+void ForEachSummed(struct bpf_map* map, Row row) {
+  std::vector<Value> values(libbpf_num_possible_cpus());
+  Key cur = {}, next = {};
   const void* prev = nullptr;
-  uint32_t n = 0;
   while (bpf_map__get_next_key(map, prev, &next, sizeof(next)) == 0) {
-    if (bpf_map__lookup_elem(map, &next, sizeof(next), values.data(), values.size() * sizeof(__u64), 0) == 0) {
-      __u64 sum = 0;
-      for (__u64 v : values) sum += v;
-      Napi::Array row = Napi::Array::New(env, 4);
-      row.Set(0u, static_cast<double>(next.netns));
-      row.Set(1u, static_cast<double>(next.reason));
-      row.Set(2u, Napi::BigInt::New(env, static_cast<uint64_t>(next.location)));
-      row.Set(3u, static_cast<double>(sum));
-      out.Set(n++, row);
+    if (bpf_map__lookup_elem(map, &next, sizeof(next), values.data(), values.size() * sizeof(Value), 0) == 0) {
+      constexpr size_t kWords = sizeof(Value) / sizeof(__u64);
+      __u64 sum[kWords] = {};
+      for (const Value& v : values) {
+        const __u64* words = reinterpret_cast<const __u64*>(&v);
+        for (size_t i = 0; i < kWords; i++) sum[i] += words[i];
+      }
+      row(next, sum);
     }
     cur = next;
     prev = &cur;
   }
+}
+
+Napi::Value Tracer::Counts(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (skel_ == nullptr) throw Napi::Error::New(env, "tracer is closed");
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t n = 0;
+  ForEachSummed<struct dt_count_key, __u64>(skel_->maps.drop_counts, [&](const dt_count_key& key, const __u64* sum) {
+    Napi::Array row = Napi::Array::New(env, 5);
+    row.Set(0u, static_cast<double>(key.netns));
+    row.Set(1u, static_cast<double>(key.reason));
+    row.Set(2u, Napi::BigInt::New(env, static_cast<uint64_t>(key.location)));
+    row.Set(3u, static_cast<double>(sum[0]));
+    row.Set(4u, static_cast<double>(key.detect));
+    out.Set(n++, row);
+  });
   return out;
 }
 
 Napi::Value Tracer::RetransmitCounts(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (skel_ == nullptr) throw Napi::Error::New(env, "tracer is closed");
-  std::vector<__u64> values(libbpf_num_possible_cpus());
-  struct bpf_map* map = skel_->maps.rtx_counts;
   Napi::Array out = Napi::Array::New(env);
-  struct dt_rtx_count_key cur = {}, next = {};
-  const void* prev = nullptr;
   uint32_t n = 0;
-  while (bpf_map__get_next_key(map, prev, &next, sizeof(next)) == 0) {
-    if (bpf_map__lookup_elem(map, &next, sizeof(next), values.data(), values.size() * sizeof(__u64), 0) == 0) {
-      __u64 sum = 0;
-      for (__u64 v : values) sum += v;
-      Napi::Array row = Napi::Array::New(env, 3);
-      row.Set(0u, static_cast<double>(next.netns));
-      row.Set(1u, static_cast<double>(next.kind));
-      row.Set(2u, static_cast<double>(sum));
-      out.Set(n++, row);
-    }
-    cur = next;
-    prev = &cur;
-  }
+  ForEachSummed<struct dt_rtx_count_key, struct dt_rtx_count>(skel_->maps.rtx_counts,
+                                                              [&](const dt_rtx_count_key& key, const __u64* sum) {
+                                                                Napi::Array row = Napi::Array::New(env, 4);
+                                                                row.Set(0u, static_cast<double>(key.netns));
+                                                                row.Set(1u, static_cast<double>(key.kind));
+                                                                row.Set(2u, static_cast<double>(sum[0]));  // calls
+                                                                row.Set(3u, static_cast<double>(sum[1]));  // segments
+                                                                out.Set(n++, row);
+                                                              });
   return out;
 }
 
@@ -409,42 +436,32 @@ Napi::Value Tracer::Suppressed(const Napi::CallbackInfo& info) {
     r.Set(4u, static_cast<double>(suppressed));
     out.Set(n++, r);
   };
-  auto sum = [&](struct bpf_map* map, const void* key, size_t key_size) -> __u64 {
-    std::vector<__u64> values(ncpus);
-    __u64 total = 0;
-    if (bpf_map__lookup_elem(map, key, key_size, values.data(), values.size() * sizeof(__u64), 0) == 0) {
-      for (__u64 v : values) total += v;
-    }
-    return total;
-  };
+  std::vector<__u64> admitted(ncpus);
 
   // drops: counted minus admitted, per key. The count is read first: while the programs run the
   // difference can only be low, never high, and after detach it is exact.
-  struct dt_count_key ckey = {}, cnext = {};
-  const void* prev = nullptr;
-  while (bpf_map__get_next_key(skel_->maps.drop_counts, prev, &cnext, sizeof(cnext)) == 0) {
-    __u64 counted = sum(skel_->maps.drop_counts, &cnext, sizeof(cnext));
-    __u64 admitted = sum(skel_->maps.drop_admitted, &cnext, sizeof(cnext));
-    if (counted > admitted) row(DT_EVENT_DROP, cnext.netns, cnext.reason, cnext.location, counted - admitted);
-    ckey = cnext;
-    prev = &ckey;
-  }
+  ForEachSummed<struct dt_count_key, __u64>(
+      skel_->maps.drop_counts, [&](const dt_count_key& key, const __u64* counted) {
+        __u64 total = 0;
+        if (bpf_map__lookup_elem(skel_->maps.drop_admitted, &key, sizeof(key), admitted.data(),
+                                 admitted.size() * sizeof(__u64), 0) == 0) {
+          for (__u64 v : admitted) total += v;
+        }
+        if (counted[0] > total) row(DT_EVENT_DROP, key.netns, key.reason, key.location, counted[0] - total);
+      });
 
   // retransmits: their windows count what they held back
-  std::vector<struct dt_limit> windows(ncpus);
-  struct dt_limit_key lkey = {}, lnext = {};
-  prev = nullptr;
-  while (bpf_map__get_next_key(skel_->maps.limits, prev, &lnext, sizeof(lnext)) == 0) {
-    if (bpf_map__lookup_elem(skel_->maps.limits, &lnext, sizeof(lnext), windows.data(),
-                             windows.size() * sizeof(struct dt_limit), 0) == 0) {
-      __u64 total = 0;
-      for (const struct dt_limit& w : windows) total += w.suppressed;
-      if (total != 0) row(lnext.type, lnext.netns, lnext.reason, lnext.location, total);
-    }
-    lkey = lnext;
-    prev = &lkey;
-  }
+  static_assert(offsetof(struct dt_limit, suppressed) == sizeof(__u64), "dt_limit.suppressed is its second word");
+  ForEachSummed<struct dt_limit_key, struct dt_limit>(skel_->maps.limits,
+                                                      [&](const dt_limit_key& key, const __u64* sum) {
+                                                        if (sum[1] != 0)
+                                                          row(key.type, key.netns, key.reason, key.location, sum[1]);
+                                                      });
   return out;
+}
+
+Napi::Value Tracer::ListenSynAvailable(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), skel_ != nullptr && bpf_program__autoload(skel_->progs.listen_syn_btf));
 }
 
 Napi::Value Tracer::AttachMode(const Napi::CallbackInfo& info) {

@@ -37,14 +37,19 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   // userLost(): events JS never received because its batch callback threw. Main thread.
   Napi::Value UserLost(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
-  // counts(): [[netns, reason, location (bigint), count], ...] from the in-kernel counters. Main thread.
+  // counts(): [[netns, reason, location (bigint), count, detect], ...] from the in-kernel counters. Main thread.
   Napi::Value Counts(const Napi::CallbackInfo& info);
-  // retransmitCounts(): [[netns, kind, count], ...] from the in-kernel retransmit counters. Main thread.
+  // retransmitCounts(): [[netns, kind, calls, segments], ...] from the in-kernel retransmit counters. Main thread.
   Napi::Value RetransmitCounts(const Napi::CallbackInfo& info);
   // [type, netns, reason, location, suppressed] of every rate-limit key that held events back,
   // summed over CPUs; meaningful only while a rate limit is set. Main thread.
   Napi::Value Suppressed(const Napi::CallbackInfo& info);
   Napi::Value AttachMode(const Napi::CallbackInfo& info);
+  Napi::Value ListenSynAvailable(const Napi::CallbackInfo& info);
+  // setListenSyn(on): attaches (fresh baselines) or detaches the SYN-on-a-full-queue program, after
+  // start(); true when it is attached. A kernel without it (tracepoint mode, before 6.3) answers
+  // false. Main thread.
+  Napi::Value SetListenSyn(const Napi::CallbackInfo& info);
 
   void Load(Napi::Env env, bool use_btf, uint32_t ring_bytes);
   void Close();
@@ -52,6 +57,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
 
   struct droptrace_bpf* skel_ = nullptr;
   std::vector<struct bpf_link*> links_;
+  struct bpf_link* listen_link_ = nullptr;  // the SYN program, when attached
   std::unique_ptr<RingPump> pump_;
   uint64_t dropped_bytes_ = 0;  // of pumps already detached (UserLost)
   bool use_btf_ = true;

@@ -8,17 +8,19 @@
 import { locationFunction } from '../classify/classify.js';
 import type { AuditRecord, Container, TraceEvent } from '../events.js';
 import { hostName } from '../host.js';
-import type { DropCount } from '../session.js';
+import type { DropCount, RetransmitCount } from '../session.js';
 import type { NetCounters } from './net-counters.js';
 
 interface Audited {
   counter: string;
   /** What droptrace reports for it, in words (the audit record carries it). */
   traced_as: string;
-  /** Drops (from the kernel-side exact counts) that the counter also counts. */
-  drop?: (reason: string, func: string) => boolean;
-  /** Events that the counter counts, and how much each adds. */
-  event?: (e: TraceEvent) => number;
+  /** Drops (from the kernel-side exact counts, by how they were seen) that the counter also counts. */
+  drop?: (reason: string, func: string, detectedBy: DropCount['detected_by']) => boolean;
+  /** The counter counts retransmitted segments (the kernel-side retransmit counters carry them). */
+  segments?: boolean;
+  /** Held against the events noted (note()): the kernel-side counts do not name the device. */
+  fromEvents?: boolean;
 }
 
 const COOKIE_CHECK = /^cookie_v[46]_check$/;
@@ -33,17 +35,15 @@ const COOKIE_CHECK = /^cookie_v[46]_check$/;
  */
 export const AUDITED: readonly Audited[] = [
   {
-    // the SYN-time refusals are counted by event (detected_by): the in-kernel counts key them by
-    // reason and location only, which both queues share
     counter: 'TcpExtListenOverflows',
     traced_as: 'TCP_LISTEN_OVERFLOW drops (SYNs detected by syn_accept_queue_full) and NO_SOCKET at cookie_v4_check/cookie_v6_check',
-    drop: (r, f) => (r === 'TCP_LISTEN_OVERFLOW' && f !== 'tcp_rcv_state_process') || (r === 'NO_SOCKET' && COOKIE_CHECK.test(f)),
-    event: (e) => (e.type === 'drop' && e.detected_by === 'syn_accept_queue_full' ? 1 : 0),
+    drop: (r, f, d) =>
+      d === 'syn_accept_queue_full' || (d === 'kfree_skb' && (r === 'TCP_LISTEN_OVERFLOW' || (r === 'NO_SOCKET' && COOKIE_CHECK.test(f)))),
   },
   {
     counter: 'TcpExtTCPReqQFullDrop',
     traced_as: 'TCP_LISTEN_OVERFLOW drops of SYNs detected by syn_queue_full',
-    event: (e) => (e.type === 'drop' && e.detected_by === 'syn_queue_full' ? 1 : 0),
+    drop: (_r, _f, d) => d === 'syn_queue_full',
   },
   { counter: 'TcpExtPAWSEstab', traced_as: 'TCP_RFC7323_PAWS drops', drop: (r) => r === 'TCP_RFC7323_PAWS' },
   { counter: 'UdpNoPorts', traced_as: 'NO_SOCKET drops at __udp4_lib_rcv', drop: (r, f) => r === 'NO_SOCKET' && f === '__udp4_lib_rcv' },
@@ -60,11 +60,7 @@ export const AUDITED: readonly Audited[] = [
   },
   { counter: 'IpInAddrErrors', traced_as: 'IP_INADDRERRORS drops', drop: (r) => r === 'IP_INADDRERRORS' },
   { counter: 'IpExtInNoRoutes', traced_as: 'IP_INNOROUTES drops', drop: (r) => r === 'IP_INNOROUTES' },
-  {
-    counter: 'TcpRetransSegs',
-    traced_as: 'segments of retransmit records',
-    event: (e) => (e.type === 'retransmit' ? e.segments : 0),
-  },
+  { counter: 'TcpRetransSegs', traced_as: 'segments of retransmit records', segments: true },
 ];
 
 /**
@@ -74,6 +70,11 @@ export const AUDITED: readonly Audited[] = [
 const VETH_TX = new Set(['veth_xmit', '__dev_forward_skb', '__dev_forward_skb2', 'veth_forward_skb']);
 const devCounter = (e: TraceEvent): string | null =>
   e.type === 'drop' && e.ifname && VETH_TX.has(locationFunction(e.location)) ? `dev:${e.ifname}:tx_dropped` : null;
+const devRow = (counter: string): Audited => ({
+  counter,
+  traced_as: 'drops on that device at veth_xmit/__dev_forward_skb',
+  fromEvents: true,
+});
 
 export class Audit {
   private readonly before = new Map<number, NetCounters>();
@@ -105,16 +106,11 @@ export class Audit {
     return missing;
   }
 
-  /** Every event of the stream, visible or not (event-based counters). */
+  /** Every event of the stream, visible or not (the device counters are held against events). */
   note(e: TraceEvent): void {
     if (!this.before.has(e.netns)) return;
     const dev = devCounter(e);
     if (dev) this.add(e.netns, dev, 1);
-    for (const a of AUDITED) {
-      if (!a.event) continue;
-      const n = a.event(e);
-      if (n) this.add(e.netns, a.counter, n);
-    }
   }
 
   private add(netns: number, counter: string, n: number): void {
@@ -128,7 +124,8 @@ export class Audit {
 
   /**
    * Reads the counters again; call while still attached, so that whatever the counters hold was
-   * traceable (what happens between this and detaching can only make `traced` larger, never hide a miss).
+   * traceable (what happens between this and detaching can only make `traced` larger, never hide a
+   * miss). `top` calls it every interval: each records() is then from the start to that reading.
    */
   async finish(): Promise<void> {
     this.endTime = this.now();
@@ -141,24 +138,32 @@ export class Audit {
   }
 
   /**
-   * The comparison, after finish() and detaching. `counts` are the kernel-side exact drop counts;
-   * `events` says whether event-based rows apply (not in count-only modes, where no events flow).
+   * The comparison, after finish() (and detaching, at the end). `counts` and `retransmits` are the
+   * kernel-side exact counts; `events` says whether the device rows apply (not in count-only
+   * modes, where no events flow to name the device).
    */
-  records(counts: readonly DropCount[], containerOf: (netns: number) => Container | null, events = true): AuditRecord[] {
+  records(
+    counts: readonly DropCount[],
+    retransmits: readonly RetransmitCount[],
+    containerOf: (netns: number) => Container | null,
+    events = true,
+  ): AuditRecord[] {
     const records: AuditRecord[] = [];
     const time = this.endTime;
     for (const [netns, before] of this.before) {
       const after = this.after.get(netns);
       if (!after) continue;
       // device counters: only veths' tx_dropped has drops to hold against it; others are listed when they moved
-      const devRows: Audited[] = Object.keys(after)
-        .filter((k) => k.startsWith('dev:') && k.endsWith(':tx_dropped'))
-        .map((counter) => ({ counter, traced_as: 'drops on that device at veth_xmit/__dev_forward_skb', event: () => 0 }));
-      for (const a of [...AUDITED, ...devRows]) {
-        if (!(a.counter in after) || (a.event && !a.drop && !events)) continue;
+      const devRows = events ? Object.keys(after).filter((k) => k.startsWith('dev:') && k.endsWith(':tx_dropped')) : [];
+      for (const a of [...AUDITED, ...devRows.map(devRow)]) {
+        if (!(a.counter in after)) continue;
         const delta = after[a.counter] - (before[a.counter] ?? 0);
-        let traced = a.event ? (this.fromEvents.get(netns)?.get(a.counter) ?? 0) : 0;
-        if (a.drop) for (const c of counts) if (c.netns === netns && a.drop(c.reason, locationFunction(c.location))) traced += c.count;
+        let traced = a.fromEvents ? (this.fromEvents.get(netns)?.get(a.counter) ?? 0) : 0;
+        const { drop } = a;
+        if (drop) {
+          for (const c of counts) if (c.netns === netns && drop(c.reason, locationFunction(c.location), c.detected_by)) traced += c.count;
+        }
+        if (a.segments) for (const r of retransmits) if (r.netns === netns) traced += r.segments;
         if (delta === 0 && traced === 0) continue;
         records.push({
           type: 'audit',

@@ -48,7 +48,7 @@ export async function explain(opts: ExplainOptions, io: { out: NodeJS.WritableSt
   await audit.finish();
   const stop = pipeline.stop();
   await pipeline.drained();
-  const audits = audit.records(pipeline.counts(), containerOfNetns(pipeline));
+  const audits = audit.records(pipeline.counts(), pipeline.retransmitCounts(), containerOfNetns(pipeline));
   const { findings, retransmits, connects } = builder.result();
   if (opts.json) {
     writeOut(io.out, jsonBytes(ndjsonLines([...findings, ...audits, stop])));

@@ -1,6 +1,7 @@
 /** The droptrace command line: commander, one factory per verb, errors with codes and hints. */
 import { Command, CommanderError, Option } from 'commander';
 import { DroptraceError } from '../errors.js';
+import { LISTEN_SYN_MODES, type ListenSynMode } from '../listen-watch.js';
 import { DEFAULT_METRICS_ADDRESS } from '../metrics/server.js';
 import { colourWanted } from '../output/colour.js';
 import { escapeTerminal as esc, excerpt } from '../output/escape.js';
@@ -20,7 +21,8 @@ import { type TopOptions, top } from './top.js';
 import { stoppedBySignal } from './until-stopped.js';
 import { usageError } from './usage-errors.js';
 
-function addFilterOptions(cmd: Command): Command {
+/** `listenSyn`: the default of --listen-syn (check, a regression test, wants every refusal from the start). */
+function addFilterOptions(cmd: Command, listenSyn: ListenSynMode = 'auto'): Command {
   return cmd
     .option('--netns <name|inode|path>', 'only this network namespace (repeatable; names from /run/netns)', collect, [])
     .option('--pid <pid>', 'only the network namespace of this process (repeatable)', collect, [])
@@ -30,7 +32,15 @@ function addFilterOptions(cmd: Command): Command {
     .option('--cri-socket <path>', 'the CRI runtime socket that names pods (default: containerd or CRI-O at the usual path)')
     .option('--reason <NAME>', 'only this drop reason, e.g. NETFILTER_DROP (repeatable)', collect, [])
     .option('--proto <tcp|udp|icmp|icmpv6>', 'only this transport protocol', proto)
-    .option('--port <n>', 'only packets with this port at either end', port);
+    .option('--port <n>', 'only packets with this port at either end', port)
+    .addOption(
+      new Option(
+        '--listen-syn <when>',
+        'when SYNs refused by a full accept or SYN queue are traced: auto (while listeners refuse), always (exact, costs every consume_skb)',
+      )
+        .choices([...LISTEN_SYN_MODES])
+        .default(listenSyn),
+    );
 }
 
 export interface ProgramIO {
@@ -100,7 +110,7 @@ export function buildProgram(io: ProgramIO = { out: process.stdout, err: process
       await explain(opts, io);
     });
 
-  addFilterOptions(program.command('check'))
+  addFilterOptions(program.command('check'), 'always')
     .description('run a command under the tracer; exit 3 when it made drops that are not benign or allowed')
     .argument('<command...>', 'the command and its arguments, after --')
     .option('--allow <REASON|layer|layer/component>', 'drops that may happen (repeatable)', collect, [])

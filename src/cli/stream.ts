@@ -133,7 +133,7 @@ export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRec
   // evidence of held netfilter drops, then for the reader
   const kernelStop = pipeline.stop({ budgetMs: STOP_DECODE_MS });
   await pipeline.drained(STOP_EVIDENCE_MS);
-  const audits = audit.records(pipeline.counts(), containerOfNetns(pipeline));
+  const audits = audit.records(pipeline.counts(), pipeline.retransmitCounts(), containerOfNetns(pipeline));
   if (json && audits.length) writer.control(format(audits));
   const stop = await finishStream(kernelStop, writer, json, io);
   stop.by_container = byContainer;

@@ -4,11 +4,13 @@
  * table is redrawn from those counters, named for people: the container, the layer and component,
  * the reason. On a terminal it fits the window and redraws in place; piped, one block per interval.
  */
+import { auditText, containerOfNetns, startAudit } from '../audit/index.js';
 import { describeDrop } from '../classify/index.js';
-import type { CountsRecord, Layer } from '../events.js';
+import type { AuditRecord, CountsRecord, Layer } from '../events.js';
 import { hostName } from '../host.js';
 import { netnsOfPid } from '../kernel/netns.js';
 import { colourWanted } from '../output/colour.js';
+import { escapeTerminal } from '../output/escape.js';
 import { jsonLine } from '../output/ndjson.js';
 import { groupCounts, renderTop, type TopBy, type TopCount, type TopRow, type TopView } from '../output/top-table.js';
 import type { Pipeline } from '../pipeline.js';
@@ -60,6 +62,7 @@ function namedCounts(pipeline: Pipeline, labels: RuleLabels): TopCount[] {
       reason: r.reason,
       location: r.location,
       benign: d.benign,
+      detected_by: r.detected_by,
       count: r.count,
     });
   }
@@ -86,6 +89,16 @@ export async function top(opts: TopOptions, io: TopIO): Promise<void> {
   const colour = !opts.json && colourWanted(io.out);
   // a NETFILTER_DROP row is shown once its namespace's ruleset says which tool wrote its rules
   const labels = new RuleLabels();
+  // the namespaces' own counters from before attaching, held against the kernel-side counts every interval
+  const { audit, unreadable } = await startAudit(pipeline, () => session.clock.now());
+  for (const n of unreadable) io.err.write(`droptrace: warning: cannot read the counters of netns ${n}; it is not audited\n`);
+  const containerOf = containerOfNetns(pipeline);
+  let audits: AuditRecord[] = [];
+  const readAudit = async () => {
+    await audit.finish();
+    // counting only: no events name a device, so the device rows are left out
+    audits = audit.records(pipeline.counts(), pipeline.retransmitCounts(), containerOf, false);
+  };
   const wait = untilStopped(opts.duration);
   pipeline.start({ events() {}, lost() {} });
   if (opts.json) writeOut(io.out, jsonLine(pipeline.startRecord()));
@@ -128,6 +141,8 @@ export async function top(opts: TopOptions, io: TopIO): Promise<void> {
       suppressed: (stats as { suppressed?: number }).suppressed ?? 0,
       uncounted: stats.counterFull,
       hiddenBenign: hidden,
+      // counter names and namespace names come from the system: escaped like every cell
+      audit: escapeTerminal(auditText(audits, (r) => r.container?.name ?? pipeline.nameOf(r.netns) ?? `netns:${r.netns}`).trimEnd()),
       rows,
     };
     last = { at: now, groups: next, drops, retransmits: stats.retransmits };
@@ -151,6 +166,8 @@ export async function top(opts: TopOptions, io: TopIO): Promise<void> {
               layer,
               component,
               benign: c.benign,
+              // SYNs refused at a full queue, counted apart by queue
+              ...(c.detected_by && c.detected_by !== 'kfree_skb' ? { detected_by: c.detected_by } : {}),
               count: c.count,
             };
           }),
@@ -159,6 +176,7 @@ export async function top(opts: TopOptions, io: TopIO): Promise<void> {
           .map((c) => ({ netns: c.netns, where: c.where, kind: c.retransmit as NonNullable<TopCount['retransmit']>, count: c.count })),
       };
       writeOut(io.out, jsonLine(record));
+      for (const a of audits) writeOut(io.out, jsonLine(a));
     }
     return v;
   };
@@ -185,7 +203,7 @@ export async function top(opts: TopOptions, io: TopIO): Promise<void> {
   const timer = setInterval(async () => {
     if (busy) return; // a ruleset read is slow: skip a tick rather than stack them
     busy = true;
-    await labels.ensure(pipeline.counts());
+    await Promise.all([labels.ensure(pipeline.counts()), readAudit()]);
     busy = false;
     view = sample();
     paintView();
@@ -195,7 +213,8 @@ export async function top(opts: TopOptions, io: TopIO): Promise<void> {
   await wait.stopped;
   offClosed();
   clearInterval(timer);
-  await labels.ensure(pipeline.counts());
+  // the last reading while still attached (what the counters hold was traceable)
+  await Promise.all([labels.ensure(pipeline.counts()), readAudit()]);
   if (onTty) tty.off('resize', onResize);
   // the last frame's rates are over the whole run: the moment since the last tick says nothing
   last = { at: started, groups: new Map(), drops: 0, retransmits: 0 };

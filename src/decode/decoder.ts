@@ -87,6 +87,16 @@ export function retransmitKinds(c: Record<string, number>): Record<number, Retra
   };
 }
 
+/** How a drop was seen, by DT_DETECT_* value (events and the in-kernel counters' keys carry it). */
+export function detectionNames(c: Record<string, number>): Record<number, DropRecord['detected_by']> {
+  return {
+    [c.DT_DETECT_KFREE_SKB]: 'kfree_skb',
+    [c.DT_DETECT_SYN_ACCEPT_QUEUE]: 'syn_accept_queue_full',
+    [c.DT_DETECT_SYN_SYN_QUEUE]: 'syn_queue_full',
+    [c.DT_DETECT_SYN_LISTEN_DROP]: 'syn_listen_drop',
+  };
+}
+
 export function createDecoder(ctx: DecoderContext): Decoder {
   const f = ctx.layout.event;
   const c = ctx.layout.constants;
@@ -139,11 +149,7 @@ export function createDecoder(ctx: DecoderContext): Decoder {
   const NAME_LEN = f.ifname[1];
 
   const kinds = retransmitKinds(c);
-  const detections: Record<number, DropRecord['detected_by']> = {
-    [c.DT_DETECT_SYN_ACCEPT_QUEUE]: 'syn_accept_queue_full',
-    [c.DT_DETECT_SYN_SYN_QUEUE]: 'syn_queue_full',
-    [c.DT_DETECT_SYN_LISTEN_DROP]: 'syn_listen_drop',
-  };
+  const detections = detectionNames(c);
   const directions: Record<number, DropRecord['direction']> = { [c.DT_DIR_RX]: 'rx', [c.DT_DIR_TX]: 'tx' };
   const listen = ctx.tcpStates.indexOf('LISTEN');
   const state = (n: number) => (n === 0 ? null : (ctx.tcpStates[n] ?? String(n)));

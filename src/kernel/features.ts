@@ -4,7 +4,7 @@
  * `start` record and said once on stderr when one is missing.
  */
 import { existsSync } from 'node:fs';
-import type { Addon } from '../native/addon.js';
+import type { Addon, NativeTracer } from '../native/addon.js';
 
 export interface KernelFeatures {
   /** enum skb_drop_reason and a kfree_skb tracepoint that passes it (5.17+); else derived from the location. */
@@ -17,6 +17,11 @@ export interface KernelFeatures {
   veth_peer: boolean;
   /** tcp_retransmit_skb passes its result (after 6.12; tp_btf only). */
   retransmit_err: boolean;
+  /**
+   * SYNs refused by a full accept or SYN queue are seen (tp_btf, and consume_skb with its location:
+   * 6.3 and later); the program is attached only while a traced namespace's listeners refuse.
+   */
+  listen_syn: boolean;
 }
 
 export interface FeatureReport {
@@ -25,7 +30,12 @@ export interface FeatureReport {
   notes: string[];
 }
 
-export function kernelFeatures(addon: Addon, program: 'tp_btf' | 'tracepoint', btfDir = '/sys/kernel/btf'): FeatureReport {
+export function kernelFeatures(
+  addon: Addon,
+  tracer: Pick<NativeTracer, 'attachMode' | 'listenSynAvailable'>,
+  btfDir = '/sys/kernel/btf',
+): FeatureReport {
+  const program = tracer.attachMode;
   const has = (struct: string, member?: string) => addon.btfHas({ struct, member });
   const reasonEnum = (addon.btfEnum({ name: 'skb_drop_reason' }) ?? []).length > 0;
   const features: KernelFeatures = {
@@ -35,11 +45,17 @@ export function kernelFeatures(addon: Addon, program: 'tp_btf' | 'tracepoint', b
     // read through veth_priv's BTF when veth is loaded, else at its first member (see veth_peer())
     veth_peer: true,
     retransmit_err: program === 'tp_btf' && addon.tracepointArgs('tcp_retransmit_skb') >= 3,
+    listen_syn: tracer.listenSynAvailable,
   };
   const notes: string[] = [];
   if (!features.drop_reasons) {
     notes.push(
       'this kernel passes no drop reasons (added in 5.17): each reason is derived from the drop location (reason_source "location")',
+    );
+  }
+  if (!features.listen_syn) {
+    notes.push(
+      'SYNs refused by a full accept or SYN queue are not seen here (they need tp_btf and consume_skb with its location, 6.3 and later): the audit counts them (TcpExtListenOverflows)',
     );
   }
   if (!features.socket_cgroup) notes.push('sockets carry no cgroup here: containers are named by network namespace only');

@@ -36,6 +36,8 @@ export interface NativeFilter {
 
 export interface NativeTracer {
   readonly attachMode: 'tp_btf' | 'tracepoint';
+  /** The SYN-on-a-full-queue program loaded (tp_btf, consume_skb with its location, the symbols known). */
+  readonly listenSynAvailable: boolean;
   start(onBatch: (batch: Buffer) => void, opts?: { pollMs?: number }): void;
   /** Detaches the programs and returns the batches still in flight; the maps stay readable. */
   detach(): Buffer[];
@@ -46,10 +48,12 @@ export interface NativeTracer {
   stats(): number[];
   /** Events JS never received because its batch callback threw. */
   userLost(): number;
-  /** [netns, reason, location, count] */
-  counts(): [number, number, bigint, number][];
-  /** [netns, kind (DT_RTX_*), count] from the in-kernel retransmit counters. */
-  retransmitCounts(): [number, number, number][];
+  /** [netns, reason, location, count, detect (DT_DETECT_*)] */
+  counts(): [number, number, bigint, number, number][];
+  /** [netns, kind (DT_RTX_*), calls, segments] from the in-kernel retransmit counters. */
+  retransmitCounts(): [number, number, number, number][];
+  /** Attaches (true) or detaches the SYN program after start(); whether it is attached now. */
+  setListenSyn(on: boolean): boolean;
   /** [type, netns, reason, location, suppressed] of the rate-limit keys that held events back */
   suppressed(): [number, number, number, bigint, number][];
 }
@@ -58,6 +62,8 @@ export interface Addon {
   Tracer: new (opts: { ringBytes?: number; attach: 'tp_btf' | 'tracepoint' }) => NativeTracer;
   layout: AddonLayout;
   btfEnum(query: { name?: string; member?: string }): [string, number][] | null;
+  /** Frees the parsed vmlinux BTF the queries here use (a later query parses it again). */
+  btfRelease(): void;
   /** Whether vmlinux BTF has the struct (and the member); module types are not in it. */
   btfHas(query: { struct: string; member?: string }): boolean;
   /** A tracepoint's tp_btf argument count (btf_trace_<name>), -1 when the kernel has none. */

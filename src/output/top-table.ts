@@ -2,7 +2,7 @@
  * `top`'s table: the kernel's counters grouped for people (by container × layer/component × reason
  * by default), sorted by rate, fitted to the terminal's columns and rows. Pure: data in, lines out.
  */
-import type { RetransmitKind } from '../events.js';
+import type { DropRecord, RetransmitKind } from '../events.js';
 import { paint } from './colour.js';
 import { cell } from './fit.js';
 
@@ -21,6 +21,8 @@ export interface TopCount {
   location: string;
   benign: boolean;
   retransmit?: RetransmitKind;
+  /** How the drops were seen (drop rows): SYNs refused at a full queue are counted apart by queue. */
+  detected_by?: DropRecord['detected_by'];
   count: number;
 }
 
@@ -85,6 +87,8 @@ export interface TopView {
   uncounted: number;
   /** Rows not shown because they are benign (without --all). */
   hiddenBenign: number;
+  /** The audit since the start, one line (the namespaces' own counters against the kernel-side counts). */
+  audit?: string;
   rows: TopRow[];
 }
 
@@ -132,7 +136,8 @@ export function renderTop(view: TopView, { width, height, colour }: RenderOption
     'COUNT',
     'RATE/s',
   );
-  const fixed = 4; // title, totals, blank, column heads
+  const audit = view.audit ? [view.audit] : [];
+  const fixed = 4 + audit.length; // title, totals, the audit, blank, column heads
   let shown = rows;
   let more = '';
   if (height !== undefined && rows.length > Math.max(0, height - fixed)) {
@@ -141,7 +146,7 @@ export function renderTop(view: TopView, { width, height, colour }: RenderOption
     more = `… ${rows.length - room} more rows (a taller terminal, --by, or a pipe shows them)`;
   }
   const cut = (s: string) => (width === undefined ? s : s.slice(0, width));
-  const out = [paint(colour, 'bold', cut(title)), cut(totals), '', paint(colour, 'inverse', cut(head))];
+  const out = [paint(colour, 'bold', cut(title)), cut(totals), ...audit.map(cut), '', paint(colour, 'inverse', cut(head))];
   for (const r of shown) {
     const text = cut(line(r.cells, String(r.count), num(r.rate)));
     out.push(r.benign ? paint(colour, 'dim', text) : r.rate > 0 ? paint(colour, 'red', text) : text);

@@ -231,6 +231,8 @@ interface NamespaceState {
   /** The read that starts once `inflight` ends. */
   queued?: Promise<Snapshot>;
   lastStart: number;
+  /** The gap before the next read: doubles while drops keep asking for reads, back to the minimum when they pause. */
+  gap: number;
   /** nft rule text by "family table\tchain\thandle": `nft -j` has none, `nft -a list` is fetched on demand. */
   nftText: Map<string, string>;
 }
@@ -240,6 +242,7 @@ interface NamespaceState {
 // microseconds between the counter's rise and the drop's timestamp and for the time-offset rounding.
 const CLOCK_SLACK_MS = 10;
 const SNAPSHOTS_KEPT = 6;
+const MAX_GAP_MS = 1600;
 
 /**
  * Rule evidence that cannot race the counters. The counter of the rule that dropped a packet is
@@ -294,7 +297,7 @@ export class NetfilterRules {
   private state(netnsPath: string): NamespaceState {
     let st = this.namespaces.get(netnsPath);
     if (!st) {
-      st = { snapshots: [], lastStart: Number.NEGATIVE_INFINITY, nftText: new Map() };
+      st = { snapshots: [], lastStart: Number.NEGATIVE_INFINITY, gap: this.minGapMs, nftText: new Map() };
       this.namespaces.set(netnsPath, st);
     }
     return st;
@@ -325,8 +328,12 @@ export class NetfilterRules {
   }
 
   private startRead(netnsPath: string, st: NamespaceState): Promise<Snapshot> {
-    // while drops continue, a namespace is read at most once per gap: a storm costs a few reads a second
-    const start = Math.max(this.now(), st.lastStart + this.minGapMs);
+    // while drops continue, a namespace is read at most once per gap, and the gap grows to
+    // MAX_GAP_MS while they do (a storm costs a read or two a second: each is three processes);
+    // a pause of a few gaps brings it back, so that an occasional drop is named within 200 ms
+    const now = this.now();
+    st.gap = now - st.lastStart > 2 * st.gap + this.minGapMs ? this.minGapMs : Math.min(MAX_GAP_MS, Math.max(this.minGapMs, st.gap * 2));
+    const start = Math.max(now, st.lastStart + st.gap);
     st.lastStart = start;
     const inflight = {
       start,

@@ -51,7 +51,8 @@ describe.skipIf(SKIP_KERNEL)('audit against the kernel counters', () => {
     const lab = await Lab.create('dtau');
     labs.push(lab);
     const counter = typeof counterOf === 'string' ? counterOf : counterOf(lab);
-    const run = await DroptraceRun.start(['--json', '--all', '--netns', lab.a.ns, '--netns', lab.b.ns]);
+    // --listen-syn always: a SYN refused before the program's first attachment would be untraced
+    const run = await DroptraceRun.start(['--json', '--all', '--listen-syn', 'always', '--netns', lab.a.ns, '--netns', lab.b.ns]);
     runs.push(run);
     const before = { a: await counters(lab, 'a'), b: await counters(lab, 'b') };
     const facts = await SCENARIOS[name](lab);
@@ -90,5 +91,57 @@ describe.skipIf(SKIP_KERNEL)('audit against the kernel counters', () => {
     expect(row?.untraced).toBe(row?.delta);
     expect(run.stderr).toMatch(/audit: the kernel counted drops droptrace did not see: \S+ UdpNoPorts \+\d+, 0 traced/);
     sample('audit filtered', JSON.stringify(row));
+  });
+
+  // top counts only: the drop counters (keyed by how a drop was seen) and the retransmit counters
+  // (with their segments) are what the namespaces' counters are held against, every interval
+  it.each([
+    ['udp-closed-port', 'UdpNoPorts'],
+    ['retransmit-rto', 'TcpRetransSegs'],
+    ['listen-overflow', 'TcpExtListenOverflows'],
+  ])('top --json, %s: an audit record after every counts record, %s with nothing missed', async (name, counter) => {
+    const lab = await Lab.create('dtau');
+    labs.push(lab);
+    const run = await DroptraceRun.start(
+      ['top', '--json', '--interval', '0.3', '--listen-syn', 'always', '--netns', lab.a.ns, '--netns', lab.b.ns],
+      15_000,
+    );
+    runs.push(run);
+    const facts = await SCENARIOS[name](lab);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await run.stop()).toBe(0);
+    const records = run.records();
+    const rows = records.filter((r): r is AuditRecord => r.type === 'audit' && r.netns === facts.netns && r.counter === counter);
+    // one per interval once the counter moved, and the last reading at the stop
+    expect(rows.length, JSON.stringify(records.slice(-6))).toBeGreaterThanOrEqual(2);
+    const last = rows[rows.length - 1] as AuditRecord;
+    expect(last.delta).toBeGreaterThan(0);
+    expect(last.untraced, JSON.stringify(last)).toBe(0);
+    expect(last.traced).toBeGreaterThanOrEqual(last.delta);
+    // each audit record follows a counts record: the readings are taken together
+    const firstAudit = records.findIndex((r) => r.type === 'audit');
+    expect(records[firstAudit - 1]?.type).toBe('counts');
+    sample(`top audit ${name}`, JSON.stringify(last));
+  });
+
+  it('top, filtered to miss a reason: the table says what the kernel counted that it did not', async () => {
+    const lab = await Lab.create('dtau');
+    labs.push(lab);
+    const run = await DroptraceRun.start([
+      'top',
+      '--interval',
+      '0.3',
+      '--reason',
+      'NETFILTER_DROP',
+      '--netns',
+      lab.a.ns,
+      '--netns',
+      lab.b.ns,
+    ]);
+    runs.push(run);
+    await SCENARIOS['udp-closed-port'](lab);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await run.stop()).toBe(0);
+    expect(run.stdout).toMatch(/^audit: the kernel counted drops droptrace did not see: \S+ UdpNoPorts \+\d+, 0 traced/m);
   });
 });

@@ -51,6 +51,10 @@ describe.skipIf(SKIP_KERNEL)('source-port exhaustion', () => {
       expect(failed).toBe(6);
       const events = run.records().filter((e): e is ConnectErrorRecord => e.type === 'connect_error');
       expect(events.length).toBe(failed);
+      // the stop record counts them apart, and they close the accounting
+      const stop = run.records().find((r) => r.type === 'stop');
+      expect(stop).toMatchObject({ connects: failed });
+      if (stop?.type === 'stop') expect(stop.events + stop.suppressed + stop.lost).toBe(stop.drops + stop.retransmits + stop.connects);
       for (const e of events) {
         expect(e).toMatchObject({
           errno: 'EADDRNOTAVAIL',

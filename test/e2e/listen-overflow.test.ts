@@ -5,8 +5,10 @@
  * listener as the socket: they must read as an accept-queue overflow, never as a closed port.
  */
 import { randomInt } from 'node:crypto';
+import { cpus } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DropRecord } from '../../src/events.js';
+import { attachedTracepoints } from '../helpers/bpf-links.js';
 import { DroptraceRun } from '../helpers/droptrace-cli.js';
 import { SKIP_KERNEL } from '../helpers/kernel-env.js';
 import { sample } from '../helpers/samples.js';
@@ -48,7 +50,9 @@ async function overflow(
   labs.push(lab);
   const dst = family === 'ipv6' ? lab.b.ipv6 : lab.b.ipv4;
   const restore = await sysctls(lab, 'b', { 'net.ipv4.tcp_syncookies': String(syncookies), 'net.ipv4.tcp_abort_on_overflow': '0' });
-  const run = await DroptraceRun.start(['--json', '--all', '--netns', lab.a.ns, '--netns', lab.b.ns]);
+  // from the start: every refusal is then traced, and the counts are exact (the default, auto,
+  // attaches on the first rise of ListenDrops: the test below)
+  const run = await DroptraceRun.start(['--json', '--all', '--listen-syn', 'always', '--netns', lab.a.ns, '--netns', lab.b.ns]);
   runs.push(run);
   const port = randomInt(20000, 40000);
   try {
@@ -199,4 +203,68 @@ describe.skipIf(SKIP_KERNEL)('a full accept queue is an accept-queue overflow, n
       );
     },
   );
+});
+
+describe.skipIf(SKIP_KERNEL)('--listen-syn auto (the default): the SYN program runs only while listeners refuse', () => {
+  it('is not attached until a traced listener refuses; then refused SYNs are traced, and the audit counts what came before', async () => {
+    const lab = await Lab.create('dtas');
+    labs.push(lab);
+    const restore = await sysctls(lab, 'b', { 'net.ipv4.tcp_syncookies': '1', 'net.ipv4.tcp_abort_on_overflow': '0' });
+    try {
+      const run = await DroptraceRun.start(['--json', '--all', '--netns', lab.a.ns, '--netns', lab.b.ns]);
+      runs.push(run);
+      const pid = run.child.pid as number;
+      expect(attachedTracepoints(pid)).toContain('kfree_skb');
+      expect(attachedTracepoints(pid)).not.toContain('consume_skb');
+      const burst = async (port: number) => {
+        const listener = await trafficBg(lab, 'b', ['tcp-listen', '--bind', lab.b.ipv4, '--port', String(port), '--backlog', '1']);
+        const conn = await trafficBg(lab, 'a', [
+          ...['tcp-connect', '--dst', lab.b.ipv4, '--dport', String(port), '--count', '10'],
+          ...['--interval-ms', '5', '--timeout', '1.5', '--send', '100', '--hold'],
+        ]);
+        return { listener, conn };
+      };
+      const first = await burst(randomInt(20000, 30000));
+      // the watch reads ListenDrops every second: attached within a couple of readings
+      for (let i = 0; i < 50 && !/are refusing connections/.test(run.stderr); i++) await sleep(100);
+      expect(run.stderr).toMatch(/listeners in \S+ are refusing connections \(TcpExtListenDrops rose\)/);
+      expect(attachedTracepoints(pid)).toContain('consume_skb');
+      await first.conn.finish();
+      await first.listener.finish();
+
+      const port = randomInt(30000, 40000);
+      const before = await nstat(lab, 'b');
+      const second = await burst(port);
+      await sleep(1500);
+      await second.conn.finish();
+      await sleep(300);
+      const after = await nstat(lab, 'b');
+      await second.listener.finish();
+      expect(await run.stop()).toBe(0);
+
+      const counters = delta(before, after, OVERFLOW_COUNTERS);
+      const drops = run.drops().filter((d) => d.netns === lab.b.inode && d.dport === port);
+      const refused = drops.filter(
+        (d) =>
+          (d.reason === 'TCP_LISTEN_OVERFLOW' && d.detected_by !== 'syn_queue_full' && d.detected_by !== 'syn_listen_drop') ||
+          (d.reason === 'NO_SOCKET' && /^cookie_v[46]_check$/.test(fn(d.location))),
+      );
+      const seen = JSON.stringify({ counters, drops: drops.map((d) => [d.reason, d.location, d.detected_by]) });
+      expect(counters.TcpExtListenOverflows, seen).toBeGreaterThan(0);
+      expect(drops.filter((d) => d.detected_by === 'syn_accept_queue_full').length, seen).toBeGreaterThan(0);
+      // while attached, each refusal is one drop; only the first SYN of the namespace on each CPU
+      // after attaching can go unjudged (it sets that CPU's baseline)
+      expect(refused.length, seen).toBeLessThanOrEqual(counters.TcpExtListenOverflows);
+      expect(refused.length, seen).toBeGreaterThanOrEqual(counters.TcpExtListenOverflows - cpus().length);
+      // over the whole run, what was refused before the program was attached is in the audit
+      const audit = run.records().find((r) => r.type === 'audit' && r.netns === lab.b.inode && r.counter === 'TcpExtListenOverflows');
+      expect(audit, run.stdout.slice(-2000)).toBeDefined();
+      if (audit?.type === 'audit') {
+        expect(audit.untraced, JSON.stringify(audit)).toBeGreaterThan(0);
+        expect(audit.traced + audit.untraced).toBe(audit.delta);
+      }
+    } finally {
+      await restore();
+    }
+  });
 });

@@ -79,7 +79,7 @@ async function stopAndAccount(run: DroptraceRun): Promise<{ records: DroptraceRe
   expect(suppressed).toBe(stop.suppressed);
   expect(lost).toBe(stop.lost);
   // the kernel's own count of what matched, exactly
-  expect(stop.events + stop.suppressed + stop.lost).toBe(stop.drops + stop.retransmits);
+  expect(stop.events + stop.suppressed + stop.lost).toBe(stop.drops + stop.retransmits + stop.connects);
   return { records, stop };
 }
 

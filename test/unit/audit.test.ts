@@ -53,37 +53,65 @@ describe('parseNetCounters', () => {
 
 describe('Audit', () => {
   const counters = [
-    { TcpExtListenOverflows: 10, UdpNoPorts: 0, TcpRetransSegs: 100 },
-    { TcpExtListenOverflows: 50, UdpNoPorts: 0, TcpRetransSegs: 112 },
+    { TcpExtListenOverflows: 10, TcpExtTCPReqQFullDrop: 0, UdpNoPorts: 0, TcpRetransSegs: 100 },
+    { TcpExtListenOverflows: 50, TcpExtTCPReqQFullDrop: 3, UdpNoPorts: 0, TcpRetransSegs: 112 },
   ];
-  const rtx = (segments: number) => ({ type: 'retransmit', netns: 7, segments }) as unknown as TraceEvent;
-
-  it('holds each counter against the kernel-side drop counts and the events, per namespace', async () => {
+  it('holds each counter against the kernel-side drop and retransmit counts, per namespace and by how drops were seen', async () => {
     let reads = 0;
     const audit = new Audit(
       async () => counters[reads++],
       () => 'T',
     );
     expect(await audit.begin([7])).toEqual([]);
-    audit.note(rtx(10));
-    audit.note(rtx(2));
     await audit.finish();
     const records = audit.records(
       [
-        { netns: 7, reason: 'TCP_LISTEN_OVERFLOW', location: 'tcp_v4_rcv+0x99', count: 10 },
-        { netns: 7, reason: 'NO_SOCKET', location: 'cookie_v4_check+0x5c2', count: 20 },
-        { netns: 8, reason: 'TCP_LISTEN_OVERFLOW', location: 'tcp_v4_rcv+0x99', count: 99 },
+        { netns: 7, reason: 'TCP_LISTEN_OVERFLOW', location: 'tcp_v4_rcv+0x99', detected_by: 'kfree_skb', count: 6 },
+        // SYNs refused at a full accept queue count; at a full SYN queue they are TCPReqQFullDrop's
+        {
+          netns: 7,
+          reason: 'TCP_LISTEN_OVERFLOW',
+          location: 'tcp_rcv_state_process+0x1a0',
+          detected_by: 'syn_accept_queue_full',
+          count: 4,
+        },
+        { netns: 7, reason: 'TCP_LISTEN_OVERFLOW', location: 'tcp_rcv_state_process+0x1a0', detected_by: 'syn_queue_full', count: 3 },
+        { netns: 7, reason: 'NO_SOCKET', location: 'cookie_v4_check+0x5c2', detected_by: 'kfree_skb', count: 20 },
+        { netns: 8, reason: 'TCP_LISTEN_OVERFLOW', location: 'tcp_v4_rcv+0x99', detected_by: 'kfree_skb', count: 99 },
+      ],
+      [
+        { netns: 7, kind: 'rto', count: 2, segments: 10 },
+        { netns: 7, kind: 'fast', count: 1, segments: 2 },
+        { netns: 8, kind: 'rto', count: 1, segments: 50 },
       ],
       () => null,
     );
     expect(records.map((r) => [r.counter, r.delta, r.traced, r.untraced])).toEqual([
       ['TcpExtListenOverflows', 40, 30, 10],
+      ['TcpExtTCPReqQFullDrop', 3, 3, 0],
       ['TcpRetransSegs', 12, 12, 0],
     ]);
     expect(auditText(records, () => 'web')).toBe(
       'audit: the kernel counted drops droptrace did not see: web TcpExtListenOverflows +40, 30 traced (10 missed; droptrace sees these as TCP_LISTEN_OVERFLOW drops (SYNs detected by syn_accept_queue_full) and NO_SOCKET at cookie_v4_check/cookie_v6_check)\n',
     );
-    expect(auditText(records.slice(1), () => 'web')).toBe('audit: nothing was missed: TcpRetransSegs +12 = 12 traced\n');
+    expect(auditText(records.slice(2), () => 'web')).toBe('audit: nothing was missed: TcpRetransSegs +12 = 12 traced\n');
+  });
+
+  it("holds a veth's tx_dropped against the drops noted on it, and leaves it out when counting only", async () => {
+    const reads = [{ 'dev:veth1:tx_dropped': 2 }, { 'dev:veth1:tx_dropped': 5 }];
+    const audit = new Audit(
+      async () => reads.shift(),
+      () => 'T',
+    );
+    await audit.begin([7]);
+    const drop = { type: 'drop', netns: 7, ifname: 'veth1', location: '__dev_forward_skb2+0x1c' } as unknown as TraceEvent;
+    audit.note(drop);
+    audit.note(drop);
+    await audit.finish();
+    expect(audit.records([], [], () => null).map((r) => [r.counter, r.delta, r.traced, r.untraced])).toEqual([
+      ['dev:veth1:tx_dropped', 3, 2, 1],
+    ]);
+    expect(audit.records([], [], () => null, false)).toEqual([]);
   });
 
   it('leaves out a namespace whose counters cannot be read, and says which', async () => {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ConntrackEvidence, parseConntrackStats } from '../../src/readers/conntrack-evidence.js';
 import {
   iptablesBackendIsNft,
@@ -173,6 +173,36 @@ describe('NetfilterRules cache', () => {
     t = 1000;
     await nf.attribute('/ns', 999);
     expect(reads()).toBe(2);
+  });
+
+  it('reads less often while drops keep coming (a storm), and at the minimum gap again after a pause', async () => {
+    vi.useFakeTimers({ now: 0 });
+    try {
+      const times: number[] = [];
+      const { run } = replay(outputs());
+      const timed: NetnsRunner = (ns, argv) => {
+        if (argv.join(' ') === 'iptables-save -c') times.push(Date.now());
+        return run(ns, argv);
+      };
+      const nf = new NetfilterRules({ run: timed, now: () => Date.now(), minGapMs: 200 });
+      // a drop every 50 ms for 6 s: the reads drift apart, 400, 800, then 1600 ms
+      const reads: Promise<unknown>[] = [];
+      for (let i = 0; i < 120; i++) {
+        reads.push(nf.attribute('/ns', Date.now()));
+        await vi.advanceTimersByTimeAsync(50);
+      }
+      await vi.advanceTimersByTimeAsync(2000);
+      await Promise.all(reads);
+      const gaps = times.slice(1).map((t, i) => t - (times[i] as number));
+      expect(gaps).toEqual([400, 800, 1600, 1600, 1600]);
+      // after a pause the next drop is read at once
+      await vi.advanceTimersByTimeAsync(10_000);
+      const quiet = Date.now();
+      await Promise.all([nf.attribute('/ns', quiet), vi.advanceTimersByTimeAsync(10)]);
+      expect((times.at(-1) as number) - quiet).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('runs the legacy tools only when the namespace has legacy tables', async () => {

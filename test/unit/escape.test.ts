@@ -127,6 +127,7 @@ describe('output edges', () => {
         events: 1,
         drops: 1,
         retransmits: 0,
+        connects: 0,
         lost: 0,
         suppressed: 0,
         own_drops: 0,

@@ -19,17 +19,30 @@ describe('InOrder', () => {
     expect(q.idle).toBe(true);
   });
 
-  it('past its bound a batch stops waiting for its own evidence, keeping the order', async () => {
+  it('past its bound a batch releases what is held before it without its evidence, keeping the order', async () => {
     const out: string[] = [];
     const q = new InOrder(10);
-    let release: () => void = () => {};
-    const slow = new Promise<void>((r) => {
-      release = r;
-    });
-    q.push(later(10), 8, () => out.push('held'));
-    q.push(slow, 5, () => out.push('over')); // 13 > 10: not held for `slow`
+    const never = new Promise<void>(() => {});
+    q.push(never, 4, () => out.push('held 1'));
+    q.push(never, 4, () => out.push('held 2'));
+    await later(5);
+    expect(out).toEqual([]); // 8 held, within the bound: they wait for their rule
+    q.push(never, 5, () => out.push('over')); // 13 > 10: nothing waits any longer
     await q.drained();
-    expect(out).toEqual(['held', 'over']);
+    expect(out).toEqual(['held 1', 'held 2', 'over']);
+    // a new bound starts: the next batch waits for its own evidence again
+    let release: () => void = () => {};
+    q.push(
+      new Promise<void>((r) => {
+        release = r;
+      }),
+      1,
+      () => out.push('next'),
+    );
+    await later(5);
+    expect(out).toEqual(['held 1', 'held 2', 'over']);
     release();
+    await q.drained();
+    expect(out).toEqual(['held 1', 'held 2', 'over', 'next']);
   });
 });

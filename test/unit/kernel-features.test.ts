@@ -27,24 +27,41 @@ const linux618 = btfOf({
 
 describe('what the start record says each kernel lacks', () => {
   it('5.10: no reasons (derived from the location), no rx_sk; the cgroup from the packed field; veth not loaded', () => {
-    const { features, notes } = kernelFeatures(linux510, 'tracepoint', '/nonexistent');
-    expect(features).toEqual({ drop_reasons: false, rx_sk: false, socket_cgroup: true, veth_peer: true, retransmit_err: false });
+    const { features, notes } = kernelFeatures(linux510, { attachMode: 'tracepoint', listenSynAvailable: false }, '/nonexistent');
+    expect(features).toEqual({
+      drop_reasons: false,
+      rx_sk: false,
+      socket_cgroup: true,
+      veth_peer: true,
+      retransmit_err: false,
+      listen_syn: false,
+    });
     expect(notes.filter((n) => n.includes('5.17'))).toHaveLength(1);
+    expect(notes.filter((n) => n.includes('TcpExtListenOverflows'))).toHaveLength(1);
     expect(notes.filter((n) => n.includes('veth'))).toHaveLength(1);
   });
 
   it('6.1 on tp_btf: reasons, no rx_sk, no retransmit err', () => {
-    const { features, notes } = kernelFeatures(linux61, 'tp_btf', '/nonexistent');
-    expect(features).toEqual({ drop_reasons: true, rx_sk: false, socket_cgroup: true, veth_peer: true, retransmit_err: false });
+    const { features, notes } = kernelFeatures(linux61, { attachMode: 'tp_btf', listenSynAvailable: false }, '/nonexistent');
+    expect(features).toEqual({
+      drop_reasons: true,
+      rx_sk: false,
+      socket_cgroup: true,
+      veth_peer: true,
+      retransmit_err: false,
+      listen_syn: false,
+    });
     expect(notes.some((n) => n.includes('5.17'))).toBe(false);
   });
 
   it('6.18 with veth built in: everything, nothing to say', () => {
-    expect(kernelFeatures(linux618, 'tp_btf', '/nonexistent')).toEqual({
-      features: { drop_reasons: true, rx_sk: true, socket_cgroup: true, veth_peer: true, retransmit_err: true },
+    expect(kernelFeatures(linux618, { attachMode: 'tp_btf', listenSynAvailable: true }, '/nonexistent')).toEqual({
+      features: { drop_reasons: true, rx_sk: true, socket_cgroup: true, veth_peer: true, retransmit_err: true, listen_syn: true },
       notes: [],
     });
     // the classic tracepoint passes no retransmit result
-    expect(kernelFeatures(linux618, 'tracepoint', '/nonexistent').features.retransmit_err).toBe(false);
+    expect(kernelFeatures(linux618, { attachMode: 'tracepoint', listenSynAvailable: false }, '/nonexistent').features.retransmit_err).toBe(
+      false,
+    );
   });
 });
