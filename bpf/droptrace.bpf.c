@@ -451,7 +451,7 @@ static __always_inline bool count_drop(const struct dt_count_key *key)
 static __always_inline bool drop_admit(const struct dt_count_key *key, __u32 limit, __u64 now)
 {
 	/* Fibonacci hashing of the key's words into the slot index */
-	__u64 h = (key->location ^ ((__u64)key->netns << 32 | (__u32)key->detect << 16 | key->reason)) *
+	__u64 h = (key->location ^ ((__u64)key->netns << 32 | key->reason) ^ ((__u64)key->detect << 56)) *
 		  0x9E3779B97F4A7C15ULL;
 	__u32 idx = (h >> 56) & (DT_LIMIT_SLOTS - 1);
 	struct dt_limit_slot *s = bpf_map_lookup_elem(&limit_slots, &idx);
@@ -788,6 +788,7 @@ const volatile __u64 listen_fn_size = 0;
 const volatile __u32 mib_listen_overflows = 0;
 const volatile __u32 mib_listen_drops = 0;
 const volatile __u32 mib_reqq_full_drop = 0;
+const volatile __u32 nr_cpus = 0; /* possible CPUs: every one gets a baseline */
 
 #define TCP_FLAG_SYN 0x02
 #define TCP_FLAG_ACK 0x10
@@ -798,6 +799,11 @@ struct dt_syn_base {
 	__u64 overflows;
 	__u64 drops;
 	__u64 reqq_full;
+	/*
+	 * Set when this CPU wrote it: an element made from a BPF program holds
+	 * that CPU's value and zeros for every other CPU, which are no baseline.
+	 */
+	__u64 valid;
 };
 
 struct {
@@ -824,15 +830,15 @@ static __always_inline __u64 ptr_value(const void *p)
 }
 
 /* this_cpu_ptr(p) - p, for any per-CPU pointer p */
-static __always_inline __u64 this_cpu_offset(void)
+/* A CPU's per-CPU offset: cpu_off's element on that CPU minus struct bpf_array.pptrs[0]. */
+static __always_inline __u64 cpu_offset(__u32 cpu)
 {
 	__u32 zero = 0;
-	__u64 *elem = bpf_map_lookup_elem(&cpu_off, &zero);
+	__u64 *elem = bpf_map_lookup_percpu_elem(&cpu_off, &zero, cpu);
 	__u64 base = 0;
 
 	if (!elem)
 		return 0;
-	/* struct bpf_array.pptrs[0]: the map's own per-CPU pointer */
 	bpf_probe_read_kernel(
 	    &base, sizeof(base),
 	    (const void *)(ptr_value(&cpu_off) + bpf_core_field_offset(struct bpf_array, pptrs)));
@@ -847,6 +853,29 @@ static __always_inline __u64 mib_value(__u64 mibs, __u32 idx)
 	return v;
 }
 
+struct syn_base_init {
+	__u64 net_stats; /* the namespace's struct linux_mib __percpu * */
+	__u32 netns;
+};
+
+/* bpf_loop callback: one CPU's baseline from that CPU's counters now */
+static long init_syn_base(__u64 cpu, void *data)
+{
+	struct syn_base_init *init = data;
+	struct dt_syn_base *b = bpf_map_lookup_percpu_elem(&syn_base, &init->netns, (__u32)cpu);
+	__u64 off = cpu_offset((__u32)cpu);
+	__u64 mibs;
+
+	if (!b || !off)
+		return 0;
+	mibs = init->net_stats + off;
+	b->overflows = mib_value(mibs, mib_listen_overflows);
+	b->drops = mib_value(mibs, mib_listen_drops);
+	b->reqq_full = mib_value(mibs, mib_reqq_full_drop);
+	b->valid = 1;
+	return 0;
+}
+
 static __always_inline int handle_listen_syn(struct sk_buff *skb, __u64 location)
 {
 	unsigned char *head = skb->head;
@@ -854,6 +883,7 @@ static __always_inline int handle_listen_syn(struct sk_buff *skb, __u64 location
 	__u16 th_off = skb->transport_header;
 	struct dst_entry *dst;
 	struct dt_syn_base cur, *base;
+	struct syn_base_init init;
 	struct net *net;
 	__u64 mibs, off;
 	__u32 netns;
@@ -871,18 +901,34 @@ static __always_inline int handle_listen_syn(struct sk_buff *skb, __u64 location
 		return 0;
 	net = BPF_CORE_READ(dst, dev, nd_net.net);
 	netns = net_inum(net);
-	off = this_cpu_offset();
+	off = cpu_offset(bpf_get_smp_processor_id());
 	if (!netns || !off)
 		return 0;
-	mibs = (__u64)BPF_CORE_READ(net, mib.net_statistics) + off;
+	init.net_stats = (__u64)BPF_CORE_READ(net, mib.net_statistics);
+	init.netns = netns;
+	mibs = init.net_stats + off;
 	cur.overflows = mib_value(mibs, mib_listen_overflows);
 	cur.drops = mib_value(mibs, mib_listen_drops);
 	cur.reqq_full = mib_value(mibs, mib_reqq_full_drop);
+	cur.valid = 1;
 	base = bpf_map_lookup_elem(&syn_base, &netns);
 	if (!base) {
-		/* the first SYN of this namespace on this CPU sets the baseline; it cannot itself be judged
+		/*
+		 * The namespace's first SYN since attaching: every CPU's baseline is
+		 * read now from its own counters (an element made here would hold
+		 * zeros for the other CPUs, no baseline where they ever moved). This
+		 * SYN cannot itself be judged: its refusal, if any, is counted already.
 		 */
-		bpf_map_update_elem(&syn_base, &netns, &cur, BPF_ANY);
+		struct dt_syn_base none = {};
+
+		bpf_map_update_elem(&syn_base, &netns, &none, BPF_NOEXIST);
+		bpf_loop(nr_cpus, init_syn_base, &init, 0);
+		stat_inc(DT_STAT_SYN_UNJUDGED);
+		return 0;
+	}
+	if (!base->valid) {
+		/* another CPU is making the baselines right now: this one's is this SYN's counters */
+		*base = cur;
 		stat_inc(DT_STAT_SYN_UNJUDGED);
 		return 0;
 	}

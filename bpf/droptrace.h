@@ -146,17 +146,18 @@ DT_STATIC_ASSERT(sizeof(struct dt_event) == 216, "dt_event layout changed: updat
 /*
  * Key of the in-kernel drop counters: with how it was seen, so that counting
  * alone tells a SYN refused by a full accept queue from one refused by a full
- * SYN queue (the same reason and location).
+ * SYN queue (the same reason and location). The reason keeps all 32 bits: a
+ * subsystem's reasons (openvswitch, mac80211) sit in the upper 16.
  */
 struct dt_count_key {
 	__u64 location;
 	__u32 netns;
-	__u16 reason;
+	__u32 reason;
 	__u8 detect; /* enum dt_detect */
-	__u8 _pad;
+	__u8 _pad[7];
 };
 
-DT_STATIC_ASSERT(sizeof(struct dt_count_key) == 16, "dt_count_key layout changed");
+DT_STATIC_ASSERT(sizeof(struct dt_count_key) == 24, "dt_count_key layout changed");
 
 /* Key of the in-kernel retransmit counters. */
 struct dt_rtx_count_key {
@@ -216,7 +217,7 @@ struct dt_limit_slot {
 	__u32 _pad;
 };
 
-DT_STATIC_ASSERT(sizeof(struct dt_limit_slot) == 32, "dt_limit_slot layout changed");
+DT_STATIC_ASSERT(sizeof(struct dt_limit_slot) == 40, "dt_limit_slot layout changed");
 
 /* Address filter key: family plus address, so v4 and v6 never collide. */
 struct dt_addr_key {

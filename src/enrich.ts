@@ -9,6 +9,7 @@ import { type ClassifyContext, classify } from './classify/index.js';
 import type { Attribution } from './containers/attribution.js';
 import { type ContainerInfo, toContainer } from './containers/types.js';
 import type { ConnectErrorRecord, Container, DropRecord, Evidence, TraceEvent } from './events.js';
+import type { Pending } from './in-order.js';
 import { NetnsPaths } from './kernel/netns-paths.js';
 import { ConntrackEvidence } from './readers/conntrack-evidence.js';
 import { ListenQueues } from './readers/listen-queues.js';
@@ -85,11 +86,18 @@ export class Enricher {
    * Resolves when every event applied since the last call has its rule evidence (or gave up
    * waiting); null when none waits. Callers release those events, in order, after it.
    */
-  settle(): Promise<void> | null {
+  settle(): Pending | null {
     if (this.pending.size === 0) return null;
-    const waits = [...this.pending].map(([path, p]) => this.ruleOf(path, p.atMs, p.drops));
+    const batch = { abandoned: false };
+    const waits = [...this.pending].map(([path, p]) => this.ruleOf(path, p.atMs, p.drops, batch));
     this.pending = new Map();
-    return Promise.all(waits).then(() => undefined);
+    return {
+      ready: Promise.all(waits).then(() => undefined),
+      // released without its rule (a bound was reached, or the stop's budget ran out): left as it went out
+      abandon: () => {
+        batch.abandoned = true;
+      },
+    };
   }
 
   /**
@@ -182,7 +190,12 @@ export class Enricher {
     this.fill(e, raw, context);
   }
 
-  private ruleOf(path: string, atMs: number, drops: { e: DropRecord; raw: Evidence; context: ClassifyContext }[]): Promise<void> {
+  private ruleOf(
+    path: string,
+    atMs: number,
+    drops: { e: DropRecord; raw: Evidence; context: ClassifyContext }[],
+    batch: { abandoned: boolean },
+  ): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<undefined>((r) => {
       timer = setTimeout(() => r(undefined), RULE_WAIT_MS);
@@ -194,7 +207,7 @@ export class Enricher {
     return Promise.race([this.rules.attribute(path, atMs), timeout]).then(
       (hits: NetfilterRuleHit[] | undefined) => {
         done();
-        if (!hits) return;
+        if (!hits || batch.abandoned) return;
         const conntrack = this.conntrack.current(path);
         for (const d of drops) this.fill(d.e, d.raw, { ...d.context, netfilter: hits, conntrack: conntrack ?? d.context.conntrack });
       },

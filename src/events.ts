@@ -218,6 +218,8 @@ export interface SuppressedRecord {
   netns: number;
   reason: string | null; // drops; null for retransmits
   location: string | null; // drops; null for retransmits
+  /** SYNs refused at a full queue (the drop record's detected_by): counted apart by queue; absent otherwise. */
+  detected_by?: Exclude<DropRecord['detected_by'], 'kfree_skb'>;
   count: number; // held back since the previous suppressed record of this key
   total: number; // held back for this key since the start
   rate_limit: number; // events per second per key (and CPU) that were let through

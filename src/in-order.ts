@@ -5,11 +5,18 @@
  * evidence (a storm whose ruleset reads fall behind must not queue the stream in memory: the
  * records go out as they are, their rule not named), and does not wait for its own.
  */
+/** What a batch waits for: its evidence, and what to do if it is released without it. */
+export interface Pending {
+  ready: Promise<void>;
+  /** The batch went out before its evidence came: whatever would fill it in later must not. */
+  abandon(): void;
+}
+
 export class InOrder {
   private tail: Promise<void> = Promise.resolve();
   private held = 0;
-  /** Resolving it releases what is held now without waiting for its evidence; a new one then starts. */
-  private cut = InOrder.gate();
+  /** The waits that a cut ends now, one per held batch (a shared promise would collect a reaction per batch). */
+  private readonly cutters = new Set<() => void>();
 
   constructor(
     private readonly maxHeld = 16384,
@@ -20,19 +27,35 @@ export class InOrder {
     },
   ) {}
 
-  push(ready: Promise<void> | null, size: number, release: () => void): void {
-    if (!ready && this.held === 0) {
+  push(evidence: Pending | null, size: number, release: () => void): void {
+    if (!evidence && this.held === 0) {
       release();
       return;
     }
     const over = this.held + size > this.maxHeld;
     if (over) this.cutShort();
-    const wait = over || !ready ? null : Promise.race([ready, this.cut.promise]);
+    let cut = over && evidence !== null;
+    let wait: Promise<void> | null = null;
+    if (evidence && !over) {
+      wait = new Promise<void>((resolve) => {
+        const done = () => {
+          this.cutters.delete(interrupt);
+          resolve();
+        };
+        const interrupt = () => {
+          cut = true;
+          done();
+        };
+        this.cutters.add(interrupt);
+        evidence.ready.then(done, done);
+      });
+    }
     this.held += size;
     this.tail = this.tail
       .then(() => wait)
       .then(() => {
         this.held -= size;
+        if (cut) evidence?.abandon();
         release();
       })
       .catch(this.onError);
@@ -53,16 +76,8 @@ export class InOrder {
     return this.tail.finally(() => clearTimeout(timer));
   }
 
+  /** Everything held now goes out without waiting for its evidence. */
   private cutShort(): void {
-    this.cut.open();
-    this.cut = InOrder.gate();
-  }
-
-  private static gate(): { promise: Promise<void>; open: () => void } {
-    let open!: () => void;
-    const promise = new Promise<void>((resolve) => {
-      open = resolve;
-    });
-    return { promise, open };
+    for (const interrupt of [...this.cutters]) interrupt();
   }
 }

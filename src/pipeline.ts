@@ -199,7 +199,12 @@ export class Pipeline {
     });
     if (!this.session.startRecord().features.listen_syn) return;
     if (this.listenSyn === 'always') {
-      this.session.setListenSyn(true);
+      try {
+        this.session.setListenSyn(true);
+      } catch (e) {
+        // the rest is attached and streaming: the refusals are left to the audit, and said so
+        this.warn((e as DroptraceError).code ?? 'ERR_DROPTRACE_BPF_ATTACH', `cannot trace refused SYNs: ${(e as Error).message}`);
+      }
       return;
     }
     this.listenWatch = new ListenWatch({

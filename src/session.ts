@@ -330,9 +330,11 @@ export class Session {
   private checkSuppressed(): void {
     if (this.stopped || !this.sink?.suppressed || !this.rateLimit) return;
     const drop = this.addon.layout.constants.DT_EVENT_DROP;
+    const detections = detectionNames(this.addon.layout.constants);
     const time = this.clock.now();
-    for (const [type, netns, reason, location, total] of this.tracer.suppressed()) {
-      const key = `${type}/${netns}/${reason}/${location}`;
+    for (const [type, netns, reason, location, total, detect] of this.tracer.suppressed()) {
+      // SYNs refused at a full accept queue and at a full SYN queue share reason and location
+      const key = `${type}/${netns}/${reason}/${location}/${detect}`;
       const count = total - (this.suppressedReported.get(key) ?? 0);
       if (count <= 0) continue;
       this.suppressedReported.set(key, total);
@@ -345,6 +347,9 @@ export class Session {
         netns,
         reason: isDrop ? this.reasons.name(reason) : null,
         location: isDrop ? this.kallsyms.lookup(location) : null,
+        ...(isDrop && detections[detect] && detections[detect] !== 'kfree_skb'
+          ? { detected_by: detections[detect] as Exclude<DropRecord['detected_by'], 'kfree_skb'> }
+          : {}),
         count,
         total,
         rate_limit: this.rateLimit,

@@ -72,7 +72,7 @@ export class Trace implements AsyncIterable<TraceRecord> {
     return this.pipeline.stats();
   }
 
-  /** Exact in-kernel drop counts by (netns, reason, location). */
+  /** Exact in-kernel drop counts by (netns, reason, location, detected_by): SYNs refused at either queue count apart. */
   counts(): DropCount[] {
     return this.pipeline.counts();
   }

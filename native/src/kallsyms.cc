@@ -5,10 +5,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <condition_variable>
 #include <map>
 #include <mutex>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -30,12 +34,14 @@ struct Table {
 // here for 120k symbols), and getline + substr per line doubled that.
 Table Load(const std::string& path) {
   Table table;
+  // open/read, not stdio: this runs on a detached thread, and exit() walks stdio's open files
   std::string text;
-  if (FILE* f = std::fopen(path.c_str(), "r")) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
     char buf[1 << 16];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) text.append(buf, n);
-    std::fclose(f);
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof(buf))) > 0) text.append(buf, static_cast<size_t>(n));
+    close(fd);
   }
   table.symbols.reserve(text.size() / 40);
   const char* p = text.c_str();
@@ -93,15 +99,23 @@ const Table& TableOf(const std::string& path) {
 }  // namespace
 
 void KallsymsPrefetch() {
-  if (prefetched != nullptr) return;
-  prefetched = new Prefetched();
-  std::thread([p = prefetched] {
-    Table table = Load(kHostPath);
-    std::lock_guard<std::mutex> lock(p->mu);
-    p->table = std::move(table);
-    p->done = true;
-    p->cv.notify_all();
-  }).detach();
+  static std::once_flag once;
+  std::call_once(once, [] {
+    auto* p = new Prefetched();
+    auto fill = [p] {
+      Table table = Load(kHostPath);
+      std::lock_guard<std::mutex> lock(p->mu);
+      p->table = std::move(table);
+      p->done = true;
+      p->cv.notify_all();
+    };
+    try {
+      std::thread(fill).detach();
+    } catch (const std::system_error&) {
+      fill();  // no thread to be had (pids.max): read it here instead
+    }
+    prefetched = p;
+  });
 }
 
 bool KallsymsSpan(const std::string& path, const char* name, uint64_t* start, uint64_t* size) {

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <set>
 #include <string>
+#include <type_traits>
 
 extern "C" {
 #include "droptrace.h"
@@ -65,6 +66,7 @@ void ConfigureListenSyn(struct droptrace_bpf* skel, bool use_btf) {
   skel->rodata->mib_listen_overflows = static_cast<uint32_t>(overflows);
   skel->rodata->mib_listen_drops = static_cast<uint32_t>(drops);
   skel->rodata->mib_reqq_full_drop = static_cast<uint32_t>(reqq);
+  skel->rodata->nr_cpus = static_cast<uint32_t>(libbpf_num_possible_cpus());
 }
 
 uint32_t GetU32(Napi::Object o, const char* key, uint32_t fallback) {
@@ -190,12 +192,20 @@ void Tracer::Load(Napi::Env env, bool use_btf, uint32_t ring_bytes) {
   use_btf_ = use_btf;
 }
 
-void Tracer::Close() {
-  pump_.reset();
+void Tracer::DetachListenSyn() {
   if (listen_link_ != nullptr) bpf_link__destroy(listen_link_);
   listen_link_ = nullptr;
+}
+
+void Tracer::DetachLinks() {
+  DetachListenSyn();
   for (struct bpf_link* link : links_) bpf_link__destroy(link);
   links_.clear();
+}
+
+void Tracer::Close() {
+  pump_.reset();
+  DetachLinks();
   if (skel_ != nullptr) droptrace_bpf__destroy(skel_);
   skel_ = nullptr;
 }
@@ -213,8 +223,7 @@ Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
     struct bpf_link* link = bpf_program__attach(prog);
     if (link == nullptr) {
       int err = errno;
-      for (struct bpf_link* l : links_) bpf_link__destroy(l);
-      links_.clear();
+      DetachLinks();
       throw LibbpfError(env, std::string("attach ") + bpf_program__section_name(prog), err, log);
     }
     links_.push_back(link);
@@ -240,8 +249,7 @@ Napi::Value Tracer::SetListenSyn(const Napi::CallbackInfo& info) {
   if (skel_ == nullptr || links_.empty()) throw Napi::Error::New(env, "tracer is not started");
   bool on = info[0].ToBoolean();
   if (!on) {
-    if (listen_link_ != nullptr) bpf_link__destroy(listen_link_);
-    listen_link_ = nullptr;
+    DetachListenSyn();
     return Napi::Boolean::New(env, false);
   }
   if (listen_link_ != nullptr || !bpf_program__autoload(skel_->progs.listen_syn_btf)) {
@@ -262,10 +270,7 @@ Napi::Value Tracer::SetListenSyn(const Napi::CallbackInfo& info) {
 
 Napi::Value Tracer::Detach(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (listen_link_ != nullptr) bpf_link__destroy(listen_link_);
-  listen_link_ = nullptr;
-  for (struct bpf_link* link : links_) bpf_link__destroy(link);
-  links_.clear();
+  DetachLinks();
   Napi::Array out = Napi::Array::New(env);
   if (!pump_) return out;
   uint32_t i = 0;
@@ -365,23 +370,32 @@ Napi::Value Tracer::Stats(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// Calls `row(key, sum)` for each key of a per-CPU hash, with its values summed over the CPUs
-// (Value: __u64, or a struct of __u64 fields summed field by field).
+// A per-CPU map's value of `key` summed over the CPUs into `sum` (Value: __u64, or a struct of
+// __u64 fields, summed field by field); false when the key is absent.
+template <typename Value>
+bool SumPerCpu(struct bpf_map* map, const void* key, size_t key_size, std::vector<Value>& scratch,
+               __u64 (&sum)[sizeof(Value) / sizeof(__u64)]) {
+  static_assert(sizeof(Value) % sizeof(__u64) == 0 && std::is_trivially_copyable_v<Value>,
+                "summed word by word: a value made of __u64 fields");
+  if (bpf_map__lookup_elem(map, key, key_size, scratch.data(), scratch.size() * sizeof(Value), 0) != 0) return false;
+  for (__u64& w : sum) w = 0;
+  for (const Value& v : scratch) {
+    __u64 words[sizeof(Value) / sizeof(__u64)];
+    std::memcpy(words, &v, sizeof(words));
+    for (size_t i = 0; i < sizeof(Value) / sizeof(__u64); i++) sum[i] += words[i];
+  }
+  return true;
+}
+
+// Calls `row(key, sum)` for each key of a per-CPU hash, with its value summed over the CPUs.
 template <typename Key, typename Value, typename Row>
 void ForEachSummed(struct bpf_map* map, Row row) {
-  std::vector<Value> values(libbpf_num_possible_cpus());
+  std::vector<Value> scratch(libbpf_num_possible_cpus());
   Key cur = {}, next = {};
   const void* prev = nullptr;
   while (bpf_map__get_next_key(map, prev, &next, sizeof(next)) == 0) {
-    if (bpf_map__lookup_elem(map, &next, sizeof(next), values.data(), values.size() * sizeof(Value), 0) == 0) {
-      constexpr size_t kWords = sizeof(Value) / sizeof(__u64);
-      __u64 sum[kWords] = {};
-      for (const Value& v : values) {
-        const __u64* words = reinterpret_cast<const __u64*>(&v);
-        for (size_t i = 0; i < kWords; i++) sum[i] += words[i];
-      }
-      row(next, sum);
-    }
+    __u64 sum[sizeof(Value) / sizeof(__u64)];
+    if (SumPerCpu<Value>(map, &next, sizeof(next), scratch, sum)) row(next, sum);
     cur = next;
     prev = &cur;
   }
@@ -424,39 +438,37 @@ Napi::Value Tracer::RetransmitCounts(const Napi::CallbackInfo& info) {
 Napi::Value Tracer::Suppressed(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (skel_ == nullptr) throw Napi::Error::New(env, "tracer is closed");
-  int ncpus = libbpf_num_possible_cpus();
   Napi::Array out = Napi::Array::New(env);
   uint32_t n = 0;
-  auto row = [&](uint32_t type, uint32_t netns, uint32_t reason, __u64 location, __u64 suppressed) {
-    Napi::Array r = Napi::Array::New(env, 5);
+  auto row = [&](uint32_t type, uint32_t netns, uint32_t reason, __u64 location, __u64 suppressed, uint32_t detect) {
+    Napi::Array r = Napi::Array::New(env, 6);
     r.Set(0u, static_cast<double>(type));
     r.Set(1u, static_cast<double>(netns));
     r.Set(2u, static_cast<double>(reason));
     r.Set(3u, Napi::BigInt::New(env, static_cast<uint64_t>(location)));
     r.Set(4u, static_cast<double>(suppressed));
+    r.Set(5u, static_cast<double>(detect));
     out.Set(n++, r);
   };
-  std::vector<__u64> admitted(ncpus);
 
   // drops: counted minus admitted, per key. The count is read first: while the programs run the
   // difference can only be low, never high, and after detach it is exact.
+  std::vector<__u64> scratch(libbpf_num_possible_cpus());
   ForEachSummed<struct dt_count_key, __u64>(
       skel_->maps.drop_counts, [&](const dt_count_key& key, const __u64* counted) {
-        __u64 total = 0;
-        if (bpf_map__lookup_elem(skel_->maps.drop_admitted, &key, sizeof(key), admitted.data(),
-                                 admitted.size() * sizeof(__u64), 0) == 0) {
-          for (__u64 v : admitted) total += v;
+        __u64 admitted[1] = {0};
+        SumPerCpu<__u64>(skel_->maps.drop_admitted, &key, sizeof(key), scratch, admitted);
+        if (counted[0] > admitted[0]) {
+          row(DT_EVENT_DROP, key.netns, key.reason, key.location, counted[0] - admitted[0], key.detect);
         }
-        if (counted[0] > total) row(DT_EVENT_DROP, key.netns, key.reason, key.location, counted[0] - total);
       });
 
   // retransmits: their windows count what they held back
   static_assert(offsetof(struct dt_limit, suppressed) == sizeof(__u64), "dt_limit.suppressed is its second word");
-  ForEachSummed<struct dt_limit_key, struct dt_limit>(skel_->maps.limits,
-                                                      [&](const dt_limit_key& key, const __u64* sum) {
-                                                        if (sum[1] != 0)
-                                                          row(key.type, key.netns, key.reason, key.location, sum[1]);
-                                                      });
+  ForEachSummed<struct dt_limit_key, struct dt_limit>(
+      skel_->maps.limits, [&](const dt_limit_key& key, const __u64* sum) {
+        if (sum[1] != 0) row(key.type, key.netns, key.reason, key.location, sum[1], DT_DETECT_KFREE_SKB);
+      });
   return out;
 }
 

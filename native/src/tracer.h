@@ -41,7 +41,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   Napi::Value Counts(const Napi::CallbackInfo& info);
   // retransmitCounts(): [[netns, kind, calls, segments], ...] from the in-kernel retransmit counters. Main thread.
   Napi::Value RetransmitCounts(const Napi::CallbackInfo& info);
-  // [type, netns, reason, location, suppressed] of every rate-limit key that held events back,
+  // [type, netns, reason, location, suppressed, detect] of every rate-limit key that held events back,
   // summed over CPUs; meaningful only while a rate limit is set. Main thread.
   Napi::Value Suppressed(const Napi::CallbackInfo& info);
   Napi::Value AttachMode(const Napi::CallbackInfo& info);
@@ -52,6 +52,8 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   Napi::Value SetListenSyn(const Napi::CallbackInfo& info);
 
   void Load(Napi::Env env, bool use_btf, uint32_t ring_bytes);
+  void DetachListenSyn();
+  void DetachLinks();
   void Close();
   static void CleanupHook(void* arg);
 

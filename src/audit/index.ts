@@ -5,6 +5,7 @@
 import { readlinkSync } from 'node:fs';
 import { type ContainerInfo, toContainer } from '../containers/index.js';
 import type { Container } from '../events.js';
+import { netnsInodeOfLink } from '../kernel/netns.js';
 import { NetnsPaths } from '../kernel/netns-paths.js';
 import { Audit } from './audit.js';
 import { readNetCounters } from './net-counters.js';
@@ -18,7 +19,7 @@ export interface AuditedPipeline {
 }
 
 function ownNetns(): number {
-  return Number(/net:\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/net'))?.[1] ?? 0);
+  return netnsInodeOfLink(readlinkSync('/proc/self/ns/net'));
 }
 
 export interface StartedAudit {

@@ -93,11 +93,24 @@ export async function top(opts: TopOptions, io: TopIO): Promise<void> {
   const { audit, unreadable } = await startAudit(pipeline, () => session.clock.now());
   for (const n of unreadable) io.err.write(`droptrace: warning: cannot read the counters of netns ${n}; it is not audited\n`);
   const containerOf = containerOfNetns(pipeline);
-  let audits: AuditRecord[] = [];
-  const readAudit = async () => {
-    await audit.finish();
-    // counting only: no events name a device, so the device rows are left out
-    audits = audit.records(pipeline.counts(), pipeline.retransmitCounts(), containerOf, false);
+  // undefined until the first reading after attaching
+  let audits: AuditRecord[] | undefined;
+  let auditing: Promise<void> | undefined;
+  // off the redraw path: a namespace entered with nsenter can be slow, and the table must not wait
+  const readAudit = (): Promise<void> => {
+    auditing ??= audit
+      .finish()
+      .then(() => {
+        // counting only: no events name a device, so the device rows are left out
+        audits = audit.records(pipeline.counts(), pipeline.retransmitCounts(), containerOf, false);
+      })
+      .catch(() => {
+        // a reading that failed keeps the last one; the next interval tries again
+      })
+      .finally(() => {
+        auditing = undefined;
+      });
+    return auditing;
   };
   const wait = untilStopped(opts.duration);
   pipeline.start({ events() {}, lost() {} });
@@ -126,7 +139,7 @@ export async function top(opts: TopOptions, io: TopIO): Promise<void> {
       rows.push({ cells: g.cells, count: g.count, rate: (g.count - (last.groups.get(key) ?? 0)) / seconds, benign: g.benign });
       next.set(key, g.count);
     }
-    const drops = stats.matched - stats.retransmits;
+    const drops = stats.matched - stats.retransmits - stats.connects;
     const v: TopView = {
       by: opts.by,
       clock: new Date(now).toISOString().slice(11, 19),
@@ -142,7 +155,8 @@ export async function top(opts: TopOptions, io: TopIO): Promise<void> {
       uncounted: stats.counterFull,
       hiddenBenign: hidden,
       // counter names and namespace names come from the system: escaped like every cell
-      audit: escapeTerminal(auditText(audits, (r) => r.container?.name ?? pipeline.nameOf(r.netns) ?? `netns:${r.netns}`).trimEnd()),
+      audit:
+        audits && escapeTerminal(auditText(audits, (r) => r.container?.name ?? pipeline.nameOf(r.netns) ?? `netns:${r.netns}`).trimEnd()),
       rows,
     };
     last = { at: now, groups: next, drops, retransmits: stats.retransmits };
@@ -176,7 +190,7 @@ export async function top(opts: TopOptions, io: TopIO): Promise<void> {
           .map((c) => ({ netns: c.netns, where: c.where, kind: c.retransmit as NonNullable<TopCount['retransmit']>, count: c.count })),
       };
       writeOut(io.out, jsonLine(record));
-      for (const a of audits) writeOut(io.out, jsonLine(a));
+      for (const a of audits ?? []) writeOut(io.out, jsonLine(a));
     }
     return v;
   };
@@ -203,8 +217,14 @@ export async function top(opts: TopOptions, io: TopIO): Promise<void> {
   const timer = setInterval(async () => {
     if (busy) return; // a ruleset read is slow: skip a tick rather than stack them
     busy = true;
-    await Promise.all([labels.ensure(pipeline.counts()), readAudit()]);
-    busy = false;
+    void readAudit(); // this frame shows the last reading
+    try {
+      await labels.ensure(pipeline.counts());
+    } catch {
+      // the rule labels stay as they were; the counts are drawn anyway
+    } finally {
+      busy = false;
+    }
     view = sample();
     paintView();
   }, opts.interval * 1000);
@@ -213,7 +233,9 @@ export async function top(opts: TopOptions, io: TopIO): Promise<void> {
   await wait.stopped;
   offClosed();
   clearInterval(timer);
-  // the last reading while still attached (what the counters hold was traceable)
+  // the last reading while still attached (what the counters hold was traceable): a fresh one,
+  // after any still running from before the stop
+  if (auditing) await auditing;
   await Promise.all([labels.ensure(pipeline.counts()), readAudit()]);
   if (onTty) tty.off('resize', onResize);
   // the last frame's rates are over the whole run: the moment since the last tick says nothing

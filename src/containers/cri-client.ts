@@ -143,7 +143,8 @@ export class CriClient {
 
   close(): void {
     this.closed = true;
-    void this.client?.then(({ client }) => client.close());
+    // a client that never loaded has nothing to close (its load error went to the call that needed it)
+    this.client?.then(({ client }) => client.close()).catch(() => {});
   }
 
   /** Any unary RuntimeService call by its proto name, with snake_case request and answer. */

@@ -6,6 +6,11 @@ import { excerpt } from '../output/escape.js';
 /** The largest pid the kernel hands out (PID_MAX_LIMIT, include/linux/threads.h: 4 Mi on 64-bit). */
 const PID_MAX_LIMIT = 4 * 1024 * 1024;
 
+/** The inode in a /proc/<pid>/ns/net link's text (`net:[4026531840]`); 0 for anything else. */
+export function netnsInodeOfLink(link: string): number {
+  return Number(/^net:\[(\d+)\]$/.exec(link)?.[1] ?? 0);
+}
+
 export function netnsOfPid(pid: string, stat: (path: string) => { ino: number } = statSync): number {
   if (!/^\d+$/.test(pid) || Number(pid) < 1 || Number(pid) > PID_MAX_LIMIT)
     throw new DroptraceError(

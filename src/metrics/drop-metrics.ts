@@ -13,13 +13,10 @@ import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { classify, locationFunction } from '../classify/index.js';
 import type { ContainerInfo } from '../containers/types.js';
 import type { DropRecord } from '../events.js';
+import type { DropCount } from '../session.js';
 
-export interface KernelCount {
-  netns: number;
-  reason: string;
-  location: string;
-  count: number;
-}
+/** The session's drop counters, by kernel key (netns, reason, location, detected_by). */
+export type KernelCount = Pick<DropCount, 'netns' | 'reason' | 'location' | 'detected_by' | 'count'>;
 
 export interface KernelRetransmitCount {
   netns: number;
@@ -175,7 +172,8 @@ export class DropMetrics {
   /** Adds what the kernel counted since the last refresh; removes series of pods gone for the grace period. */
   refresh(): void {
     for (const row of this.inputs.counts()) {
-      const delta = this.delta(`d${row.netns}|${row.reason}|${row.location}`, row.count);
+      // one counter per kernel key: SYNs refused at either queue share reason and location
+      const delta = this.delta(`d${row.netns}|${row.reason}|${row.location}|${row.detected_by}`, row.count);
       if (delta <= 0) continue;
       const c = classify(countRecord(row.reason, row.location));
       const labels = { ...this.owner(row.netns), layer: c.layer, component: c.component, reason: row.reason };

@@ -54,8 +54,8 @@ export interface NativeTracer {
   retransmitCounts(): [number, number, number, number][];
   /** Attaches (true) or detaches the SYN program after start(); whether it is attached now. */
   setListenSyn(on: boolean): boolean;
-  /** [type, netns, reason, location, suppressed] of the rate-limit keys that held events back */
-  suppressed(): [number, number, number, bigint, number][];
+  /** [type, netns, reason, location, suppressed, detect] of the rate-limit keys that held events back */
+  suppressed(): [number, number, number, bigint, number, number][];
 }
 
 export interface Addon {

@@ -17,7 +17,7 @@ export function summaryText(stop: StopRecord, stats: SessionStats): string {
   }
   if (stats.synUnjudged)
     lines.push(
-      `${stats.synUnjudged} listener SYNs were not judged refused or accepted (the first of a namespace on each CPU sets the baseline); the audit says if any was refused`,
+      `${stats.synUnjudged} listener SYNs were not judged refused or accepted (the first of a namespace after the SYN program is attached sets the baselines); the audit says if any was refused`,
     );
   return `${lines.join('\n')}\n`;
 }

@@ -233,6 +233,8 @@ interface NamespaceState {
   lastStart: number;
   /** The gap before the next read: doubles while drops keep asking for reads, back to the minimum when they pause. */
   gap: number;
+  /** A read was asked for while one was running or waiting to: the drops are continuous. */
+  pressed: boolean;
   /** nft rule text by "family table\tchain\thandle": `nft -j` has none, `nft -a list` is fetched on demand. */
   nftText: Map<string, string>;
 }
@@ -297,7 +299,7 @@ export class NetfilterRules {
   private state(netnsPath: string): NamespaceState {
     let st = this.namespaces.get(netnsPath);
     if (!st) {
-      st = { snapshots: [], lastStart: Number.NEGATIVE_INFINITY, gap: this.minGapMs, nftText: new Map() };
+      st = { snapshots: [], lastStart: Number.NEGATIVE_INFINITY, gap: this.minGapMs, pressed: false, nftText: new Map() };
       this.namespaces.set(netnsPath, st);
     }
     return st;
@@ -312,6 +314,7 @@ export class NetfilterRules {
   /** A read that starts at `t` or later: the running one if it started late enough, else the next. */
   private readAfter(netnsPath: string, t: number): Promise<Snapshot> {
     const st = this.state(netnsPath);
+    if (st.inflight || st.queued) st.pressed = true;
     if (st.inflight && st.inflight.start >= t) return st.inflight.promise;
     if (st.queued) return st.queued;
     if (st.inflight) {
@@ -328,12 +331,13 @@ export class NetfilterRules {
   }
 
   private startRead(netnsPath: string, st: NamespaceState): Promise<Snapshot> {
-    // while drops continue, a namespace is read at most once per gap, and the gap grows to
-    // MAX_GAP_MS while they do (a storm costs a read or two a second: each is three processes);
-    // a pause of a few gaps brings it back, so that an occasional drop is named within 200 ms
-    const now = this.now();
-    st.gap = now - st.lastStart > 2 * st.gap + this.minGapMs ? this.minGapMs : Math.min(MAX_GAP_MS, Math.max(this.minGapMs, st.gap * 2));
-    const start = Math.max(now, st.lastStart + st.gap);
+    // while drops continue, a namespace is read at most once per gap, and the gap doubles up to
+    // MAX_GAP_MS while drops keep asking for reads that are still running or waiting (a storm
+    // costs a read or two a second: each is three processes); drops that find no read under way
+    // bring it back to the minimum, so that occasional drops are named within 200 ms
+    st.gap = st.pressed ? Math.min(MAX_GAP_MS, Math.max(this.minGapMs, st.gap * 2)) : this.minGapMs;
+    st.pressed = false;
+    const start = Math.max(this.now(), st.lastStart + st.gap);
     st.lastStart = start;
     const inflight = {
       start,

@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { NetnsPaths } from '../../src/kernel/netns-paths.js';
 import { ListenWatch } from '../../src/listen-watch.js';
 
 // a /proc of its own: <pid>/ns/net is a symlink whose text is what the kernel's says, net:[inode]
@@ -42,6 +43,8 @@ function watch(proc: string, namespaces: number[] | null, clock: { t: number }) 
     log: (l) => lines.push(l),
     nameOf: (n) => (n === 11 ? 'web' : undefined),
     procDir: proc,
+    // no `ip netns` names here: only the processes of this /proc
+    paths: new NetnsPaths(join(proc, 'no-run-netns'), () => clock.t, proc),
     quietMs: 60_000,
     now: () => clock.t,
   });
@@ -101,6 +104,14 @@ describe('ListenWatch: the SYN program runs only while listeners refuse', () => 
     clock.t += 1000;
     await w.tick();
     expect(calls).toEqual([]);
+    // once the pid is back in 11 (a rescan finds it), its counter is read again from its own baseline
+    proc.process(100, 11, 0);
+    clock.t += 5000;
+    await w.tick();
+    proc.process(100, 11, 1);
+    clock.t += 1000;
+    await w.tick();
+    expect(calls).toEqual([true]);
   });
 
   it('a program the kernel refuses to attach is said once, and the watch ends', async () => {
@@ -116,6 +127,7 @@ describe('ListenWatch: the SYN program runs only while listeners refuse', () => 
       },
       log: (l) => lines.push(l),
       procDir: proc.dir,
+      paths: new NetnsPaths(join(proc.dir, 'no-run-netns'), Date.now, proc.dir),
     });
     await w.tick();
     proc.process(100, 11, 1);

@@ -49,9 +49,9 @@ function world() {
   const w = {
     owners,
     stats: { lost: 0, counterFull: 0 },
-    add(netns: number, reason: string, location: string, n: number) {
-      const k = `${netns}|${reason}|${location}`;
-      const row = counts.get(k) ?? { netns, reason, location, count: 0 };
+    add(netns: number, reason: string, location: string, n: number, detected_by: KernelCount['detected_by'] = 'kfree_skb') {
+      const k = `${netns}|${reason}|${location}|${detected_by}`;
+      const row = counts.get(k) ?? { netns, reason, location, detected_by, count: 0 };
       row.count += n;
       counts.set(k, row);
     },
@@ -111,6 +111,17 @@ describe('DropMetrics', () => {
     expect(d.find((x) => x.labels.pod === 'web')?.value).toBe(12);
     // no address, port or location among the labels
     for (const x of d) expect(Object.keys(x.labels).sort()).toEqual(['component', 'container', 'layer', 'namespace', 'pod', 'reason']);
+  });
+
+  test('SYNs refused at either queue are two kernel keys with one reason and location: each counted once', async () => {
+    const w = world();
+    w.owners.set(11, pod('web', 11));
+    w.add(11, 'TCP_LISTEN_OVERFLOW', 'tcp_rcv_state_process+0x1a0', 100, 'syn_accept_queue_full');
+    w.add(11, 'TCP_LISTEN_OVERFLOW', 'tcp_rcv_state_process+0x1a0', 50, 'syn_queue_full');
+    for (let i = 0; i < 5; i++) await dropsOf(w.metrics);
+    w.add(11, 'TCP_LISTEN_OVERFLOW', 'tcp_rcv_state_process+0x1a0', 1, 'syn_queue_full');
+    const d = await dropsOf(w.metrics);
+    expect(d.filter((x) => x.labels.reason === 'TCP_LISTEN_OVERFLOW').reduce((n, x) => n + x.value, 0)).toBe(151);
   });
 
   test('a pod re-created under its name continues its series; a reused inode does not inherit it', async () => {
