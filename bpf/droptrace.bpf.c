@@ -782,8 +782,13 @@ int BPF_PROG(neigh_create_btf, struct neigh_table *tbl, struct net_device *dev, 
  * Cost: every consume_skb on the host runs the location compare (the loader attaches it only on
  * kernels whose consume_skb has `location`); listener SYNs then read three counters.
  */
-const volatile __u64 listen_fn_start = 0; /* tcp_rcv_state_process, from kallsyms */
-const volatile __u64 listen_fn_size = 0;
+/*
+ * tcp_rcv_state_process, from kallsyms: set after loading (the load does not
+ * wait for the symbol table), before the program is first attached. While
+ * the size is 0 no call matches.
+ */
+__u64 listen_fn_start = 0;
+__u64 listen_fn_size = 0;
 /* LINUX_MIB_* indexes (an anonymous enum: the loader reads them from BTF) */
 const volatile __u32 mib_listen_overflows = 0;
 const volatile __u32 mib_listen_drops = 0;

@@ -33,6 +33,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // loading the addon means tracing soon: the symbol table is read meanwhile
   KallsymsPrefetch();
   exports.Set("Tracer", Tracer::Init(env));
+  exports.Set("preloadTracer", Napi::Function::New(env, PreloadTracer));
   exports.Set("layout", EventLayout(env));
   exports.Set("btfEnum", Napi::Function::New(env, BtfEnum));
   exports.Set("btfHas", Napi::Function::New(env, BtfHas));

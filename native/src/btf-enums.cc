@@ -3,26 +3,36 @@
 #include <bpf/btf.h>
 
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <string>
 
 namespace droptrace {
 
 namespace {
-struct btf* vmlinux = nullptr;
+// Shared by the main thread and a tracer preloading on its own: each use holds a reference, so a
+// release frees it only once the last use is over.
+std::mutex vmlinux_mu;
+std::shared_ptr<const struct btf> vmlinux;
 bool loaded = false;
 }  // namespace
 
-const struct btf* VmlinuxBtf() {
+std::shared_ptr<const struct btf> VmlinuxBtf() {
+  std::lock_guard<std::mutex> lock(vmlinux_mu);
   if (!loaded) {
-    vmlinux = btf__load_vmlinux_btf();  // libbpf 1.x returns NULL (errno set) when the kernel has no BTF
+    // libbpf 1.x returns NULL (errno set) when the kernel has no BTF
+    struct btf* btf = btf__load_vmlinux_btf();
+    vmlinux =
+        btf ? std::shared_ptr<const struct btf>(btf, [](const struct btf* b) { btf__free(const_cast<struct btf*>(b)); })
+            : nullptr;
     loaded = true;
   }
   return vmlinux;
 }
 
 Napi::Value BtfRelease(const Napi::CallbackInfo& info) {
-  btf__free(vmlinux);
-  vmlinux = nullptr;
+  std::lock_guard<std::mutex> lock(vmlinux_mu);
+  vmlinux.reset();
   loaded = false;
   return info.Env().Undefined();
 }
@@ -62,7 +72,8 @@ bool HasMember(const struct btf* btf, const struct btf_type* t, const char* memb
 
 Napi::Value BtfEnum(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const struct btf* btf = VmlinuxBtf();
+  std::shared_ptr<const struct btf> held = VmlinuxBtf();
+  const struct btf* btf = held.get();
   if (btf == nullptr) return env.Null();
   Napi::Object query = info[0].As<Napi::Object>();
   std::string name = query.Has("name") ? query.Get("name").As<Napi::String>().Utf8Value() : "";
@@ -78,7 +89,8 @@ Napi::Value BtfEnum(const Napi::CallbackInfo& info) {
 }
 
 int64_t BtfEnumMemberValue(const char* member) {
-  const struct btf* btf = VmlinuxBtf();
+  std::shared_ptr<const struct btf> held = VmlinuxBtf();
+  const struct btf* btf = held.get();
   if (btf == nullptr) return -1;
   uint32_t count = btf__type_cnt(btf);
   for (uint32_t id = 1; id < count; id++) {
@@ -93,7 +105,8 @@ int64_t BtfEnumMemberValue(const char* member) {
 }
 
 int TracepointArgCount(const char* tracepoint) {
-  const struct btf* btf = VmlinuxBtf();
+  std::shared_ptr<const struct btf> held = VmlinuxBtf();
+  const struct btf* btf = held.get();
   if (btf == nullptr) return -1;
   std::string name = std::string("btf_trace_") + tracepoint;
   int id = btf__find_by_name_kind(btf, name.c_str(), BTF_KIND_TYPEDEF);
@@ -129,7 +142,8 @@ bool StructHasMember(const struct btf* btf, const struct btf_type* t, const char
 
 Napi::Value BtfHas(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const struct btf* btf = VmlinuxBtf();
+  std::shared_ptr<const struct btf> held = VmlinuxBtf();
+  const struct btf* btf = held.get();
   if (btf == nullptr) return Napi::Boolean::New(env, false);
   Napi::Object query = info[0].As<Napi::Object>();
   std::string name = query.Get("struct").As<Napi::String>().Utf8Value();

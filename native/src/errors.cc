@@ -45,14 +45,18 @@ LogCapture::~LogCapture() { current_capture = previous_; }
 void InstallLibbpfPrint() { libbpf_set_print(PrintToCapture); }
 
 Napi::Error LibbpfError(Napi::Env env, const std::string& op, int err, const LogCapture& log) {
+  return LibbpfError(env, op, err, log.lines());
+}
+
+Napi::Error LibbpfError(Napi::Env env, const std::string& op, int err, const std::vector<std::string>& log) {
   int errnum = err < 0 ? -err : err;
   Napi::Error error = Napi::Error::New(env, op + " failed: " + std::strerror(errnum));
   Napi::Object obj = error.Value();
   obj.Set("code", "ERR_DROPTRACE_LIBBPF");
   obj.Set("errno", errnum);
   obj.Set("op", op);
-  Napi::Array lines = Napi::Array::New(env, log.lines().size());
-  for (size_t i = 0; i < log.lines().size(); i++) lines.Set(i, log.lines()[i]);
+  Napi::Array lines = Napi::Array::New(env, log.size());
+  for (size_t i = 0; i < log.size(); i++) lines.Set(i, log[i]);
   obj.Set("log", lines);
   return error;
 }

@@ -29,5 +29,7 @@ void InstallLibbpfPrint();
 // An Error with code ERR_DROPTRACE_LIBBPF, errno, op and log. The TypeScript layer maps errno and op
 // to the user-facing code and hint. Main thread.
 Napi::Error LibbpfError(Napi::Env env, const std::string& op, int err, const LogCapture& log);
+// The same from log lines captured elsewhere (a load on another thread). Main thread.
+Napi::Error LibbpfError(Napi::Env env, const std::string& op, int err, const std::vector<std::string>& log);
 
 }  // namespace droptrace

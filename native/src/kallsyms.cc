@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -87,7 +88,9 @@ const Table& TableOf(const std::string& path) {
   if (path == kHostPath) {
     KallsymsPrefetch();
     std::unique_lock<std::mutex> lock(prefetched->mu);
-    prefetched->cv.wait(lock, [] { return prefetched->done; });
+    // wait_for, not wait: condition_variable::wait is a GLIBCXX_3.4.30 symbol, newer than the
+    // libstdc++ the prebuilt addon may find
+    while (!prefetched->done) prefetched->cv.wait_for(lock, std::chrono::milliseconds(100));
     return prefetched->table;
   }
   static std::map<std::string, Table> tables;

@@ -10,6 +10,12 @@
 #include <cstddef>
 #include <cstring>
 #include <set>
+#include <vector>
+#include <system_error>
+#include <thread>
+#include <mutex>
+#include <chrono>
+#include <condition_variable>
 #include <string>
 #include <type_traits>
 
@@ -30,6 +36,7 @@ namespace {
 // At most this much read from the ring and not yet taken by JS (then the pump stops draining and
 // the kernel counts what it cannot store), handed over in batches of this size.
 constexpr uint32_t kMaxPendingBytes = 1u << 20;
+constexpr uint32_t kDefaultRingBytes = 4u << 20;
 constexpr uint32_t kBatchBytes = 64u << 10;
 
 struct ProgramPair {
@@ -46,23 +53,19 @@ std::vector<ProgramPair> Programs(struct droptrace_bpf* skel) {
   };
 }
 
-// The SYN-on-a-full-queue program: where tcp_rcv_state_process lies (consume_skb calls from there
-// are the listener's SYNs) and the per-netns SNMP fields it compares; off when any is unknown.
+// The SYN-on-a-full-queue program: the per-netns SNMP fields it compares; off when any is unknown.
+// Where tcp_rcv_state_process lies (consume_skb calls from there are the listener's SYNs) is set
+// after loading (ResolveListenSpan): the load need not wait for the kernel's symbol table.
 void ConfigureListenSyn(struct droptrace_bpf* skel, bool use_btf) {
-  uint64_t start = 0, size = 0;
   int64_t overflows = BtfEnumMemberValue("LINUX_MIB_LISTENOVERFLOWS");
   int64_t drops = BtfEnumMemberValue("LINUX_MIB_LISTENDROPS");
   int64_t reqq = BtfEnumMemberValue("LINUX_MIB_TCPREQQFULLDROP");
   // consume_skb gained its `location` argument in v6.3 ("net: add location to trace_consume_skb()")
-  bool ok = use_btf && TracepointArgCount("consume_skb") >= 2 &&
-            KallsymsSpan("/proc/kallsyms", "tcp_rcv_state_process", &start, &size) && overflows >= 0 && drops >= 0 &&
-            reqq >= 0;
+  bool ok = use_btf && TracepointArgCount("consume_skb") >= 2 && overflows >= 0 && drops >= 0 && reqq >= 0;
   if (!ok) {
     bpf_program__set_autoload(skel->progs.listen_syn_btf, false);
     return;
   }
-  skel->rodata->listen_fn_start = start;
-  skel->rodata->listen_fn_size = size;
   skel->rodata->mib_listen_overflows = static_cast<uint32_t>(overflows);
   skel->rodata->mib_listen_drops = static_cast<uint32_t>(drops);
   skel->rodata->mib_reqq_full_drop = static_cast<uint32_t>(reqq);
@@ -147,7 +150,7 @@ Napi::Function Tracer::Init(Napi::Env env) {
 Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info), env_(info.Env()) {
   Napi::Env env = info.Env();
   Napi::Object opts = info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object::New(env);
-  uint32_t ring_bytes = GetU32(opts, "ringBytes", 4u << 20);
+  uint32_t ring_bytes = GetU32(opts, "ringBytes", kDefaultRingBytes);
   // which kind to try first and what to fall back to is decided in TypeScript (src/session.ts)
   Load(env, opts.Get("attach").ToString().Utf8Value() == "tp_btf", ring_bytes);
   napi_add_env_cleanup_hook(env, CleanupHook, this);
@@ -165,31 +168,111 @@ void Tracer::CleanupHook(void* arg) {
   self->Close();
 }
 
-void Tracer::Load(Napi::Env env, bool use_btf, uint32_t ring_bytes) {
+namespace {
+
+// One load of the object, on any thread: the skeleton (null on failure), libbpf's error and log.
+struct Loaded {
+  struct droptrace_bpf* skel = nullptr;
+  int err = 0;
+  std::string op;
+  std::vector<std::string> log;
+};
+
+Loaded LoadSkeleton(bool use_btf, uint32_t ring_bytes) {
   LogCapture log;
-  Close();
-  skel_ = droptrace_bpf__open();
-  if (skel_ == nullptr) throw LibbpfError(env, "open", errno, log);
-  for (const ProgramPair& pair : Programs(skel_)) {
+  Loaded out;
+  out.op = use_btf ? "load tp_btf programs" : "load tracepoint programs";
+  struct droptrace_bpf* skel = droptrace_bpf__open();
+  if (skel == nullptr) {
+    out.err = errno;
+    out.op = "open";
+    out.log = log.lines();
+    return out;
+  }
+  for (const ProgramPair& pair : Programs(skel)) {
     bpf_program__set_autoload(use_btf ? pair.tracepoint : pair.btf, false);
   }
-  skel_->rodata->self_tgid = static_cast<uint32_t>(getpid());
-  skel_->rodata->rtx_has_err = TracepointArgCount("tcp_retransmit_skb") >= 3;
-  skel_->rodata->kfree_skb_has_rx_sk = TracepointArgCount("kfree_skb") >= 4;
-  ConfigureListenSyn(skel_, use_btf);
+  skel->rodata->self_tgid = static_cast<uint32_t>(getpid());
+  skel->rodata->rtx_has_err = TracepointArgCount("tcp_retransmit_skb") >= 3;
+  skel->rodata->kfree_skb_has_rx_sk = TracepointArgCount("kfree_skb") >= 4;
+  ConfigureListenSyn(skel, use_btf);
   // neigh_create (v5.3, "net: neigh: add tracepoints") carries the table; without it the neighbour
   // evidence is off, not the tracer
   if (TracepointArgCount("neigh_create") < 4) {
-    bpf_program__set_autoload(skel_->progs.neigh_create_btf, false);
-    bpf_program__set_autoload(skel_->progs.neigh_create_tp, false);
+    bpf_program__set_autoload(skel->progs.neigh_create_btf, false);
+    bpf_program__set_autoload(skel->progs.neigh_create_tp, false);
   }
-  int err = bpf_map__set_max_entries(skel_->maps.events, ring_bytes);
-  if (err == 0) err = droptrace_bpf__load(skel_);
+  int err = bpf_map__set_max_entries(skel->maps.events, ring_bytes);
+  if (err == 0) err = droptrace_bpf__load(skel);
   if (err != 0) {
-    Close();
-    throw LibbpfError(env, use_btf ? "load tp_btf programs" : "load tracepoint programs", err, log);
+    droptrace_bpf__destroy(skel);
+    out.err = err;
+    out.log = log.lines();
+    return out;
   }
+  out.skel = skel;
+  return out;
+}
+
+// A load started early (preloadTracer) on a thread of its own, for the first Tracer that asks for
+// the same kind and ring size: the verifier's work overlaps Node loading the CLI. Never freed: the
+// thread is detached.
+struct Preload {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  bool taken = false;
+  bool use_btf = true;
+  uint32_t ring_bytes = 0;
+  Loaded result;
+};
+
+Preload* preload = nullptr;
+
+}  // namespace
+
+Napi::Value PreloadTracer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object opts = info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object::New(env);
+  if (preload != nullptr) return Napi::Boolean::New(env, false);
+  auto* p = new Preload();
+  p->use_btf = opts.Get("attach").ToString().Utf8Value() == "tp_btf";
+  p->ring_bytes = GetU32(opts, "ringBytes", kDefaultRingBytes);
+  try {
+    std::thread([p] {
+      Loaded result = LoadSkeleton(p->use_btf, p->ring_bytes);
+      std::lock_guard<std::mutex> lock(p->mu);
+      p->result = std::move(result);
+      p->done = true;
+      p->cv.notify_all();
+    }).detach();
+  } catch (const std::system_error&) {
+    delete p;  // no thread to be had: the tracer loads on the main thread as before
+    return Napi::Boolean::New(env, false);
+  }
+  preload = p;
+  return Napi::Boolean::New(env, true);
+}
+
+void Tracer::Load(Napi::Env env, bool use_btf, uint32_t ring_bytes) {
+  Close();
+  Loaded loaded;
+  bool adopted = false;
+  if (preload != nullptr) {
+    std::unique_lock<std::mutex> lock(preload->mu);
+    if (!preload->taken && preload->use_btf == use_btf && preload->ring_bytes == ring_bytes) {
+      // wait_for, not wait: condition_variable::wait is a GLIBCXX_3.4.30 symbol (see kallsyms.cc)
+      while (!preload->done) preload->cv.wait_for(lock, std::chrono::milliseconds(100));
+      preload->taken = true;
+      loaded = std::move(preload->result);
+      adopted = true;
+    }
+  }
+  if (!adopted) loaded = LoadSkeleton(use_btf, ring_bytes);
+  if (loaded.skel == nullptr) throw LibbpfError(env, loaded.op, loaded.err, loaded.log);
+  skel_ = loaded.skel;
   use_btf_ = use_btf;
+  listen_span_ = Span::kUnresolved;
 }
 
 void Tracer::DetachListenSyn() {
@@ -252,9 +335,7 @@ Napi::Value Tracer::SetListenSyn(const Napi::CallbackInfo& info) {
     DetachListenSyn();
     return Napi::Boolean::New(env, false);
   }
-  if (listen_link_ != nullptr || !bpf_program__autoload(skel_->progs.listen_syn_btf)) {
-    return Napi::Boolean::New(env, listen_link_ != nullptr);
-  }
+  if (listen_link_ != nullptr || !ListenSpanKnown()) return Napi::Boolean::New(env, listen_link_ != nullptr);
   // baselines from an earlier attachment are stale: the counters moved while it was off, and a
   // stale baseline would call the next accepted SYN a refused one
   struct bpf_map* base = skel_->maps.syn_base;
@@ -472,8 +553,22 @@ Napi::Value Tracer::Suppressed(const Napi::CallbackInfo& info) {
   return out;
 }
 
+bool Tracer::ListenSpanKnown() {
+  if (listen_span_ == Span::kUnresolved) {
+    uint64_t start = 0, size = 0;
+    bool known = skel_ != nullptr && bpf_program__autoload(skel_->progs.listen_syn_btf) &&
+                 KallsymsSpan("/proc/kallsyms", "tcp_rcv_state_process", &start, &size);
+    if (known) {
+      skel_->bss->listen_fn_start = start;
+      skel_->bss->listen_fn_size = size;
+    }
+    listen_span_ = known ? Span::kKnown : Span::kUnknown;
+  }
+  return listen_span_ == Span::kKnown;
+}
+
 Napi::Value Tracer::ListenSynAvailable(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), skel_ != nullptr && bpf_program__autoload(skel_->progs.listen_syn_btf));
+  return Napi::Boolean::New(info.Env(), ListenSpanKnown());
 }
 
 Napi::Value Tracer::AttachMode(const Napi::CallbackInfo& info) {

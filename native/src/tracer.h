@@ -13,6 +13,10 @@ struct bpf_link;
 
 namespace droptrace {
 
+// preloadTracer({ attach, ringBytes }): loads the programs on a thread of its own, for the first
+// Tracer made with the same options; false when one was already started. Main thread.
+Napi::Value PreloadTracer(const Napi::CallbackInfo& info);
+
 class Tracer : public Napi::ObjectWrap<Tracer> {
  public:
   static Napi::Function Init(Napi::Env env);
@@ -53,6 +57,9 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
 
   void Load(Napi::Env env, bool use_btf, uint32_t ring_bytes);
   void DetachListenSyn();
+  // The SYN program loaded and where tcp_rcv_state_process lies known (set in its .bss): resolved
+  // once, from the kernel's symbol table.
+  bool ListenSpanKnown();
   void DetachLinks();
   void Close();
   static void CleanupHook(void* arg);
@@ -60,6 +67,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   struct droptrace_bpf* skel_ = nullptr;
   std::vector<struct bpf_link*> links_;
   struct bpf_link* listen_link_ = nullptr;  // the SYN program, when attached
+  enum class Span { kUnresolved, kKnown, kUnknown } listen_span_ = Span::kUnresolved;
   std::unique_ptr<RingPump> pump_;
   uint64_t dropped_bytes_ = 0;  // of pumps already detached (UserLost)
   bool use_btf_ = true;

@@ -1,17 +1,24 @@
 /**
- * Run by the bin before the rest of the CLI loads: a command that will trace loads the native addon
- * at once, which starts reading the kernel's symbol table on a thread of its own while Node loads
- * and parses the CLI's modules (the table takes about as long; the programs need it before they load).
+ * Run by the bin before the rest of the CLI loads. A command that will trace loads the native addon
+ * at once, which starts reading the kernel's symbol table on a thread of its own, and starts
+ * loading the BPF programs on another (the verifier's work, about 100 ms here, then overlaps Node
+ * loading and parsing the CLI's modules). The tracer adopts that load when its options match.
  */
+import { KFREE_SKB_ARGS_WITH_REASON } from '../kernel/load.js';
 import { loadAddon } from '../native/addon.js';
 
-/** Words after which nothing is traced: help, the version, the container list. */
-const NO_TRACE = new Set(['help', '--help', '-h', '--version', '-V', 'containers']);
+/** Words after which nothing is traced: help, the version, the container and reason lists. */
+const NO_TRACE = new Set(['help', '--help', '-h', '--version', '-V', 'containers', 'reasons']);
 
 export function warmUp(argv: readonly string[]): void {
-  if (argv.some((a) => NO_TRACE.has(a))) return;
+  const args = argv.includes('--') ? argv.slice(0, argv.indexOf('--')) : argv;
+  if (args.some((a) => NO_TRACE.has(a))) return;
   try {
-    loadAddon();
+    const addon = loadAddon();
+    // the programs `auto` and `tp_btf` load on a kernel whose kfree_skb passes reasons (src/kernel/load.ts)
+    const attach = args[args.indexOf('--attach') + 1] ?? 'auto';
+    if (args.includes('--attach') && attach === 'tracepoint') return;
+    if (addon.tracepointArgs('kfree_skb') >= KFREE_SKB_ARGS_WITH_REASON) addon.preloadTracer({ attach: 'tp_btf' });
   } catch {
     // the command itself reports a missing or broken addon, with its code and hint
   }

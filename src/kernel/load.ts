@@ -13,7 +13,7 @@ import { ensureTracefs } from './preflight.js';
 export type AttachMode = 'auto' | 'tp_btf' | 'tracepoint';
 
 /** kfree_skb's tp_btf arguments after the context: (skb, location, reason[, rx_sk]) since 5.17. */
-const KFREE_SKB_ARGS_WITH_REASON = 3;
+export const KFREE_SKB_ARGS_WITH_REASON = 3;
 
 export function loadTracer(addon: Addon, attach: AttachMode = 'auto', ringBytes?: number, kernel = release()): NativeTracer {
   const args = addon.tracepointArgs('kfree_skb');

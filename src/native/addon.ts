@@ -60,6 +60,8 @@ export interface NativeTracer {
 
 export interface Addon {
   Tracer: new (opts: { ringBytes?: number; attach: 'tp_btf' | 'tracepoint' }) => NativeTracer;
+  /** Starts loading the programs on a thread of its own, for the first Tracer made with these options. */
+  preloadTracer(opts: { ringBytes?: number; attach: 'tp_btf' | 'tracepoint' }): boolean;
   layout: AddonLayout;
   btfEnum(query: { name?: string; member?: string }): [string, number][] | null;
   /** Frees the parsed vmlinux BTF the queries here use (a later query parses it again). */
