@@ -10,7 +10,7 @@
  *
  * ctr is used here, in tests only, to import the image; src/ talks CRI.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import {
   closeSync,
@@ -30,6 +30,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { CriClient } from '../../../src/containers/cri-client.js';
+import { alive, sh, stopPid, unmountBelow } from '../../helpers/sync-proc.js';
 
 const LOCK = '/run/droptrace-e2e-dtk8-containerd.lock';
 export const IMAGE = 'docker.io/library/dtk8-busybox:latest';
@@ -81,45 +82,6 @@ export interface RunningPod {
   ip: string;
 }
 
-function sh(cmd: string, args: string[], opts: { allowFail?: boolean; input?: string } = {}) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', input: opts.input, timeout: 120_000, maxBuffer: 64 << 20 });
-  if (r.status !== 0 && !opts.allowFail) {
-    throw new Error(`${cmd} ${args.join(' ')} failed (${r.status ?? r.signal}): ${(r.stderr ?? '').trim() || r.error?.message}`);
-  }
-  return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
-}
-
-function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-/** A zombie counts as gone (our child, not reaped while teardown waits synchronously). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-function stopPid(pid: number, graceMs: number): void {
-  if (!alive(pid)) return;
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {}
-  const until = Date.now() + graceMs;
-  while (alive(pid) && Date.now() < until) sleepSync(50);
-  if (alive(pid)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {}
-    const hard = Date.now() + 5000;
-    while (alive(pid) && Date.now() < hard) sleepSync(20);
-  }
-}
-
 /** Processes whose command line names our directory: containerd's shims for our socket. */
 function pidsNaming(dir: string): number[] {
   const out: number[] = [];
@@ -131,15 +93,6 @@ function pidsNaming(dir: string): number[] {
     } catch {}
   }
   return out;
-}
-
-function unmountBelow(dir: string): void {
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' ')[4])
-    .filter((m): m is string => m !== undefined && (m === dir || m.startsWith(`${dir}/`)))
-    .sort((a, b) => b.length - a.length);
-  for (const m of mounts) sh('umount', ['-l', m], { allowFail: true });
 }
 
 /** Mount points of every cgroup hierarchy (v1 controllers and the v2 unified one). */

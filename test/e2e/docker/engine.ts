@@ -26,6 +26,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { alive, sh, stopPid, unmountBelow } from '../../helpers/sync-proc.js';
 
 const LOCK = '/run/droptrace-e2e-dockerd.lock';
 export const DOCKER = existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
@@ -64,42 +65,6 @@ interface LockState {
   dir: string;
   dockerdPid: number | null;
   host: HostState;
-}
-
-function sh(cmd: string, args: string[], opts: { input?: string; allowFail?: boolean; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}) {
-  const r = spawnSync(cmd, args, {
-    input: opts.input,
-    encoding: 'utf8',
-    env: opts.env ?? process.env,
-    timeout: opts.timeoutMs ?? 120_000,
-    maxBuffer: 64 << 20,
-  });
-  if (r.status !== 0 && !opts.allowFail) {
-    throw new Error(`${cmd} ${args.join(' ')} failed (${r.status ?? r.signal}): ${(r.stderr ?? '').trim() || r.error?.message}`);
-  }
-  return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
-}
-
-function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-/**
- * A zombie counts as gone: dockerd is our child, and while teardown waits synchronously the
- * event loop cannot reap it, so kill(pid, 0) alone would report it alive forever.
- */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
 }
 
 function readSysctl(path: string): string {
@@ -167,32 +132,6 @@ function restoreHost(host: HostState, bridge: string): string[] {
   writeFileSync(IPV4_FORWARD, host.ipForward);
   writeFileSync(IPV6_FORWARD, host.ip6Forward);
   return problems;
-}
-
-/** Lazily unmounts everything below `dir` (netns bind mounts, overlay layers, shm). */
-function unmountBelow(dir: string): void {
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' ')[4])
-    .filter((m): m is string => m !== undefined && (m === dir || m.startsWith(`${dir}/`)))
-    .sort((a, b) => b.length - a.length);
-  for (const m of mounts) sh('umount', ['-l', m], { allowFail: true });
-}
-
-/** Stops a process we started: TERM, then KILL after `graceMs`. Only ever by PID. */
-function stopPid(pid: number, graceMs: number): void {
-  if (!alive(pid)) return;
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {}
-  const until = Date.now() + graceMs;
-  while (alive(pid) && Date.now() < until) sleepSync(50);
-  if (alive(pid)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {}
-    while (alive(pid)) sleepSync(20);
-  }
 }
 
 /** The containerd dockerd started for itself, recognisable by our exec root on its command line. */
