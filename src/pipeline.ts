@@ -197,7 +197,7 @@ export class Pipeline {
       lost: (record) => this.inOrder.push(null, 1, () => sink.lost(record)),
       suppressed: (record) => this.inOrder.push(null, 1, () => sink.suppressed?.(record)),
     });
-    if (!this.session.startRecord().features.listen_syn) return;
+    if (!this.session.features.listen_syn) return;
     if (this.listenSyn === 'always') {
       try {
         this.session.setListenSyn(true);

@@ -10,7 +10,7 @@ import { SCHEMA_VERSION } from './events.js';
 import { nativeFilter, type TraceFilter } from './filter.js';
 import { hostName } from './host.js';
 import { caStateNames, type ReasonNames, reasonNames, tcpStateNames } from './kernel/btf-names.js';
-import { type FeatureReport, kernelFeatures } from './kernel/features.js';
+import { type FeatureReport, type KernelFeatures, kernelFeatures } from './kernel/features.js';
 import { Kallsyms } from './kernel/kallsyms.js';
 import { fromNative } from './kernel/libbpf-errors.js';
 import { loadTracer } from './kernel/load.js';
@@ -96,6 +96,8 @@ export class Session {
   private finalStats: SessionStats | undefined;
   private finalCounts: DropCount[] | undefined;
   private finalRetransmits: RetransmitCount[] | undefined;
+  /** detected_by by DT_DETECT_* value, for the counters' and the rate limit's keys. */
+  private readonly detections: Record<number, DropRecord['detected_by']>;
   private filter: TraceFilter;
   private readonly featureReport: FeatureReport;
 
@@ -108,6 +110,7 @@ export class Session {
     this.tracer = loadTracer(addon, options.attach, options.ringBytes);
     this.featureReport = kernelFeatures(addon, this.tracer);
     this.reasons = reasonNames(addon);
+    this.detections = detectionNames(addon.layout.constants);
     const [sec, nsec] = addon.clockOffset();
     this.clock = new WallClock(sec, nsec);
     this.decode = createDecoder({
@@ -144,6 +147,11 @@ export class Session {
   }
 
   /** What this kernel lacks, one line each, for stderr once (the start record has the flags). */
+  /** What this kernel lets the programs read (the start record's `features`). */
+  get features(): Readonly<KernelFeatures> {
+    return this.featureReport.features;
+  }
+
   get featureNotes(): string[] {
     return this.featureReport.notes;
   }
@@ -235,7 +243,6 @@ export class Session {
   /** Exact drop counts from the kernel, by (netns, reason, location), largest first; after stop(), the final ones. */
   counts(): DropCount[] {
     if (this.finalCounts) return this.finalCounts;
-    const detections = detectionNames(this.addon.layout.constants);
     return this.tracer
       .counts()
       .map(([netns, reason, address, count, detect]) => {
@@ -244,7 +251,7 @@ export class Session {
           netns,
           reason: this.reasons.available ? this.reasons.name(reason) : derivedReason(location),
           location,
-          detected_by: detections[detect] ?? 'kfree_skb',
+          detected_by: this.detections[detect] ?? 'kfree_skb',
           count,
         };
       })
@@ -330,7 +337,6 @@ export class Session {
   private checkSuppressed(): void {
     if (this.stopped || !this.sink?.suppressed || !this.rateLimit) return;
     const drop = this.addon.layout.constants.DT_EVENT_DROP;
-    const detections = detectionNames(this.addon.layout.constants);
     const time = this.clock.now();
     for (const [type, netns, reason, location, total, detect] of this.tracer.suppressed()) {
       // SYNs refused at a full accept queue and at a full SYN queue share reason and location
@@ -347,8 +353,8 @@ export class Session {
         netns,
         reason: isDrop ? this.reasons.name(reason) : null,
         location: isDrop ? this.kallsyms.lookup(location) : null,
-        ...(isDrop && detections[detect] && detections[detect] !== 'kfree_skb'
-          ? { detected_by: detections[detect] as Exclude<DropRecord['detected_by'], 'kfree_skb'> }
+        ...(isDrop && this.detections[detect] && this.detections[detect] !== 'kfree_skb'
+          ? { detected_by: this.detections[detect] as Exclude<DropRecord['detected_by'], 'kfree_skb'> }
           : {}),
         count,
         total,
