@@ -83,6 +83,14 @@ struct {
 	__type(value, struct dt_limit_slot);
 } limit_slots SEC(".maps");
 
+/* The kfree_skb programs' recent keys in front of drop_counts (struct dt_count_slot). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct dt_count_slots);
+} count_slots SEC(".maps");
+
 /*
  * Drops admitted by the rate limit, by counter key: held back = counted -
  * admitted. Preallocated per CPU, so its size is start-up time: kinds of drop
@@ -144,12 +152,17 @@ struct {
 /* A failed creation older than this does not explain a drop (the drop follows within microseconds). */
 #define NEIGH_FAIL_MAX_AGE_NS 1000000ULL
 
-static __always_inline void stat_inc(__u32 idx)
+static __always_inline void stat_add(__u32 idx, __u64 n)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
 
 	if (v)
-		*v += 1;
+		*v += n;
+}
+
+static __always_inline void stat_inc(__u32 idx)
+{
+	stat_add(idx, 1);
 }
 
 static __always_inline __u32 net_inum(const struct net *net)
@@ -434,12 +447,83 @@ static __always_inline bool count_by_key(void *map, const struct dt_count_key *k
 	return true;
 }
 
-static __always_inline bool count_drop(const struct dt_count_key *key)
+static __always_inline bool same_key(const struct dt_count_key *a, const struct dt_count_key *b)
 {
-	if (count_by_key(&drop_counts, key))
+	return a->location == b->location && a->netns == b->netns && a->reason == b->reason &&
+	       a->detect == b->detect;
+}
+
+/* Fibonacci hashing of a key's words: the top bits index its slot. */
+static __always_inline __u64 key_hash(const struct dt_count_key *key)
+{
+	return (key->location ^ ((__u64)key->netns << 32 | key->reason) ^ ((__u64)key->detect << 56)) *
+	       0x9E3779B97F4A7C15ULL;
+}
+
+/*
+ * The key's count slot on this CPU, for drops of the kfree_skb programs only:
+ * they never run nested on one CPU, which the slot's moves rely on (another
+ * program could interrupt one half way). NULL for the others.
+ */
+static __always_inline struct dt_count_slot *count_slot(const struct dt_count_key *key)
+{
+	struct dt_count_slots *all;
+	__u32 zero = 0;
+
+	if (key->detect != DT_DETECT_KFREE_SKB)
+		return NULL;
+	all = bpf_map_lookup_elem(&count_slots, &zero);
+	if (!all)
+		return NULL;
+	return &all->slot[(key_hash(key) >> 60) & (DT_COUNT_SLOTS - 1)];
+}
+
+static __always_inline bool slot_holds(const struct dt_count_slot *s, const struct dt_count_key *key)
+{
+	return s && s->seq && same_key(&s->key, key);
+}
+
+/*
+ * Counts one drop: in its slot while the key holds it, else in drop_counts,
+ * where the key then takes the slot over. False when drop_counts is full.
+ */
+static __always_inline bool count_drop(const struct dt_count_key *key, struct dt_count_slot *s, bool listed,
+				       __u32 filter_gen)
+{
+	struct dt_count_key old;
+	__u64 pending, *v;
+
+	if (slot_holds(s, key)) {
+		s->pending++;
 		return true;
-	stat_inc(DT_STAT_COUNTER_FULL);
-	return false;
+	}
+	if (!count_by_key(&drop_counts, key)) {
+		stat_inc(DT_STAT_COUNTER_FULL);
+		return false;
+	}
+	if (!s)
+		return true;
+	old = s->key;
+	pending = s->pending;
+	/*
+	 * The slot changes hands before the old key's pending reaches
+	 * drop_counts: a reader in between counts it low, never twice.
+	 */
+	/* atomic: ordered against the slot's other stores where the CPU would reorder them */
+	__sync_fetch_and_add(&s->seq, 1);
+	s->key = *key;
+	s->pending = 0;
+	s->filter_gen = filter_gen;
+	s->listed = listed;
+	if (pending) {
+		v = bpf_map_lookup_elem(&drop_counts, &old);
+		if (v)
+			*v += pending;
+		else
+			stat_add(DT_STAT_COUNTER_FULL, pending);
+	}
+	__sync_fetch_and_add(&s->seq, 1);
+	return true;
 }
 
 /*
@@ -450,10 +534,7 @@ static __always_inline bool count_drop(const struct dt_count_key *key)
  */
 static __always_inline bool drop_admit(const struct dt_count_key *key, __u32 limit, __u64 now)
 {
-	/* Fibonacci hashing of the key's words into the slot index */
-	__u64 h = (key->location ^ ((__u64)key->netns << 32 | key->reason) ^ ((__u64)key->detect << 56)) *
-		  0x9E3779B97F4A7C15ULL;
-	__u32 idx = (h >> 56) & (DT_LIMIT_SLOTS - 1);
+	__u32 idx = (key_hash(key) >> 56) & (DT_LIMIT_SLOTS - 1);
 	struct dt_limit_slot *s = bpf_map_lookup_elem(&limit_slots, &idx);
 
 	if (!s)
@@ -477,23 +558,41 @@ static __always_inline bool drop_admit(const struct dt_count_key *key, __u32 lim
 
 /*
  * Counts a matched drop and decides whether it becomes an event: false when
- * it is count-only (summary mode) or the rate limit holds it back.
+ * it is count-only (summary mode) or the rate limit holds it back. *ts is the
+ * event's time when it is one.
  */
-static __always_inline bool count_and_admit(const struct dt_filter *f, struct dt_event *e)
+static __always_inline bool count_and_admit(const struct dt_filter *f, const struct dt_count_key *key,
+					    struct dt_count_slot *s, bool listed, __u64 *ts)
 {
-	struct dt_count_key key = {
-	    .location = e->location, .netns = e->netns, .reason = e->reason, .detect = e->detect};
 	bool counted;
 
 	stat_inc(DT_STAT_MATCHED);
-	counted = count_drop(&key);
+	counted = count_drop(key, s, listed, f->gen);
 	if (!f->emit)
 		return false;
-	e->ts_ns = bpf_ktime_get_ns();
+	*ts = bpf_ktime_get_ns();
 	/* an uncounted drop (counter map full) is streamed: its held-back count could not be told */
 	if (!f->rate_limit || !counted)
 		return true;
-	return drop_admit(&key, f->rate_limit, e->ts_ns);
+	return drop_admit(key, f->rate_limit, *ts);
+}
+
+/* Whether the drop's netns is in filter_netns: from its key's slot when that holds this filter's verdict. */
+static __always_inline bool netns_listed(const struct dt_filter *f, const struct dt_count_key *key,
+					 struct dt_count_slot *s)
+{
+	bool listed;
+
+	if (!(f->flags & DT_FILTER_NETNS) || !key->netns)
+		return false;
+	if (slot_holds(s, key) && s->filter_gen == f->gen)
+		return s->listed;
+	listed = bpf_map_lookup_elem(&filter_netns, &key->netns) != NULL;
+	if (slot_holds(s, key)) {
+		s->filter_gen = f->gen;
+		s->listed = listed;
+	}
+	return listed;
 }
 
 static __always_inline void neigh_facts(struct dt_event *e)
@@ -553,7 +652,10 @@ static __always_inline int handle_drop(struct sk_buff *skb, struct net_device *d
 	struct dt_event e;
 	const struct dt_filter *f;
 	struct net_device *peer = NULL;
+	struct dt_count_key key = {.location = location, .reason = reason, .detect = detect};
+	struct dt_count_slot *slot;
 	bool in_netns, full_filter, all;
+	__u64 ts = 0;
 	__u32 zero = 0;
 
 	stat_inc(DT_STAT_SEEN);
@@ -565,17 +667,12 @@ static __always_inline int handle_drop(struct sk_buff *skb, struct net_device *d
 		return 0;
 	}
 
-	__builtin_memset(&e, 0, sizeof(e));
-	e.type = DT_EVENT_DROP;
-	e.location = location;
-	e.reason = reason;
-	e.detect = detect;
-
 	/* netns from the device, else the socket: skb->dev is NULL inside TCP and on OUTPUT */
-	e.netns = dev_netns_inum;
-	if (sk && !e.netns)
-		e.netns = sk_netns(sk);
-	in_netns = (f->flags & DT_FILTER_NETNS) && e.netns && bpf_map_lookup_elem(&filter_netns, &e.netns);
+	key.netns = dev_netns_inum;
+	if (sk && !key.netns)
+		key.netns = sk_netns(sk);
+	slot = count_slot(&key);
+	in_netns = netns_listed(f, &key, slot);
 
 	/*
 	 * When the netns decides (no filter, or the drop's own netns is listed),
@@ -586,8 +683,16 @@ static __always_inline int handle_drop(struct sk_buff *skb, struct net_device *d
 	 */
 	full_filter = (f->flags & (DT_FILTER_CGROUP | DT_FILTER_ADDR | DT_FILTER_PROTO | DT_FILTER_PORT)) ||
 		      ((f->flags & DT_FILTER_NETNS) && !in_netns);
-	if (!full_filter && !count_and_admit(f, &e))
+	if (!full_filter && !count_and_admit(f, &key, slot, in_netns, &ts))
 		return 0;
+
+	__builtin_memset(&e, 0, sizeof(e));
+	e.type = DT_EVENT_DROP;
+	e.location = location;
+	e.reason = reason;
+	e.detect = detect;
+	e.netns = key.netns;
+	e.ts_ns = ts;
 
 	/* an admitted event reads everything; a filter in summary mode what it tests */
 	all = !full_filter || f->emit;
@@ -609,7 +714,7 @@ static __always_inline int handle_drop(struct sk_buff *skb, struct net_device *d
 	if (full_filter) {
 		if (!(in_netns || entity_allowed(f, &e)) || !l4_allowed(f, &e))
 			return 0;
-		if (!count_and_admit(f, &e))
+		if (!count_and_admit(f, &key, slot, in_netns, &e.ts_ns))
 			return 0;
 	}
 

@@ -219,6 +219,36 @@ struct dt_limit_slot {
 
 DT_STATIC_ASSERT(sizeof(struct dt_limit_slot) == 40, "dt_limit_slot layout changed");
 
+#define DT_COUNT_SLOTS 16 /* per CPU; a power of two */
+
+/*
+ * A drop key the kfree_skb program saw lately on this CPU, in front of its
+ * drop_counts entry: while the key holds the slot its drops add to `pending`,
+ * with no hash-map look-up (the look-up was most of counting's cost). A key
+ * holds a slot only once its drop_counts entry exists; a key that takes the
+ * slot over moves the old key's pending into that entry. `seq` is odd while
+ * the slot changes hands: user space reads the slots, then drop_counts, then
+ * the slots again, and adds a slot's pending only where its seq is even and
+ * unchanged (then drop_counts held none of its moves in between). `listed`
+ * caches whether key.netns is in filter_netns, for the filter of generation
+ * `filter_gen`.
+ */
+struct dt_count_slot {
+	struct dt_count_key key;
+	__u64 pending;
+	__u32 filter_gen;
+	__u8 listed;
+	__u8 _pad[3];
+	__u64 seq; /* 0: never taken */
+};
+
+DT_STATIC_ASSERT(sizeof(struct dt_count_slot) == 48, "dt_count_slot layout changed");
+
+/* A CPU's slots: one per-CPU array element, so that user space reads all of them in one call. */
+struct dt_count_slots {
+	struct dt_count_slot slot[DT_COUNT_SLOTS];
+};
+
 /* Address filter key: family plus address, so v4 and v6 never collide. */
 struct dt_addr_key {
 	__u32 family;
@@ -239,8 +269,10 @@ struct dt_filter {
 	__u16 port;	  /* either end, host order */
 	__u8 l4proto;
 	__u8 _pad[1];
+	__u32 gen; /* changes with every write: a verdict cached for an older filter is not used */
+	__u32 _pad2;
 };
 
-DT_STATIC_ASSERT(sizeof(struct dt_filter) == 80, "dt_filter layout changed");
+DT_STATIC_ASSERT(sizeof(struct dt_filter) == 88, "dt_filter layout changed");
 
 #endif /* DROPTRACE_H */

@@ -114,6 +114,7 @@ Napi::Object EventLayout(Napi::Env env) {
   layout.Set("limitKeySize", static_cast<double>(sizeof(struct dt_limit_key)));
   layout.Set("limitSize", static_cast<double>(sizeof(struct dt_limit)));
   layout.Set("limitSlotSize", static_cast<double>(sizeof(struct dt_limit_slot)));
+  layout.Set("countSlotSize", static_cast<double>(sizeof(struct dt_count_slot)));
   return layout;
 }
 

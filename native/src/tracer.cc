@@ -26,7 +26,9 @@ extern "C" {
 #include "droptrace.skel.h"
 
 #include "btf-enums.h"
+#include "drop-counts.h"
 #include "kallsyms.h"
+#include "per-cpu.h"
 #include "errors.h"
 
 namespace droptrace {
@@ -418,6 +420,7 @@ Napi::Value Tracer::SetFilter(const Napi::CallbackInfo& info) {
   filter.rate_limit = GetU32(spec, "rateLimit", 0);
   filter.l4proto = static_cast<__u8>(GetU32(spec, "l4proto", 0));
   filter.port = static_cast<__u16>(GetU32(spec, "port", 0));
+  filter.gen = ++filter_gen_;
   list = spec.Get("reasons").As<Napi::Array>();
   for (uint32_t i = 0; i < list.Length(); i++) {
     uint32_t reason = list.Get(i).As<Napi::Number>().Uint32Value();
@@ -451,51 +454,21 @@ Napi::Value Tracer::Stats(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// A per-CPU map's value of `key` summed over the CPUs into `sum` (Value: __u64, or a struct of
-// __u64 fields, summed field by field); false when the key is absent.
-template <typename Value>
-bool SumPerCpu(struct bpf_map* map, const void* key, size_t key_size, std::vector<Value>& scratch,
-               __u64 (&sum)[sizeof(Value) / sizeof(__u64)]) {
-  static_assert(sizeof(Value) % sizeof(__u64) == 0 && std::is_trivially_copyable_v<Value>,
-                "summed word by word: a value made of __u64 fields");
-  if (bpf_map__lookup_elem(map, key, key_size, scratch.data(), scratch.size() * sizeof(Value), 0) != 0) return false;
-  for (__u64& w : sum) w = 0;
-  for (const Value& v : scratch) {
-    __u64 words[sizeof(Value) / sizeof(__u64)];
-    std::memcpy(words, &v, sizeof(words));
-    for (size_t i = 0; i < sizeof(Value) / sizeof(__u64); i++) sum[i] += words[i];
-  }
-  return true;
-}
-
-// Calls `row(key, sum)` for each key of a per-CPU hash, with its value summed over the CPUs.
-template <typename Key, typename Value, typename Row>
-void ForEachSummed(struct bpf_map* map, Row row) {
-  std::vector<Value> scratch(libbpf_num_possible_cpus());
-  Key cur = {}, next = {};
-  const void* prev = nullptr;
-  while (bpf_map__get_next_key(map, prev, &next, sizeof(next)) == 0) {
-    __u64 sum[sizeof(Value) / sizeof(__u64)];
-    if (SumPerCpu<Value>(map, &next, sizeof(next), scratch, sum)) row(next, sum);
-    cur = next;
-    prev = &cur;
-  }
-}
-
 Napi::Value Tracer::Counts(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (skel_ == nullptr) throw Napi::Error::New(env, "tracer is closed");
-  Napi::Array out = Napi::Array::New(env);
+  std::vector<DropCount> counts = ReadDropCounts(skel_->maps.drop_counts, skel_->maps.count_slots);
+  Napi::Array out = Napi::Array::New(env, counts.size());
   uint32_t n = 0;
-  ForEachSummed<struct dt_count_key, __u64>(skel_->maps.drop_counts, [&](const dt_count_key& key, const __u64* sum) {
+  for (const DropCount& c : counts) {
     Napi::Array row = Napi::Array::New(env, 5);
-    row.Set(0u, static_cast<double>(key.netns));
-    row.Set(1u, static_cast<double>(key.reason));
-    row.Set(2u, Napi::BigInt::New(env, static_cast<uint64_t>(key.location)));
-    row.Set(3u, static_cast<double>(sum[0]));
-    row.Set(4u, static_cast<double>(key.detect));
+    row.Set(0u, static_cast<double>(c.key.netns));
+    row.Set(1u, static_cast<double>(c.key.reason));
+    row.Set(2u, Napi::BigInt::New(env, static_cast<uint64_t>(c.key.location)));
+    row.Set(3u, static_cast<double>(c.count));
+    row.Set(4u, static_cast<double>(c.key.detect));
     out.Set(n++, row);
-  });
+  }
   return out;
 }
 
@@ -535,14 +508,13 @@ Napi::Value Tracer::Suppressed(const Napi::CallbackInfo& info) {
   // drops: counted minus admitted, per key. The count is read first: while the programs run the
   // difference can only be low, never high, and after detach it is exact.
   std::vector<__u64> scratch(libbpf_num_possible_cpus());
-  ForEachSummed<struct dt_count_key, __u64>(
-      skel_->maps.drop_counts, [&](const dt_count_key& key, const __u64* counted) {
-        __u64 admitted[1] = {0};
-        SumPerCpu<__u64>(skel_->maps.drop_admitted, &key, sizeof(key), scratch, admitted);
-        if (counted[0] > admitted[0]) {
-          row(DT_EVENT_DROP, key.netns, key.reason, key.location, counted[0] - admitted[0], key.detect);
-        }
-      });
+  for (const DropCount& c : ReadDropCounts(skel_->maps.drop_counts, skel_->maps.count_slots)) {
+    __u64 admitted[1] = {0};
+    SumPerCpu<__u64>(skel_->maps.drop_admitted, &c.key, sizeof(c.key), scratch, admitted);
+    if (c.count > admitted[0]) {
+      row(DT_EVENT_DROP, c.key.netns, c.key.reason, c.key.location, c.count - admitted[0], c.key.detect);
+    }
+  }
 
   // retransmits: their windows count what they held back
   static_assert(offsetof(struct dt_limit, suppressed) == sizeof(__u64), "dt_limit.suppressed is its second word");

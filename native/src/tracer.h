@@ -70,6 +70,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   enum class Span { kUnresolved, kKnown, kUnknown } listen_span_ = Span::kUnresolved;
   std::unique_ptr<RingPump> pump_;
   uint64_t dropped_bytes_ = 0;  // of pumps already detached (UserLost)
+  uint32_t filter_gen_ = 0;     // dt_filter.gen of the last SetFilter
   bool use_btf_ = true;
   bool hook_added_ = false;
   napi_env env_ = nullptr;

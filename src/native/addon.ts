@@ -18,6 +18,7 @@ export interface AddonLayout {
   limitKeySize: number;
   limitSize: number;
   limitSlotSize: number;
+  countSlotSize: number;
   constants: Record<string, number>;
 }
 

@@ -38,5 +38,6 @@ describe('struct dt_event layout', () => {
     expect(addon.layout.limitKeySize).toBe(bpfStructLayout('dt_limit_key').size);
     expect(addon.layout.limitSize).toBe(bpfStructLayout('dt_limit').size);
     expect(addon.layout.limitSlotSize).toBe(bpfStructLayout('dt_limit_slot').size);
+    expect(addon.layout.countSlotSize).toBe(bpfStructLayout('dt_count_slot').size);
   });
 });
