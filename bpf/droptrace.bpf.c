@@ -509,8 +509,11 @@ static __always_inline bool count_drop(const struct dt_count_key *key, struct dt
 	 * The slot changes hands before the old key's pending reaches
 	 * drop_counts: a reader in between counts it low, never twice.
 	 */
-	/* atomic: ordered against the slot's other stores where the CPU would reorder them */
-	__sync_fetch_and_add(&s->seq, 1);
+	/*
+	 * Plain stores, in this order: x86 keeps them so, and user space also
+	 * compares the key before and after for CPUs that would not.
+	 */
+	s->seq++;
 	s->key = *key;
 	s->pending = 0;
 	s->filter_gen = filter_gen;
@@ -522,7 +525,7 @@ static __always_inline bool count_drop(const struct dt_count_key *key, struct dt
 		else
 			stat_add(DT_STAT_COUNTER_FULL, pending);
 	}
-	__sync_fetch_and_add(&s->seq, 1);
+	s->seq++;
 	return true;
 }
 
