@@ -33,6 +33,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const volatile __u32 wakeup_bytes = 256 * 1024;
 /* droptrace's own process (its drops are counted apart, never reported): 0 reports all */
 const volatile __u32 self_tgid = 0;
+/* CONFIG_HZ, read by the loader from the kernel's config; 0: not known */
+const volatile __u32 kernel_hz = 0;
 
 /* Keeps struct dt_event in the object's BTF (a ring buffer has no value type): the layout test reads it. */
 const struct dt_event *dt_event_btf __attribute__((unused));
@@ -530,25 +532,40 @@ static __always_inline bool count_drop(const struct dt_count_key *key, struct dt
 }
 
 /*
+ * The drops' rate-limit clock: jiffies where the loader found the kernel's HZ
+ * (reading them is a load; a clock read was most of what a held-back drop cost
+ * on a VM, bench/), else bpf_ktime_get_ns(). A window is limit_second() ticks.
+ */
+static __always_inline __u64 limit_now(void)
+{
+	return kernel_hz ? bpf_jiffies64() : bpf_ktime_get_ns();
+}
+
+static __always_inline __u64 limit_second(void)
+{
+	return kernel_hz ? kernel_hz : NSEC_PER_SEC;
+}
+
+/*
  * A drop's rate limit: its key's window in limit_slots, no hash-map look-up
  * for a held-back drop. An admitted one is counted in drop_admitted; when that
  * map is full the drop is held back instead, so that counted - admitted stays
  * exactly what was held back.
  */
-static __always_inline bool drop_admit(const struct dt_count_key *key, __u32 limit, __u64 now)
+static __always_inline bool drop_admit(const struct dt_count_key *key, __u32 limit)
 {
 	__u32 idx = (key_hash(key) >> 56) & (DT_LIMIT_SLOTS - 1);
 	struct dt_limit_slot *s = bpf_map_lookup_elem(&limit_slots, &idx);
+	__u64 now = limit_now();
 
 	if (!s)
 		return true;
-	if (s->key.location != key->location || s->key.netns != key->netns || s->key.reason != key->reason ||
-	    s->key.detect != key->detect) {
+	if (!same_key(&s->key, key)) {
 		s->key = *key;
-		s->window_ns = now;
+		s->window = now;
 		s->admitted = 0;
-	} else if (now - s->window_ns >= NSEC_PER_SEC) {
-		s->window_ns = now;
+	} else if (now - s->window >= limit_second()) {
+		s->window = now;
 		s->admitted = 0;
 	}
 	if (s->admitted < limit && count_by_key(&drop_admitted, key)) {
@@ -573,11 +590,11 @@ static __always_inline bool count_and_admit(const struct dt_filter *f, const str
 	counted = count_drop(key, s, listed, f->gen);
 	if (!f->emit)
 		return false;
-	*ts = bpf_ktime_get_ns();
 	/* an uncounted drop (counter map full) is streamed: its held-back count could not be told */
-	if (!f->rate_limit || !counted)
-		return true;
-	return drop_admit(key, f->rate_limit, *ts);
+	if (f->rate_limit && counted && !drop_admit(key, f->rate_limit))
+		return false;
+	*ts = bpf_ktime_get_ns();
+	return true;
 }
 
 /* Whether the drop's netns is in filter_netns: from its key's slot when that holds this filter's verdict. */

@@ -212,8 +212,8 @@ DT_STATIC_ASSERT(sizeof(struct dt_limit) == 24, "dt_limit layout changed");
  */
 struct dt_limit_slot {
 	struct dt_count_key key;
-	__u64 window_ns; /* bpf_ktime_get_ns() when the current window opened */
-	__u32 admitted;	 /* events admitted in the current window */
+	__u64 window;	/* limit_now() when the current window opened, in its ticks (bpf/droptrace.bpf.c) */
+	__u32 admitted; /* events admitted in the current window */
 	__u32 _pad;
 };
 

@@ -28,6 +28,7 @@ extern "C" {
 #include "btf-enums.h"
 #include "drop-counts.h"
 #include "kallsyms.h"
+#include "kernel-hz.h"
 #include "per-cpu.h"
 #include "errors.h"
 
@@ -195,6 +196,7 @@ Loaded LoadSkeleton(bool use_btf, uint32_t ring_bytes) {
     bpf_program__set_autoload(use_btf ? pair.tracepoint : pair.btf, false);
   }
   skel->rodata->self_tgid = static_cast<uint32_t>(getpid());
+  skel->rodata->kernel_hz = KernelHz();
   skel->rodata->rtx_has_err = TracepointArgCount("tcp_retransmit_skb") >= 3;
   skel->rodata->kfree_skb_has_rx_sk = TracepointArgCount("kfree_skb") >= 4;
   ConfigureListenSyn(skel, use_btf);

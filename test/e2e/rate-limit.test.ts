@@ -4,6 +4,7 @@
  * key, so a second kind of drop in the same storm is still delivered; a key's first events are
  * streamed as they happen.
  */
+import { availableParallelism } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DropRecord, DroptraceRecord, Finding, StopRecord, SuppressedRecord } from '../../src/events.js';
 import { DroptraceRun } from '../helpers/droptrace-cli.js';
@@ -111,6 +112,29 @@ describe.skipIf(SKIP_KERNEL)('--rate-limit: storms held back in the kernel, coun
     expect(records.filter((r) => r.type === 'suppressed' && isTcp(r))).toEqual([]);
     // the summary is the kernel's: exact whatever the limit held back
     expect(stop.by_reason.NO_SOCKET).toBe(udpDrops.length + udpSuppressed.reduce((n, r) => n + r.count, 0) + tcpDrops.length);
+  });
+
+  it("a key's window is one second: a steady trickle is let through a few events each second", async () => {
+    const lab = await newLab();
+    const limit = 3;
+    const seconds = 3.5;
+    const run = await traced(['--json', '--all', '--rate-limit', String(limit), '--netns', lab.b.ns]);
+    const script = `
+import socket, time
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+end = time.monotonic() + ${seconds}
+while time.monotonic() < end:
+    u.sendto(b"x", ("${lab.b.ipv4}", ${UDP_PORT}))
+    time.sleep(0.005)
+`;
+    await lab.exec('a', PYTHON, ['-c', script], { timeoutMs: 20_000 });
+    const { records } = await stopAndAccount(run);
+    const delivered = records.filter((r) => r.type === 'drop' && fn(r.location) === '__udp4_lib_rcv').length;
+    // a window per second and CPU that the drops land on: at least three windows opened, and none
+    // shorter than a second (a tick rate read wrong would make them 4x longer or shorter)
+    const cpus = availableParallelism();
+    expect(delivered).toBeGreaterThanOrEqual(limit * 3);
+    expect(delivered).toBeLessThanOrEqual(limit * cpus * Math.ceil(seconds + 1));
   });
 
   it('--rate-limit 0 streams every drop: delivered + lost is what the kernel matched', async () => {
