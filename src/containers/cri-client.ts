@@ -9,16 +9,17 @@
  * large part of start-up (about 100 ms here), and a host without a CRI runtime never needs them.
  */
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type * as Grpc from '@grpc/grpc-js';
 import { DroptraceError } from '../errors.js';
+import { packageRoot } from '../package-root.js';
 
 /** Where kubelet finds the runtime by default, in the order tried. */
 export const DEFAULT_CRI_SOCKETS = ['/run/containerd/containerd.sock', '/var/run/crio/crio.sock'];
 export const CRI_UNREACHABLE = 'ERR_DROPTRACE_CRI_UNREACHABLE';
 export const CRI_CALL = 'ERR_DROPTRACE_CRI_CALL';
 
-const PROTO = fileURLToPath(new URL('../../proto/cri-runtime-v1.proto', import.meta.url));
+const PROTO = join(packageRoot, 'proto', 'cri-runtime-v1.proto');
 const CALL_TIMEOUT_MS = 5000;
 
 export type Labels = Record<string, string>;

@@ -4,9 +4,9 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { DroptraceError } from '../errors.js';
+import { packageRoot } from '../package-root.js';
 
 export type FieldLayout = Record<string, [offset: number, size: number]>;
 
@@ -76,12 +76,14 @@ export interface Addon {
   kallsymsLookup(path: string, hi: number, lo: number): string | null;
 }
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The addon the npm package ships (scripts/build-prebuild.sh): libbpf, libelf and zlib linked in. */
-const prebuilt = join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'droptrace.napi.node');
+const prebuilt = join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`, 'droptrace.napi.node');
 // A checkout's own builds: cmake-js builds native/build/Release; node-gyp (binding.gyp, same
 // sources) builds build/Release.
-const localBuilds = [join(root, 'native', 'build', 'Release', 'droptrace.node'), join(root, 'build', 'Release', 'droptrace.node')];
+const localBuilds = [
+  join(packageRoot, 'native', 'build', 'Release', 'droptrace.node'),
+  join(packageRoot, 'build', 'Release', 'droptrace.node'),
+];
 
 /** DROPTRACE_ADDON names one file; otherwise the prebuilt comes first, a local build second. */
 export function addonCandidates(env: NodeJS.ProcessEnv = process.env): string[] {
@@ -90,7 +92,7 @@ export function addonCandidates(env: NodeJS.ProcessEnv = process.env): string[] 
 
 /** An installed package has no native sources beside it; a checkout does. */
 function isCheckout(): boolean {
-  return existsSync(join(root, 'native', 'CMakeLists.txt'));
+  return existsSync(join(packageRoot, 'native', 'CMakeLists.txt'));
 }
 
 function missingHint(env: NodeJS.ProcessEnv): string {
