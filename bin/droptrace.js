@@ -7,9 +7,5 @@
 // are made on its thread and freed on the main one; with the mmap threshold fixed at 64 KiB they
 // go back to the kernel when freed instead of fragmenting per-thread arenas (a 60 s storm's peak
 // RSS ~17 MB lower here, bench/). musl ignores both.
-// The addon first (a small module): it reads the kernel's symbols meanwhile; then the CLI.
-import { warmUp } from '../dist/cli/warm.js';
-
-warmUp(process.argv.slice(2));
-const { main } = await import('../dist/cli/main.js');
-process.exitCode = await main(process.argv.slice(2));
+// The CLI, bundled into one file (src/cli/bin.ts says why).
+import '../dist/bin/droptrace.mjs';

@@ -52,6 +52,7 @@ describe.skipIf(SKIP_KERNEL)('installed from the tarball on a machine with Node 
       'dist/index.js',
       'dist/index.d.ts',
       'dist/cli/main.js',
+      'dist/bin/droptrace.mjs',
       'bpf/.output/droptrace.bpf.o',
       'schema/droptrace-event.schema.json',
       'prebuilds/linux-x64/droptrace.napi.node',
