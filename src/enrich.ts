@@ -104,15 +104,16 @@ export class Enricher {
    * Reads the rulesets of the traced namespaces (`null`: every namespace there is) before drops
    * come, so that the first drop of a namespace has a read from before it. Waits at most
    * `budgetMs` (by default 2 s for namespaces asked for; for all of them, not at all: a plain
-   * `droptrace` starts at once); the reads still running carry on.
+   * `droptrace` starts at once); the reads still running carry on. `signal`: the start failed
+   * meanwhile; no more reads, and its budget no longer holds the process up.
    */
-  async prime(inodes: readonly number[] | null, budgetMs = inodes === null ? 0 : 2000): Promise<void> {
+  async prime(inodes: readonly number[] | null, budgetMs = inodes === null ? 0 : 2000, signal?: AbortSignal): Promise<void> {
     if (this.options.netfilterEvidence === false) return;
     const all = this.netnsPaths.all();
     const paths = (inodes ?? [...all.keys()]).map((i) => all.get(i)).filter((p): p is string => p !== undefined);
     let next = 0;
     const worker = async () => {
-      while (next < paths.length) {
+      while (next < paths.length && !signal?.aborted) {
         const path = paths[next++] as string;
         await this.rules.prime(path).catch(() => {
           // gone meanwhile, or no permission: its drops are read after the fact
@@ -124,6 +125,7 @@ export class Enricher {
       Promise.all(Array.from({ length: Math.min(PRIME_PARALLEL, paths.length) }, worker)),
       new Promise<void>((r) => {
         timer = setTimeout(r, budgetMs);
+        signal?.addEventListener('abort', () => r(), { once: true });
       }),
     ]);
     clearTimeout(timer);

@@ -123,7 +123,30 @@ export class Pipeline {
       pipeline?.netnsGone(gone);
     });
     let filter = base;
+    // made before the session, so that the rulesets can be read while the programs load; it needs
+    // the session's clock only for events, which come after
+    const enricher = new Enricher({
+      // a failed connect names its caller's namespace and cgroup; its destination says nothing of where it ran
+      attribute: (ev) =>
+        index.attribute(ev.type === 'connect_error' ? { netns: ev.netns, cgroup_id: ev.cgroup_id, saddr: null, daddr: null } : ev),
+      netfilterEvidence: options.netfilterEvidence,
+      // drops and ruleset reads compared on one clock: a wall-clock step cannot misplace a read
+      monotonicOf: (time) => (session as Session).clock.monotonicMs(time),
+    });
+    index.on('gone', (netns) => enricher.forget(netns));
+    // a read of each traced namespace's ruleset from before its first drop (no events, no drops to
+    // name). Started as soon as the traced namespaces are known: the reads (nsenter, iptables-save,
+    // nft) then run beside the container discovery and the BPF load instead of after them.
+    let primed: Promise<void> | undefined;
+    const failed = new AbortController();
+    const prime = (f: TraceFilter) => {
+      if (options.emit === false) return;
+      primed = enricher.prime(f.netns?.length || f.restrict ? (f.netns ?? []) : null, undefined, failed.signal);
+      // awaited once the programs are loaded, and a failure thrown there: not an unhandled rejection meanwhile
+      primed.catch(() => {});
+    };
     try {
+      if (!following) prime(filter);
       await index.start();
       if (following) {
         // each follower's latest entities; the kernel filter is their union
@@ -160,27 +183,18 @@ export class Pipeline {
           ofPods = await f.start();
         }
         filter = union();
+        prime(filter);
       }
       session = Session.open({ ...options, filter });
       // what this kernel lacks, once (the start record has the flags)
       for (const note of session.featureNotes) log(note);
     } catch (e) {
+      failed.abort();
       for (const f of followers) f.stop();
       index.stop();
       throw e;
     }
-    const clock = session.clock;
-    const enricher = new Enricher({
-      // a failed connect names its caller's namespace and cgroup; its destination says nothing of where it ran
-      attribute: (ev) =>
-        index.attribute(ev.type === 'connect_error' ? { netns: ev.netns, cgroup_id: ev.cgroup_id, saddr: null, daddr: null } : ev),
-      netfilterEvidence: options.netfilterEvidence,
-      // drops and ruleset reads compared on one clock: a wall-clock step cannot misplace a read
-      monotonicOf: (time) => clock.monotonicMs(time),
-    });
-    index.on('gone', (netns) => enricher.forget(netns));
-    // a read of each traced namespace's ruleset from before its first drop (no events, no drops to name)
-    if (options.emit !== false) await enricher.prime(filter.netns?.length || filter.restrict ? (filter.netns ?? []) : null);
+    await primed;
     pipeline = new Pipeline(session, index, followers, enricher, log, watch, options.listenSyn ?? 'auto');
     return pipeline;
   }
