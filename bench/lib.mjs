@@ -27,6 +27,16 @@ export function median(values) {
   return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
 }
 
+/**
+ * bpftrace's tracepoint probes need tracefs, which droptrace mounts itself when it needs it: a bench
+ * that runs bpftrace mounts it too, so that its rows measure bpftrace, not "tracepoint not found".
+ */
+export function ensureTracefs(script) {
+  if (existsSync('/sys/kernel/tracing/events') || existsSync('/sys/kernel/debug/tracing/events')) return;
+  console.error(`${script}: tracefs is not mounted; mounting it on /sys/kernel/tracing for bpftrace`);
+  execFileSync('mount', ['-t', 'tracefs', 'nodev', '/sys/kernel/tracing'], { stdio: 'inherit' });
+}
+
 export function which(cmd) {
   try {
     return execFileSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).trim() || null;

@@ -24,6 +24,7 @@ import {
   cpuTicks,
   dropCounter,
   enableBpfStats,
+  ensureTracefs,
   fmt,
   markdownTable,
   median,
@@ -36,6 +37,7 @@ import {
   sleep,
   startCompetitor,
   Tracer,
+  which,
 } from './lib.mjs';
 
 const PORT = 9;
@@ -75,6 +77,7 @@ if (!nsName.startsWith('dtbench-')) {
   process.exit(2);
 }
 const { scratch, removeScratch, cleanup } = benchSession('run.mjs', nsName, ownNetns);
+if (which('bpftrace')) ensureTracefs('run.mjs');
 
 /** One storm under one condition on one kind of host: returns the measurements, or {error}. */
 async function runOnce(cond, ctx, host) {

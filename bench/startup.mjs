@@ -14,6 +14,7 @@ import {
   benchSession,
   CLK_TCK,
   cpuTicks,
+  ensureTracefs,
   fmt,
   markdownTable,
   median,
@@ -131,26 +132,22 @@ async function main() {
   const results = { time: new Date().toISOString(), runs, idle_s: idleSeconds, skipped: {} };
   const dtArgv = [droptraceBin, '--json', '--netns', rx];
   const entries = [['node', 'node -e 0 (exec → exit)', [process.execPath, '-e', '0'], null, { untilExit: true }]];
-  if (which('bpftrace'))
+  if (which('bpftrace')) {
+    ensureTracefs('startup.mjs');
     entries.push(['bpftrace', 'bpftrace (exec → "Attaching" / → BEGIN)', ['bpftrace', '-e', BPFTRACE_PROG], [/Attaching/, /^ready$/m]]);
-  else results.skipped.bpftrace = 'bpftrace not installed';
+  } else results.skipped.bpftrace = 'bpftrace not installed';
   if (existsSync(droptraceBin)) entries.push(['droptrace', 'droptrace --json (exec → start record)', dtArgv, [/"type":"start"/]]);
   else results.skipped.droptrace = `${droptraceBin} does not exist yet`;
+  if (opt.installed)
+    entries.push([
+      'installed',
+      'installed droptrace --json (exec → start record)',
+      [opt.installed, '--json', '--netns', rx],
+      [/"type":"start"/],
+    ]);
   for (const [key, r] of Object.entries(await interleaved(entries))) {
     if (r.error) results.skipped[key] = `failed: ${r.error}`;
     else results[key] = r;
-  }
-
-  if (opt.installed) {
-    try {
-      results.installed = await series(
-        'installed droptrace --json (exec → start record)',
-        [opt.installed, '--json', '--netns', rx],
-        [/"type":"start"/],
-      );
-    } catch (err) {
-      results.skipped.installed = `failed: ${err.message}`;
-    }
   }
 
   // idle side by side: a busy poller shows up as CPU and as thousands of context switches per second
