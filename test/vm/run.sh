@@ -17,7 +17,7 @@ mkdir -p "$work"
 
 fail() { echo "test:vm: $*" >&2; exit 2; }
 command -v qemu-system-x86_64 >/dev/null || fail "qemu-system-x86_64 is missing (apt-get install qemu-system-x86; scripts/setup.sh installs it)"
-[ -f dist/cli/main.js ] && [ -f native/build/Release/droptrace.node ] || fail "build first: npm run build"
+[ -f dist/cli/main.js ] && [ -f dist/bin/droptrace.mjs ] && [ -f native/build/Release/droptrace.node ] || fail "build first: npm run build"
 [ "$(id -u)" = 0 ] || fail "run as root (the guests' 9p shares read the host's /usr as is)"
 
 status=0
