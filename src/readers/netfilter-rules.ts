@@ -233,8 +233,10 @@ interface NamespaceState {
   lastStart: number;
   /** The gap before the next read: doubles while drops keep asking for reads, back to the minimum when they pause. */
   gap: number;
-  /** A read was asked for while one was running or waiting to: the drops are continuous. */
+  /** A read was asked for while one was running or waiting to, or soon after the last ask: the drops are continuous. */
   pressed: boolean;
+  /** When a read was last asked for. */
+  lastAsk: number;
   /** nft rule text by "family table\tchain\thandle": `nft -j` has none, `nft -a list` is fetched on demand. */
   nftText: Map<string, string>;
 }
@@ -245,6 +247,13 @@ interface NamespaceState {
 const CLOCK_SLACK_MS = 10;
 const SNAPSHOTS_KEPT = 6;
 const MAX_GAP_MS = 1600;
+/**
+ * Drops asking again within this count as continuous even when they find no read under way: a
+ * rate-limited key's events come in a burst at the start of each second, and each burst would
+ * otherwise read at the minimum gap again (16 processes a second in the default stream's storm,
+ * bench/), where a storm should cost a read or two a second.
+ */
+const RECUR_MS = 1500;
 
 /**
  * Rule evidence that cannot race the counters. The counter of the rule that dropped a packet is
@@ -299,7 +308,14 @@ export class NetfilterRules {
   private state(netnsPath: string): NamespaceState {
     let st = this.namespaces.get(netnsPath);
     if (!st) {
-      st = { snapshots: [], lastStart: Number.NEGATIVE_INFINITY, gap: this.minGapMs, pressed: false, nftText: new Map() };
+      st = {
+        snapshots: [],
+        lastStart: Number.NEGATIVE_INFINITY,
+        gap: this.minGapMs,
+        pressed: false,
+        lastAsk: Number.NEGATIVE_INFINITY,
+        nftText: new Map(),
+      };
       this.namespaces.set(netnsPath, st);
     }
     return st;
@@ -314,7 +330,9 @@ export class NetfilterRules {
   /** A read that starts at `t` or later: the running one if it started late enough, else the next. */
   private readAfter(netnsPath: string, t: number): Promise<Snapshot> {
     const st = this.state(netnsPath);
-    if (st.inflight || st.queued) st.pressed = true;
+    const now = this.now();
+    if (st.inflight || st.queued || now - st.lastAsk < RECUR_MS) st.pressed = true;
+    st.lastAsk = now;
     if (st.inflight && st.inflight.start >= t) return st.inflight.promise;
     if (st.queued) return st.queued;
     if (st.inflight) {
@@ -332,9 +350,9 @@ export class NetfilterRules {
 
   private startRead(netnsPath: string, st: NamespaceState): Promise<Snapshot> {
     // while drops continue, a namespace is read at most once per gap, and the gap doubles up to
-    // MAX_GAP_MS while drops keep asking for reads that are still running or waiting (a storm
-    // costs a read or two a second: each is three processes); drops that find no read under way
-    // bring it back to the minimum, so that occasional drops are named within 200 ms
+    // MAX_GAP_MS while drops keep asking for reads that are still running or waiting, or ask again
+    // within RECUR_MS (a storm costs a read or two a second: each is four processes); drops that
+    // come further apart bring it back to the minimum, so that occasional drops are named within 200 ms
     st.gap = st.pressed ? Math.min(MAX_GAP_MS, Math.max(this.minGapMs, st.gap * 2)) : this.minGapMs;
     st.pressed = false;
     const start = Math.max(this.now(), st.lastStart + st.gap);

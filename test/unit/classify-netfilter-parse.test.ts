@@ -175,7 +175,7 @@ describe('NetfilterRules cache', () => {
     expect(reads()).toBe(2);
   });
 
-  it('reads less often while drops keep coming (a storm), and at the minimum gap again after a pause', async () => {
+  it('reads less often while drops keep coming (a storm, or a rate-limited one in bursts a second apart), and at the minimum gap again after a pause', async () => {
     vi.useFakeTimers({ now: 0 });
     try {
       const times: number[] = [];
@@ -185,7 +185,7 @@ describe('NetfilterRules cache', () => {
         return run(ns, argv);
       };
       const nf = new NetfilterRules({ run: timed, now: () => Date.now(), minGapMs: 200 });
-      // a drop every 50 ms for 6 s, each finding a read under way: the reads drift apart up to 1600 ms
+      // a drop every 50 ms for 6 s, each asking again at once: the reads drift apart up to 1600 ms
       const reads: Promise<unknown>[] = [];
       for (let i = 0; i < 120; i++) {
         reads.push(nf.attribute('/ns', Date.now()));
@@ -194,15 +194,29 @@ describe('NetfilterRules cache', () => {
       await vi.advanceTimersByTimeAsync(2000);
       await Promise.all(reads);
       const gaps = times.slice(1).map((t, i) => t - (times[i] as number));
-      expect(gaps.slice(0, 4)).toEqual([200, 400, 800, 1600]);
-      expect(gaps.slice(4).every((g) => g === 1600)).toBe(true);
-      // drops that find no read under way (two a second): read at the minimum gap again
+      expect(gaps.slice(0, 3)).toEqual([400, 800, 1600]);
+      expect(gaps.slice(3).every((g) => g === 1600)).toBe(true);
+      // drops further apart than RECUR_MS (one every 2 s): read at once, at the minimum gap again
       await vi.advanceTimersByTimeAsync(10_000);
       for (let i = 0; i < 4; i++) {
-        await Promise.all([nf.attribute('/ns', Date.now()), vi.advanceTimersByTimeAsync(500)]);
+        await Promise.all([nf.attribute('/ns', Date.now()), vi.advanceTimersByTimeAsync(2000)]);
       }
       const slow = times.slice(-4).map((t, i, a) => (i ? t - (a[i - 1] as number) : 0));
-      expect(slow.slice(1)).toEqual([500, 500, 500]);
+      expect(slow.slice(1)).toEqual([2000, 2000, 2000]);
+      // a burst at the start of every second (the rate limit's windows), each finding no read under
+      // way: the reads still drift apart, as in a storm
+      await vi.advanceTimersByTimeAsync(10_000);
+      const before = times.length;
+      const waits: Promise<unknown>[] = [];
+      for (let i = 0; i < 8; i++) {
+        waits.push(nf.attribute('/ns', Date.now()));
+        await vi.advanceTimersByTimeAsync(1000);
+      }
+      await vi.advanceTimersByTimeAsync(4000);
+      await Promise.all(waits);
+      const bursts = times.slice(before).map((t, i, a) => (i ? t - (a[i - 1] as number) : 0));
+      expect(bursts.slice(1, 4)).toEqual([1000, 1000, 1600]);
+      expect(bursts.slice(4).every((g) => g >= 1600)).toBe(true);
     } finally {
       vi.useRealTimers();
     }
