@@ -509,11 +509,9 @@ static __always_inline bool count_drop(const struct dt_count_key *key, struct dt
 	pending = s->pending;
 	/*
 	 * The slot changes hands before the old key's pending reaches
-	 * drop_counts: a reader in between counts it low, never twice.
-	 */
-	/*
-	 * Plain stores, in this order: x86 keeps them so, and user space also
-	 * compares the key before and after for CPUs that would not.
+	 * drop_counts: a reader in between counts it low, never twice. Plain
+	 * stores, in this order: x86 keeps them so, and user space also compares
+	 * the key before and after for CPUs that would not.
 	 */
 	s->seq++;
 	s->key = *key;
