@@ -10,7 +10,7 @@ import { Enricher } from '../dist/enrich.js';
 import { caStateNames, reasonNames, tcpStateNames } from '../dist/kernel/btf-names.js';
 import { Kallsyms } from '../dist/kernel/kallsyms.js';
 import { loadAddon } from '../dist/native/addon.js';
-import { ndjsonLines } from '../dist/output/ndjson.js';
+import { ndjsonBytes } from '../dist/output/ndjson.js';
 
 const total = Number(process.argv[2] ?? 400_000);
 // written as the stream writes them (src/cli/stream.ts): ~64 KiB strings, to /dev/null, so that
@@ -96,7 +96,7 @@ const stages = [
       return 0;
     },
   ],
-  // the same lines by JSON.stringify of each record: what ndjsonLines() replaced
+  // the same lines by JSON.stringify of each record: what ndjsonBytes() replaced
   [
     '… + JSON.stringify + write',
     (events) => {
@@ -111,11 +111,11 @@ const stages = [
     },
   ],
   [
-    '… + ndjsonLines + write',
+    '… + ndjsonBytes + write',
     (events) => {
       for (const e of events) enricher.apply(e);
       let bytes = 0;
-      for (let i = 0; i < events.length; i += WRITE_CHUNK) bytes += writeSync(devNull, ndjsonLines(events.slice(i, i + WRITE_CHUNK)));
+      for (let i = 0; i < events.length; i += WRITE_CHUNK) bytes += writeSync(devNull, ndjsonBytes(events.slice(i, i + WRITE_CHUNK)));
       return bytes;
     },
   ],

@@ -45,7 +45,8 @@ async function main() {
   const out = scratch('profile.out');
   const hook = join(benchDir, 'profile-hook.mjs');
   const tracer = new Tracer(
-    [process.execPath, '--max-semi-space-size=4', '--import', hook, join(repoDir, 'bin', 'droptrace.js'), ...args],
+    // the unbundled CLI (what the bundle is made of): its files name the stages
+    [process.execPath, '--max-semi-space-size=4', '--import', hook, join(repoDir, 'dist', 'cli', 'bin.js'), ...args],
     {
       stdoutPath: out,
       env: { ...process.env, DTPROF_OUT: join(dir, 'droptrace.cpuprofile'), DTPROF_DELAY_MS: '1000' },

@@ -1,5 +1,5 @@
 /**
- * Hint templates, compiled once per table row so that an event costs only string joins.
+ * Hint templates, compiled once per table row so that an event costs only its values' look-ups.
  * `{name}` is a value; `[ … ]` is optional and disappears when any value inside it is missing.
  * A missing value outside brackets prints as `?`: the table avoids that, but a hint must never throw.
  */
@@ -54,31 +54,62 @@ export function compileTemplate<C>(template: string, getters: Readonly<Record<st
   };
   const nodes = parse(false);
 
-  // undefined from a group means "leave the group out"
-  const renderGroup = (group: Node<C>[], ctx: C): string | undefined => {
-    let out = '';
-    for (const n of group) {
-      if (n.kind === 'text') out += n.text;
-      else if (n.kind === 'value') {
-        const v = n.get(ctx);
-        if (v === undefined) return undefined;
-        out += v;
-      } else out += renderGroup(n.nodes, ctx) ?? '';
-    }
-    return out;
-  };
-
   if (nodes.every((n) => n.kind === 'text')) {
     const fixed = nodes.map((n) => (n.kind === 'text' ? n.text : '')).join('');
     return () => fixed;
   }
-  return (ctx) => {
+
+  // every value the template names, in order; nodes refer to them by index
+  const gets: Getter<C>[] = [];
+  const index = new Map<Node<C>, number>();
+  const collect = (list: Node<C>[]) => {
+    for (const n of list) {
+      if (n.kind === 'value') {
+        index.set(n, gets.length);
+        gets.push(n.get);
+      } else if (n.kind === 'group') collect(n.nodes);
+    }
+  };
+  collect(nodes);
+  const values: (string | undefined)[] = gets.map(() => undefined);
+
+  // undefined from a group means "leave the group out"
+  const renderGroup = (group: Node<C>[]): string | undefined => {
+    let out = '';
+    for (const n of group) {
+      if (n.kind === 'text') out += n.text;
+      else if (n.kind === 'value') {
+        const v = values[index.get(n) as number];
+        if (v === undefined) return undefined;
+        out += v;
+      } else out += renderGroup(n.nodes) ?? '';
+    }
+    return out;
+  };
+  const render = (): string => {
     let out = '';
     for (const n of nodes) {
       if (n.kind === 'text') out += n.text;
-      else if (n.kind === 'value') out += n.get(ctx) ?? '?';
-      else out += renderGroup(n.nodes, ctx) ?? '';
+      else if (n.kind === 'value') out += values[index.get(n) as number] ?? '?';
+      else out += renderGroup(n.nodes) ?? '';
     }
     return out;
+  };
+
+  // A storm's events give a template the same values event after event: the previous hint is
+  // returned, the same string. Nothing is joined, and the writer recognises it by identity
+  // (src/output/ndjson.ts) instead of comparing a fresh string's characters.
+  let last: string | undefined;
+  return (ctx) => {
+    let same = last !== undefined;
+    for (let k = 0; k < gets.length; k++) {
+      const v = (gets[k] as Getter<C>)(ctx);
+      if (v !== values[k]) {
+        values[k] = v;
+        same = false;
+      }
+    }
+    if (!same) last = render();
+    return last as string;
   };
 }

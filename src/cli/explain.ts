@@ -2,8 +2,8 @@
 
 import { auditText, containerOfNetns, startAudit } from '../audit/index.js';
 import { FindingsBuilder, findingsText } from '../explain/findings.js';
-import { escapeLines, jsonBytes } from '../output/escape.js';
-import { jsonLine, ndjsonLines } from '../output/ndjson.js';
+import { escapeLines } from '../output/escape.js';
+import { jsonLine, ndjsonBytes } from '../output/ndjson.js';
 import type { Selection } from '../selection.js';
 import { showProgress } from './explain-progress.js';
 import { openPipeline } from './open.js';
@@ -51,7 +51,7 @@ export async function explain(opts: ExplainOptions, io: { out: NodeJS.WritableSt
   const audits = audit.records(pipeline.counts(), pipeline.retransmitCounts(), containerOfNetns(pipeline));
   const { findings, retransmits, connects } = builder.result();
   if (opts.json) {
-    writeOut(io.out, jsonBytes(ndjsonLines([...findings, ...audits, stop])));
+    writeOut(io.out, ndjsonBytes([...findings, ...audits, stop]));
   } else {
     writeOut(io.out, findingsText(findings, retransmits, cause === 'duration' ? opts.duration : traced, undefined, connects));
     // the kernel's counters by device and namespace: names from /proc/net/dev and containers

@@ -11,8 +11,7 @@
  */
 import type { LostRecord, StopRecord } from '../events.js';
 import { hostName } from '../host.js';
-import { escapeJsonText, jsonBytes } from '../output/escape.js';
-import { ndjsonLines } from '../output/ndjson.js';
+import { jsonLine, ndjsonBytes } from '../output/ndjson.js';
 import { abandonOutput, outputClosed, writeOut } from './stdout.js';
 
 /** About a second of a 64 KiB/s reader, and as much as the kernel's pipe buffer: loss news waits no longer. */
@@ -179,10 +178,10 @@ export async function finishStream(
     return stop;
   }
   if (flushed) {
-    writer.control(jsonBytes(ndjsonLines([stop])));
+    writer.control(ndjsonBytes([stop]));
     if ((await writer.close(STOP_FLUSH_MS / 2)).flushed) return stop;
   }
   writer.abandon();
-  io.err.write(`droptrace: stdout is not being read; the stop record:\n${escapeJsonText(ndjsonLines([stop]))}`);
+  io.err.write(`droptrace: stdout is not being read; the stop record:\n${jsonLine(stop)}`);
   return stop;
 }

@@ -1,8 +1,8 @@
 /** `droptrace`: the live stream, text or NDJSON, until Ctrl-C, --duration or --count. */
 import { auditText, containerOfNetns, startAudit } from '../audit/index.js';
 import { countKey, type DroptraceRecord, type StopRecord } from '../events.js';
-import { escapeLines, jsonBytes } from '../output/escape.js';
-import { ndjsonLines } from '../output/ndjson.js';
+import { escapeLines } from '../output/escape.js';
+import { ndjsonBytes } from '../output/ndjson.js';
 import { summaryText } from '../output/summary.js';
 import { suppressedLine } from '../output/suppressed.js';
 import { lostLine, textLine } from '../output/text.js';
@@ -61,7 +61,7 @@ export async function stream(opts: StreamOptions, io: StreamIO): Promise<StopRec
       ? `${textLine(r, { color: io.color, width: width() })}\n`
       : '';
   };
-  const format = (records: DroptraceRecord[]) => (json ? jsonBytes(ndjsonLines(records)) : records.map(line).join(''));
+  const format = (records: DroptraceRecord[]) => (json ? ndjsonBytes(records) : records.map(line).join(''));
   // a slow or stopped reader: events are dropped and counted here, loss records go out at once
   const writer = new RecordWriter(io.out, {
     // stdout is behind: stop draining the ring; what the kernel cannot keep is counted and reported

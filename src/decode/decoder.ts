@@ -8,7 +8,7 @@ import { hostName } from '../host.js';
 import type { ReasonNames } from '../kernel/btf-names.js';
 import { derivedReason } from '../kernel/reasonless.js';
 import type { AddonLayout } from '../native/addon.js';
-import { cString, formatIPv4, formatIPv6, L4_PROTO, TCP_FLAGS, type WallClock } from './format.js';
+import { CStringField, formatIPv4, formatIPv6, L4_PROTO, TCP_FLAGS, type WallClock } from './format.js';
 
 const AF_INET = 2;
 const AF_INET6 = 10;
@@ -147,6 +147,10 @@ export function createDecoder(ctx: DecoderContext): Decoder {
     PEER_IFNAME = off('peer_ifname'),
     QDISC = off('qdisc');
   const NAME_LEN = f.ifname[1];
+  const ifname = new CStringField(NAME_LEN);
+  const peerIfname = new CStringField(NAME_LEN);
+  const qdisc = new CStringField(NAME_LEN);
+  const comm = new CStringField(f.comm[1]);
 
   const kinds = retransmitKinds(c);
   const detections = detectionNames(c);
@@ -203,7 +207,7 @@ export function createDecoder(ctx: DecoderContext): Decoder {
           if (limit) evidence.gc_thresh3 = limit;
         }
         if (buf[o + QDISC]) {
-          evidence.qdisc = cString(buf, o + QDISC, NAME_LEN);
+          evidence.qdisc = qdisc.of(buf, o + QDISC);
           evidence.qdisc_qlen = buf.readUInt32LE(o + QLEN);
           evidence.qdisc_backlog = buf.readUInt32LE(o + QBACKLOG);
         }
@@ -228,14 +232,14 @@ export function createDecoder(ctx: DecoderContext): Decoder {
           tcp_flags: l4 === 6 && fam !== null ? TCP_FLAGS[buf[o + FLAGS]] : null,
           len,
           ifindex,
-          ifname: ifindex ? cString(buf, o + IFNAME, NAME_LEN) : null,
+          ifname: ifindex ? ifname.of(buf, o + IFNAME) : null,
           mtu: ifindex ? mtu : null,
           netns: buf.readUInt32LE(o + NETNS),
           cgroup_id: cgroup,
           peer: peerIfindex
             ? {
                 ifindex: peerIfindex,
-                ifname: cString(buf, o + PEER_IFNAME, NAME_LEN),
+                ifname: peerIfname.of(buf, o + PEER_IFNAME),
                 mtu: buf.readUInt32LE(o + PEER_MTU),
                 netns: buf.readUInt32LE(o + PEER_NETNS),
               }
@@ -258,7 +262,7 @@ export function createDecoder(ctx: DecoderContext): Decoder {
           host,
           errno: 'EADDRNOTAVAIL',
           pid: buf.readUInt32LE(o + PID),
-          comm: cString(buf, o + COMM, NAME_LEN),
+          comm: comm.of(buf, o + COMM),
           netns: buf.readUInt32LE(o + NETNS),
           cgroup_id: cgroup,
           family: fam,

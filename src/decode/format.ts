@@ -76,6 +76,45 @@ export function cString(buf: Buffer, off: number, len: number): string {
   return isUtf8(bytes) ? bytes.toString('utf8') : utf8OrHex(bytes);
 }
 
+/**
+ * cString() of one field, remembering the last bytes and their string: a storm's events name the
+ * same interface and qdisc one after another, and comparing a few bytes costs less than making
+ * the string again (a call into C++ and an allocation, per field and event).
+ */
+export class CStringField {
+  private readonly last: Uint8Array;
+  private lastLen = -1;
+  private text = '';
+
+  constructor(private readonly len: number) {
+    this.last = new Uint8Array(len);
+  }
+
+  of(buf: Buffer, off: number): string {
+    const last = this.last;
+    const max = this.len;
+    let n = 0;
+    while (n < max) {
+      const b = buf[off + n] as number;
+      if (b === 0) break;
+      if (n >= this.lastLen || b !== last[n]) return this.miss(buf, off);
+      n++;
+    }
+    return n === this.lastLen ? this.text : this.miss(buf, off);
+  }
+
+  private miss(buf: Buffer, off: number): string {
+    let n = 0;
+    while (n < this.len && buf[off + n] !== 0) {
+      this.last[n] = buf[off + n] as number;
+      n++;
+    }
+    this.lastLen = n;
+    this.text = cString(buf, off, this.len);
+    return this.text;
+  }
+}
+
 /** Valid UTF-8 sequences decoded, every other byte as `\xNN`. */
 function utf8OrHex(bytes: Buffer): string {
   let out = '';

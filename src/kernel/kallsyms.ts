@@ -7,11 +7,16 @@ import { loadAddon } from '../native/addon.js';
 
 export class Kallsyms {
   private readonly cache = new Map<number, Map<number, string>>();
+  // the previous address: a storm's events come from one drop site after another
+  private lastHi = -1;
+  private lastLo = -1;
+  private lastName = '';
 
   constructor(private readonly path = '/proc/kallsyms') {}
 
   /** The address as two 32-bit halves, as decoded from the event: no BigInt on the hot path. */
   symbolize(hi: number, lo: number): string {
+    if (hi === this.lastHi && lo === this.lastLo) return this.lastName;
     let byLo = this.cache.get(hi);
     if (!byLo) {
       byLo = new Map();
@@ -22,6 +27,9 @@ export class Kallsyms {
       name = loadAddon().kallsymsLookup(this.path, hi, lo) ?? `0x${hi.toString(16).padStart(8, '0')}${lo.toString(16).padStart(8, '0')}`;
       byLo.set(lo, name);
     }
+    this.lastHi = hi;
+    this.lastLo = lo;
+    this.lastName = name;
     return name;
   }
 

@@ -58,18 +58,6 @@ export function shortList(items: readonly string[], max = 8): string {
   return items.length > max ? `${items.slice(0, max).join(', ')} and ${items.length - max} more` : items.join(', ');
 }
 
-/**
- * NDJSON text as the bytes written to stdout, with escapeJsonText applied when it could matter:
- * C1 and bidi controls are non-ASCII, so when the UTF-8 encoding has as many bytes as the text has
- * characters there is nothing to escape. Encoding is needed for the write anyway; the check is a
- * length comparison, where a scan of every character cost more than JSON.stringify itself.
- * (DEL alone is ASCII and passes; terminals ignore it.)
- */
-export function jsonBytes(json: string): Buffer {
-  const bytes = Buffer.from(json, 'utf8');
-  return bytes.length === json.length ? bytes : Buffer.from(escapeJsonText(json), 'utf8');
-}
-
 /** What JSON.stringify leaves raw that a terminal would act on: DEL, C1 and the bidi controls. */
 const UNSAFE_IN_JSON = /[\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
 

@@ -2,11 +2,14 @@
  * NDJSON: one record per line, keys in the order src/events.ts declares them (the order the decoder
  * builds them in), no pretty-printing. Records are data: they go to stdout, diagnostics to stderr.
  *
- * Drops and retransmits, the storm's records, are written by hand from cached fragments instead of
- * JSON.stringify of each object: most of a line's strings recur event after event (reason,
- * location, layer, component, hint, interface names, the container), so their JSON is made once.
- * The output is byte for byte JSON.stringify's (test/unit/ndjson.test.ts holds them together), and
- * the key lists below must name every field of the record types, or this file does not compile.
+ * A line is jsonLine(record): JSON.stringify's text with escapeJsonText applied. Drops and
+ * retransmits, the storm's records, are written by hand as bytes instead: most of a line's strings
+ * recur event after event (reason, location, layer, component, hint, interface names, the
+ * container), so their escaped UTF-8 is made once and copied, and the rest (times, addresses,
+ * numbers) are ASCII written in place. No line string is built, flattened and encoded per event,
+ * which is what JSON.stringify and a template literal both cost. The bytes are jsonLine's, byte for
+ * byte (test/unit/ndjson.test.ts holds them together), and the key lists below must name every
+ * field of the record types, or this file does not compile.
  */
 import type { Container, DropRecord, DroptraceRecord, Evidence, Peer, RetransmitRecord } from '../events.js';
 import { escapeJsonText } from './escape.js';
@@ -76,13 +79,109 @@ void dropKeysCovered;
 void retransmitKeysCovered;
 void peerKeysCovered;
 
-/** JSON of strings that recur; bounded: a storm of distinct strings (hints with numbers) starts it over. */
+/** One record as one NDJSON line: the definition the byte writer below must equal. */
+export function jsonLine(record: DroptraceRecord): string {
+  return escapeJsonText(`${JSON.stringify(record)}\n`);
+}
+
+/**
+ * Where lines are written: a slab that chunks are cut from, as Node's Buffer pool does. A chunk
+ * handed out is never written again (the write to stdout may still hold it); the slab is freed
+ * once every chunk of it is.
+ */
+const SLAB_BYTES = 1 << 20;
+let buf = Buffer.allocUnsafeSlow(SLAB_BYTES);
+let pos = 0;
+/** Where the chunk being written starts in `buf`. */
+let begin = 0;
+
+/** Room for `n` more bytes: a full slab's chunk so far moves to a new one, large enough for it. */
+function room(n: number): void {
+  if (pos + n <= buf.length) return;
+  const next = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, 2 * (pos - begin + n)));
+  buf.copy(next, 0, begin, pos);
+  pos -= begin;
+  begin = 0;
+  buf = next;
+}
+
+// The writers below copy `buf` and `pos` into locals: a loop over module variables reloads them
+// (and the buffer's length and backing store) on every byte.
+function bytes(b: Buffer): void {
+  const n = b.length;
+  room(n);
+  if (n > 16) buf.set(b, pos);
+  else {
+    const out = buf;
+    const p = pos;
+    for (let i = 0; i < n; i++) out[p + i] = b[i] as number;
+  }
+  pos += n;
+}
+
+/** Text made of ASCII only (times, addresses, digits): one byte per character. */
+function ascii(v: string): void {
+  const n = v.length;
+  room(n);
+  const out = buf;
+  const p = pos;
+  for (let i = 0; i < n; i++) out[p + i] = v.charCodeAt(i);
+  pos = p + n;
+}
+
+/** A string made by the decoder from digits, hex and separators (decode/format.ts): nothing to escape. */
+function plain(v: string | null): void {
+  if (v === null) {
+    bytes(NULL);
+    return;
+  }
+  const n = v.length;
+  room(n + 2);
+  const out = buf;
+  const p = pos;
+  out[p] = 0x22;
+  for (let i = 0; i < n; i++) out[p + 1 + i] = v.charCodeAt(i);
+  out[p + 1 + n] = 0x22;
+  pos = p + n + 2;
+}
+
+/** A number as JSON.stringify writes it; integers below 2^32 digit by digit. */
+function num(v: number | null): void {
+  if (v === null) {
+    bytes(NULL);
+    return;
+  }
+  if (!(v >= 0 && v <= 0xffffffff && Math.floor(v) === v)) {
+    ascii(Number.isFinite(v) ? String(v) : 'null');
+    return;
+  }
+  const width =
+    v < 10 ? 1 : v < 100 ? 2 : v < 1e3 ? 3 : v < 1e4 ? 4 : v < 1e5 ? 5 : v < 1e6 ? 6 : v < 1e7 ? 7 : v < 1e8 ? 8 : v < 1e9 ? 9 : 10;
+  room(width);
+  const out = buf;
+  let p = pos + width;
+  pos = p;
+  do {
+    const q = Math.floor(v / 10);
+    out[--p] = 48 + v - q * 10;
+    v = q;
+  } while (v !== 0);
+}
+
+/** The bytes of a JSON fragment, escaped as jsonLine escapes it. */
+function utf8(json: string): Buffer {
+  return Buffer.from(escapeJsonText(json), 'utf8');
+}
+
+const NULL = Buffer.from('null');
+
+/** Escaped JSON of strings that recur; bounded: a storm of distinct strings (hints with numbers) starts it over. */
 const MEMO_MAX = 4096;
-const memo = new Map<string, string>();
-function quote(v: string): string {
+const memo = new Map<string, Buffer>();
+function quote(v: string): Buffer {
   let j = memo.get(v);
   if (j === undefined) {
-    j = JSON.stringify(v);
+    j = utf8(JSON.stringify(v));
     if (memo.size >= MEMO_MAX) memo.clear();
     memo.set(v, j);
   }
@@ -90,94 +189,104 @@ function quote(v: string): string {
 }
 
 /**
- * One field's last value and its JSON. The enricher and the decoder make a fresh string per event
- * (a hint, an interface name), so a Map look-up would hash it every time; comparing it with the
+ * One field's last value and its bytes, with the constant text around it (the key before, the next
+ * key after): a line is then fewer pieces. The enricher and the decoder make a fresh string per
+ * event (an interface name), so a Map look-up would hash it every time; comparing it with the
  * previous event's value is a length check and a memcmp, and in a storm it is nearly always equal.
  */
 class Slot {
   private last: string | null = null;
-  private json = 'null';
+  private json: Buffer;
 
-  of(v: string | null): string {
+  constructor(
+    private readonly before = '',
+    private readonly after = '',
+  ) {
+    this.json = Buffer.from(`${before}null${after}`);
+  }
+
+  of(v: string | null): Buffer {
     if (v === this.last) return this.json;
     this.last = v;
-    this.json = v === null ? 'null' : quote(v);
+    this.json =
+      v === null
+        ? Buffer.from(`${this.before}null${this.after}`)
+        : Buffer.concat([Buffer.from(this.before), quote(v), Buffer.from(this.after)]);
     return this.json;
   }
 }
 
 const s = {
-  reason: new Slot(),
-  location: new Slot(),
-  direction: new Slot(),
   proto: new Slot(),
   family: new Slot(),
-  tcpFlags: new Slot(),
-  ifname: new Slot(),
+  tcpFlags: new Slot(',"tcp_flags":', ',"len":'),
   cgroup: new Slot(),
-  peerIfname: new Slot(),
-  skState: new Slot(),
   via: new Slot(),
-  layer: new Slot(),
-  component: new Slot(),
-  hint: new Slot(),
+  hint: new Slot('', ',"benign":false,"evidence":'),
+  benignHint: new Slot('', ',"benign":true,"evidence":'),
   kind: new Slot(),
   state: new Slot(),
   caState: new Slot(),
-  detectedBy: new Slot(),
+  detectedBy: new Slot(',"detected_by":', '}\n'),
   host: new Slot(),
 };
 
 function str(v: string | null): string {
-  return v === null ? 'null' : quote(v);
-}
-
-/**
- * Times and addresses are made by the decoder from digits, hex and separators (decode/format.ts):
- * nothing in them needs escaping, and they differ on every event, so they are not memoised.
- */
-function plain(v: string | null): string {
-  return v === null ? 'null' : `"${v}"`;
+  return v === null ? 'null' : JSON.stringify(v);
 }
 
 /** Container objects are made once per index entry (enrich.ts) and not changed after. */
-const containers = new WeakMap<Container, string>();
-function container(c: Container | null): string {
-  if (c === null) return 'null';
+const containers = new WeakMap<Container, Buffer>();
+function container(c: Container | null): Buffer {
+  if (c === null) return NULL;
   let j = containers.get(c);
   if (j === undefined) {
-    j = JSON.stringify(c);
+    j = utf8(JSON.stringify(c));
     containers.set(c, j);
   }
   return j;
 }
 
-function peer(p: Peer | null): string {
-  return p === null ? 'null' : `{"ifindex":${p.ifindex},"ifname":${s.peerIfname.of(p.ifname)},"mtu":${p.mtu},"netns":${p.netns}}`;
+function peerJson(p: Peer | null): string {
+  return p === null ? 'null' : `{"ifindex":${p.ifindex},"ifname":${str(p.ifname)},"mtu":${p.mtu},"netns":${p.netns}}`;
 }
 
-const evidenceKeys = new Map<string, string>();
-function evidence(ev: Evidence): string {
-  let out = '';
+const evidenceKeys = new Map<string, Buffer>();
+function evidence(ev: Evidence): void {
+  let first = true;
+  room(1);
+  buf[pos++] = 0x7b;
   for (const k in ev) {
     const v = ev[k as keyof Evidence];
     if (v === undefined) continue;
     let key = evidenceKeys.get(k);
     if (key === undefined) {
-      key = `${JSON.stringify(k)}:`;
+      key = utf8(`,${JSON.stringify(k)}:`);
       evidenceKeys.set(k, key);
     }
-    out += `${out ? ',' : ''}${key}${typeof v === 'number' ? v : typeof v === 'string' ? str(v) : JSON.stringify(v)}`;
+    if (first) {
+      room(key.length);
+      for (let i = 1; i < key.length; i++) buf[pos++] = key[i];
+      first = false;
+    } else {
+      bytes(key);
+    }
+    if (typeof v === 'number') num(v);
+    else if (typeof v === 'string') bytes(quote(v));
+    else bytes(utf8(JSON.stringify(v)));
   }
-  return `{${out}}`;
+  room(1);
+  buf[pos++] = 0x7d;
 }
 
 /**
  * The runs of a drop's fields that are the same for every event of a kind (what it is and where it
- * happened), each kept as one string while the next event repeats the previous one's values: a
- * storm's line is then a dozen pieces, not sixty (each piece of a template is an allocation).
+ * happened), each kept as one fragment while the next event repeats the previous one's values: a
+ * storm's line is then a dozen copies, not sixty. The hint is a field of its own: a template's
+ * numbers (a queue's length) may change from one event to the next.
  */
 const what = {
+  host: '',
   reason: '',
   reason_code: -1 as number | null,
   reason_source: '',
@@ -185,7 +294,8 @@ const what = {
   direction: '',
   proto: null as string | null,
   family: null as string | null,
-  json: '',
+  json: NULL as Buffer,
+  fresh: false,
 };
 const where = {
   ifindex: -1,
@@ -199,9 +309,8 @@ const where = {
   container_via: null as string | null,
   layer: null as string | null,
   component: null as string | null,
-  hint: null as string | null,
-  benign: false,
-  json: '',
+  json: NULL as Buffer,
+  fresh: false,
 };
 
 function samePeer(a: Peer | null, b: Peer | null): boolean {
@@ -210,10 +319,11 @@ function samePeer(a: Peer | null, b: Peer | null): boolean {
   );
 }
 
-function whatJson(e: DropRecord): string {
+function whatJson(e: DropRecord): Buffer {
   const w = what;
   if (
-    w.json === '' ||
+    !w.fresh ||
+    e.host !== w.host ||
     e.reason !== w.reason ||
     e.reason_code !== w.reason_code ||
     e.reason_source !== w.reason_source ||
@@ -222,6 +332,8 @@ function whatJson(e: DropRecord): string {
     e.proto !== w.proto ||
     e.family !== w.family
   ) {
+    w.fresh = true;
+    w.host = e.host;
     w.reason = e.reason;
     w.reason_code = e.reason_code;
     w.reason_source = e.reason_source;
@@ -229,15 +341,17 @@ function whatJson(e: DropRecord): string {
     w.direction = e.direction;
     w.proto = e.proto;
     w.family = e.family;
-    w.json = `"reason":${s.reason.of(e.reason)},"reason_code":${e.reason_code},"reason_source":"${e.reason_source}","location":${s.location.of(e.location)},"direction":${s.direction.of(e.direction)},"proto":${s.proto.of(e.proto)},"family":${s.family.of(e.family)},"saddr":`;
+    w.json = utf8(
+      `,"host":${str(e.host)},"reason":${str(e.reason)},"reason_code":${e.reason_code},"reason_source":${str(e.reason_source)},"location":${str(e.location)},"direction":${str(e.direction)},"proto":${str(e.proto)},"family":${str(e.family)},"saddr":`,
+    );
   }
   return w.json;
 }
 
-function whereJson(e: DropRecord): string {
+function whereJson(e: DropRecord): Buffer {
   const w = where;
   if (
-    w.json === '' ||
+    !w.fresh ||
     e.ifindex !== w.ifindex ||
     e.ifname !== w.ifname ||
     e.mtu !== w.mtu ||
@@ -248,10 +362,9 @@ function whereJson(e: DropRecord): string {
     e.container !== w.container ||
     e.container_via !== w.container_via ||
     e.layer !== w.layer ||
-    e.component !== w.component ||
-    e.hint !== w.hint ||
-    e.benign !== w.benign
+    e.component !== w.component
   ) {
+    w.fresh = true;
     w.ifindex = e.ifindex;
     w.ifname = e.ifname;
     w.mtu = e.mtu;
@@ -263,35 +376,99 @@ function whereJson(e: DropRecord): string {
     w.container_via = e.container_via;
     w.layer = e.layer;
     w.component = e.component;
-    w.hint = e.hint;
-    w.benign = e.benign;
-    w.json = `"ifindex":${e.ifindex},"ifname":${s.ifname.of(e.ifname)},"mtu":${e.mtu},"netns":${e.netns},"cgroup_id":${s.cgroup.of(e.cgroup_id)},"peer":${peer(e.peer)},"sk_state":${s.skState.of(e.sk_state)},"container":${container(e.container)},"container_via":${s.via.of(e.container_via)},"layer":${s.layer.of(e.layer)},"component":${s.component.of(e.component)},"hint":${s.hint.of(e.hint)},"benign":${e.benign},"evidence":`;
+    w.json = utf8(
+      `,"ifindex":${e.ifindex},"ifname":${str(e.ifname)},"mtu":${e.mtu},"netns":${e.netns},"cgroup_id":${str(e.cgroup_id)},"peer":${peerJson(e.peer)},"sk_state":${str(e.sk_state)},"container":${JSON.stringify(e.container)},"container_via":${str(e.container_via)},"layer":${str(e.layer)},"component":${str(e.component)},"hint":`,
+    );
   }
   return w.json;
 }
 
-export function dropLine(e: DropRecord): string {
-  return `{"type":"drop","time":${plain(e.time)},"host":${s.host.of(e.host)},${whatJson(e)}${plain(e.saddr)},"sport":${e.sport},"daddr":${plain(e.daddr)},"dport":${e.dport},"tcp_flags":${s.tcpFlags.of(e.tcp_flags)},"len":${e.len},${whereJson(e)}${evidence(e.evidence)},"detected_by":${s.detectedBy.of(e.detected_by)}}\n`;
+const DROP_TIME = Buffer.from('{"type":"drop","time":');
+const RETRANSMIT_TIME = Buffer.from('{"type":"retransmit","time":');
+const HOST = Buffer.from(',"host":');
+const SPORT = Buffer.from(',"sport":');
+const DADDR = Buffer.from(',"daddr":');
+const DPORT = Buffer.from(',"dport":');
+const KIND = Buffer.from(',"kind":');
+const STATE = Buffer.from(',"state":');
+const PROTO = Buffer.from(',"proto":');
+const FAMILY = Buffer.from(',"family":');
+const SADDR = Buffer.from(',"saddr":');
+const NETNS = Buffer.from(',"netns":');
+const CGROUP_ID = Buffer.from(',"cgroup_id":');
+const ERR = Buffer.from(',"err":');
+const SEGMENTS = Buffer.from(',"segments":');
+const CA_STATE = Buffer.from(',"ca_state":');
+const CONTAINER = Buffer.from(',"container":');
+const CONTAINER_VIA = Buffer.from(',"container_via":');
+const END = Buffer.from('}\n');
+
+function drop(e: DropRecord): void {
+  bytes(DROP_TIME);
+  plain(e.time);
+  bytes(whatJson(e));
+  plain(e.saddr);
+  bytes(SPORT);
+  num(e.sport);
+  bytes(DADDR);
+  plain(e.daddr);
+  bytes(DPORT);
+  num(e.dport);
+  bytes(s.tcpFlags.of(e.tcp_flags));
+  num(e.len);
+  bytes(whereJson(e));
+  bytes(e.benign ? s.benignHint.of(e.hint) : s.hint.of(e.hint));
+  evidence(e.evidence);
+  bytes(s.detectedBy.of(e.detected_by));
 }
 
-export function retransmitLine(e: RetransmitRecord): string {
-  return `{"type":"retransmit","time":${plain(e.time)},"host":${s.host.of(e.host)},"kind":${s.kind.of(e.kind)},"state":${s.state.of(e.state)},"proto":${s.proto.of(e.proto)},"family":${s.family.of(e.family)},"saddr":${plain(e.saddr)},"sport":${e.sport},"daddr":${plain(e.daddr)},"dport":${e.dport},"netns":${e.netns},"cgroup_id":${s.cgroup.of(e.cgroup_id)},"err":${e.err},"segments":${e.segments},"ca_state":${s.caState.of(e.ca_state)},"container":${container(e.container)},"container_via":${s.via.of(e.container_via)}}\n`;
+function retransmit(e: RetransmitRecord): void {
+  bytes(RETRANSMIT_TIME);
+  plain(e.time);
+  bytes(HOST);
+  bytes(s.host.of(e.host));
+  bytes(KIND);
+  bytes(s.kind.of(e.kind));
+  bytes(STATE);
+  bytes(s.state.of(e.state));
+  bytes(PROTO);
+  bytes(s.proto.of(e.proto));
+  bytes(FAMILY);
+  bytes(s.family.of(e.family));
+  bytes(SADDR);
+  plain(e.saddr);
+  bytes(SPORT);
+  num(e.sport);
+  bytes(DADDR);
+  plain(e.daddr);
+  bytes(DPORT);
+  num(e.dport);
+  bytes(NETNS);
+  num(e.netns);
+  bytes(CGROUP_ID);
+  bytes(s.cgroup.of(e.cgroup_id));
+  bytes(ERR);
+  num(e.err);
+  bytes(SEGMENTS);
+  num(e.segments);
+  bytes(CA_STATE);
+  bytes(s.caState.of(e.ca_state));
+  bytes(CONTAINER);
+  bytes(container(e.container));
+  bytes(CONTAINER_VIA);
+  bytes(s.via.of(e.container_via));
+  bytes(END);
 }
 
-export function ndjsonLine(r: DroptraceRecord): string {
-  if (r.type === 'drop') return dropLine(r);
-  if (r.type === 'retransmit') return retransmitLine(r);
-  return `${JSON.stringify(r)}\n`;
-}
-
-/** One record as one NDJSON line. */
-export function jsonLine(record: DroptraceRecord): string {
-  return escapeJsonText(`${JSON.stringify(record)}\n`);
-}
-
-/** Records as NDJSON text; the stream writes it through jsonBytes() (src/output/escape.ts). */
-export function ndjsonLines(records: readonly DroptraceRecord[]): string {
-  let out = '';
-  for (const r of records) out += ndjsonLine(r);
-  return out;
+/** Records as NDJSON bytes, ready for stdout: jsonLine() of each, concatenated. */
+export function ndjsonBytes(records: readonly DroptraceRecord[]): Buffer {
+  begin = pos;
+  for (const r of records) {
+    if (r.type === 'drop') drop(r);
+    else if (r.type === 'retransmit') retransmit(r);
+    else bytes(Buffer.from(jsonLine(r), 'utf8'));
+  }
+  const chunk = buf.subarray(begin, pos);
+  begin = pos;
+  return chunk;
 }

@@ -2,8 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { cString } from '../../src/decode/format.js';
 import type { DropRecord } from '../../src/events.js';
-import { escapeJsonText, escapeTerminal, excerpt, jsonBytes } from '../../src/output/escape.js';
-import { ndjsonLines } from '../../src/output/ndjson.js';
+import { escapeJsonText, escapeTerminal, excerpt } from '../../src/output/escape.js';
+import { ndjsonBytes } from '../../src/output/ndjson.js';
 import { summaryText } from '../../src/output/summary.js';
 import { fittedLine, textLine } from '../../src/output/text.js';
 
@@ -154,7 +154,7 @@ describe('output edges', () => {
   });
 
   it('NDJSON holds the exact strings and no raw control character', () => {
-    const line = jsonBytes(ndjsonLines([drop])).toString('utf8');
+    const line = ndjsonBytes([drop]).toString('utf8');
     expect(line.slice(0, -1)).not.toMatch(CONTROL);
     expect(JSON.parse(line)).toEqual(drop);
     expect(escapeJsonText('"\u202e"')).toBe('"\\u202e"');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cString, formatIPv4, formatIPv6, TCP_FLAGS, WallClock } from '../../src/decode/format.js';
+import { CStringField, cString, formatIPv4, formatIPv6, TCP_FLAGS, WallClock } from '../../src/decode/format.js';
 
 const v6 = (hex: string) => Buffer.from(hex.replace(/:/g, ''), 'hex');
 
@@ -57,5 +57,37 @@ describe('WallClock', () => {
   it('carries nanoseconds over a second boundary', () => {
     const clock = new WallClock(0, 999_999_999);
     expect(clock.format(0, 2)).toBe('1970-01-01T00:00:01.000000001Z');
+  });
+});
+
+describe('CStringField', () => {
+  const field = (bytes: number[]) => {
+    const b = Buffer.alloc(20, 0xee); // bytes after the field are not the name
+    b.fill(0, 2, 18);
+    Buffer.from(bytes).copy(b, 2);
+    return b;
+  };
+  const name = (s: string) => [...Buffer.from(s, 'latin1')];
+
+  it('is cString of the field for every sequence of names, repeated or not', () => {
+    const f = new CStringField(16);
+    const seq = [
+      name('eth0'),
+      name('eth0'),
+      name('eth01'),
+      name('eth0'),
+      name('eth'),
+      [],
+      name('veth0123456789ab'), // 16 bytes: no NUL inside the field
+      name('veth0123456789ab'),
+      name('veth0123456789ac'),
+      [0xc3, 0xa9, 0x74, 0x68],
+      [0xff, 0x41],
+      name('eth0'),
+    ];
+    for (const bytes of seq) {
+      const b = field(bytes);
+      expect(f.of(b, 2)).toBe(cString(b, 2, 16));
+    }
   });
 });

@@ -1,12 +1,18 @@
 /**
- * The NDJSON writer builds drop and retransmit lines from cached fragments: they must be exactly
- * JSON.stringify's, key order included, for every record the decoder and the enricher make.
+ * The NDJSON writer builds drop and retransmit lines as bytes from cached fragments: they must be
+ * exactly jsonLine's (JSON.stringify, escaped), key order included, for every record the decoder
+ * and the enricher make.
  */
 import { describe, expect, it } from 'vitest';
 import { Enricher } from '../../src/enrich.js';
 import type { Container, DropRecord, DroptraceRecord, RetransmitRecord, TraceEvent } from '../../src/events.js';
-import { DROP_KEYS, ndjsonLine, ndjsonLines, RETRANSMIT_KEYS } from '../../src/output/ndjson.js';
+import { DROP_KEYS, jsonLine, ndjsonBytes, RETRANSMIT_KEYS } from '../../src/output/ndjson.js';
 import { decode, encode, fixtures } from '../helpers/event-bytes.js';
+
+/** One record's line from the byte writer, as text. */
+function ndjsonLine(r: DroptraceRecord): string {
+  return ndjsonBytes([r]).toString('utf8');
+}
 
 function decoded(): TraceEvent[] {
   const events: TraceEvent[] = [];
@@ -49,8 +55,14 @@ describe('NDJSON lines from cached fragments', () => {
       container: { ...nginx, name: 'naïve\u0000' },
       evidence: { len: 10, rule: '-j DROP "q"', rule_packets: 0, qdisc: undefined },
     };
-    expect(ndjsonLine(hostile)).toBe(`${JSON.stringify(hostile)}\n`);
+    expect(ndjsonLine(hostile)).toBe(jsonLine(hostile));
     expect(JSON.parse(ndjsonLine(hostile))).toEqual(JSON.parse(JSON.stringify(hostile)));
+    // bidi and C1 controls are escaped as jsonLine escapes them: the terminal never sees them raw
+    const bidi: DropRecord = { ...hostile, hint: 'a\u202eb\u0085', container: { ...nginx, name: '\u2066x' } };
+    const line = ndjsonLine(bidi);
+    expect(line).toBe(jsonLine(bidi));
+    expect(line).not.toMatch(/[\u0085\u202e\u2066]/);
+    expect(JSON.parse(line)).toEqual(JSON.parse(JSON.stringify(bidi)));
   });
 
   it('writes the keys in the order the record types declare', () => {
@@ -66,6 +78,30 @@ describe('NDJSON lines from cached fragments', () => {
       { type: 'lost', time: '2026-01-01T00:00:00.000000000Z', host: 'node-1', where: 'kernel', count: 3, total: 3 },
       ...decoded(),
     ];
-    expect(ndjsonLines(records)).toBe(records.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    expect(ndjsonBytes(records).toString('utf8')).toBe(records.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  });
+
+  it('numbers as JSON.stringify writes them: negative, fractional, large, not finite', () => {
+    const [first] = decoded().filter((e): e is DropRecord => e.type === 'drop');
+    for (const len of [0, 9, 10, 99, 4294967295, 4294967296, 2 ** 53, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      const e: DropRecord = { ...first, len, evidence: { queue_len: len } };
+      expect(ndjsonLine(e)).toBe(jsonLine(e));
+    }
+  });
+
+  it('chunks already handed out stay as written while later ones fill and outgrow the slab', () => {
+    const drops = decoded().filter((e): e is DropRecord => e.type === 'drop');
+    const records: DropRecord[] = [];
+    for (let i = 0; i < 4000; i++) records.push({ ...drops[i % drops.length], hint: `hint ${i} ${'x'.repeat(i % 300)}`, len: i });
+    const chunks: [Buffer, string][] = [];
+    for (let i = 0; i < records.length; i += 96) {
+      const part = records.slice(i, i + 96);
+      chunks.push([ndjsonBytes(part), part.map(jsonLine).join('')]);
+    }
+    // one record larger than a slab
+    const huge: DropRecord = { ...drops[0], hint: 'y'.repeat(3 << 20) };
+    chunks.push([ndjsonBytes([huge]), jsonLine(huge)]);
+    expect(chunks.reduce((n, [b]) => n + b.length, 0)).toBeGreaterThan(2 << 20);
+    for (const [bytes, text] of chunks) expect(bytes.toString('utf8')).toBe(text);
   });
 });
