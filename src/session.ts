@@ -192,11 +192,11 @@ export class Session {
     this.sink = sink;
     try {
       this.tracer.start(
-        (batch) => {
+        (scratch, length) => {
           // A sink that throws must neither lose the batches queued behind it nor be silenced
           // (Node-API would only print a deprecation warning): it is thrown again, outside the call.
           try {
-            this.onBatch(batch);
+            this.onBatch(scratch.subarray(0, length));
           } catch (e) {
             process.nextTick(() => {
               throw e;

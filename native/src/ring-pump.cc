@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 
 namespace droptrace {
 
@@ -11,6 +12,26 @@ void BatchQueue::Push(std::vector<uint8_t> batch) {
   std::lock_guard<std::mutex> lock(mu);
   bytes += batch.size();
   batches.push_back(std::move(batch));
+}
+
+std::vector<uint8_t> BatchQueue::Fresh(size_t bytes) {
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!spare.empty()) {
+      std::vector<uint8_t> batch = std::move(spare.back());
+      spare.pop_back();
+      return batch;
+    }
+  }
+  std::vector<uint8_t> batch;
+  batch.reserve(bytes);
+  return batch;
+}
+
+void BatchQueue::Recycle(std::vector<uint8_t> batch) {
+  batch.clear();
+  std::lock_guard<std::mutex> lock(mu);
+  if (spare.size() < kMaxSpare) spare.push_back(std::move(batch));
 }
 
 std::deque<std::vector<uint8_t>> BatchQueue::Take() {
@@ -24,21 +45,41 @@ std::deque<std::vector<uint8_t>> BatchQueue::Take() {
 
 namespace {
 
+// What a doorbell call carries.
+struct Doorbell {
+  std::shared_ptr<BatchQueue> queue;
+  JsSide* js;
+};
+
+// The JS Buffer batches are copied into, at least `bytes` long (a batch can pass batch_bytes by
+// one record). Main thread.
+Napi::Buffer<uint8_t> ScratchOf(Napi::Env env, JsSide* js, size_t bytes) {
+  if (!js->scratch.IsEmpty() && js->scratch.Value().Length() >= bytes) return js->scratch.Value();
+  Napi::Buffer<uint8_t> scratch = Napi::Buffer<uint8_t>::New(env, bytes + bytes / 2);
+  js->scratch = Napi::Persistent(scratch);
+  return scratch;
+}
+
 // Main thread: the doorbell. Takes every queued batch and makes one JS call per batch. The bytes
-// are copied into JS Buffers so that nothing native outlives the call. An exception from the
-// callback is not swallowed (it reaches the process as any uncaught exception would); the batches
-// it kept from JS are counted first.
-void CallJs(Napi::Env env, Napi::Function on_batch, std::shared_ptr<BatchQueue>* context) {
-  std::unique_ptr<std::shared_ptr<BatchQueue>> queue(context);
+// are copied into the one scratch Buffer, so that nothing native is in JS's hands after the call,
+// and the batch goes back to the pump to be filled again. An exception from the callback is not
+// swallowed (it reaches the process as any uncaught exception would); the batches it kept from JS
+// are counted first.
+void CallJs(Napi::Env env, Napi::Function on_batch, Doorbell* context) {
+  std::unique_ptr<Doorbell> call(context);
   if (env == nullptr) return;  // the function is being torn down
-  std::deque<std::vector<uint8_t>> batches = (*queue)->Take();
+  std::deque<std::vector<uint8_t>> batches = call->queue->Take();
   for (auto it = batches.begin(); it != batches.end(); ++it) {
+    Napi::Buffer<uint8_t> scratch = ScratchOf(env, call->js, it->size());
+    std::memcpy(scratch.Data(), it->data(), it->size());
+    size_t size = it->size();
+    call->queue->Recycle(std::move(*it));
     try {
-      on_batch.Call({Napi::Buffer<uint8_t>::Copy(env, it->data(), it->size())});
+      on_batch.Call({scratch, Napi::Number::New(env, static_cast<double>(size))});
     } catch (...) {
       uint64_t rest = 0;
       for (auto later = std::next(it); later != batches.end(); ++later) rest += later->size();
-      (*queue)->dropped_bytes += rest;
+      call->queue->dropped_bytes += rest;
       throw;
     }
   }
@@ -49,13 +90,18 @@ void CallJs(Napi::Env env, Napi::Function on_batch, std::shared_ptr<BatchQueue>*
 RingPump::RingPump(Napi::Env env, int ring_fd, Napi::Function on_batch, size_t max_pending_bytes, size_t batch_bytes,
                    int poll_ms)
     : queue_(std::make_shared<BatchQueue>()),
+      js_(new JsSide()),
       max_pending_bytes_(max_pending_bytes),
       batch_bytes_(batch_bytes),
       poll_ms_(poll_ms) {
   batch_.reserve(batch_bytes_);
   ring_ = ring_buffer__new(ring_fd, OnSample, this, nullptr);
-  if (ring_ == nullptr) throw Napi::Error::New(env, "ring_buffer__new failed");
-  tsfn_ = Napi::ThreadSafeFunction::New(env, on_batch, "droptrace-ring-pump", 0, 1);
+  if (ring_ == nullptr) {
+    delete js_;
+    throw Napi::Error::New(env, "ring_buffer__new failed");
+  }
+  tsfn_ = Napi::ThreadSafeFunction::New(
+      env, on_batch, "droptrace-ring-pump", 0, 1, [](Napi::Env, JsSide* js) { delete js; }, js_);
   thread_ = std::thread(&RingPump::Run, this);
 }
 
@@ -114,12 +160,11 @@ void RingPump::Run() {
 
 void RingPump::Flush() {
   if (batch_.empty()) return;
-  std::vector<uint8_t> batch;
-  batch.reserve(batch_bytes_);
+  std::vector<uint8_t> batch = queue_->Fresh(batch_bytes_);
   batch.swap(batch_);
   queue_->Push(std::move(batch));
   if (draining_ || queue_->doorbell.exchange(true)) return;
-  auto* context = new std::shared_ptr<BatchQueue>(queue_);
+  auto* context = new Doorbell{queue_, js_};
   if (tsfn_.NonBlockingCall(context, CallJs) != napi_ok) {
     queue_->doorbell = false;
     delete context;

@@ -20,6 +20,9 @@ namespace droptrace {
 struct BatchQueue {
   std::mutex mu;
   std::deque<std::vector<uint8_t>> batches;
+  // Batches JS has taken, kept for the pump to fill again: a storm makes hundreds a second, and
+  // each new one would be a fresh allocation (an mmap and its page faults at this size).
+  std::vector<std::vector<uint8_t>> spare;
   std::atomic<size_t> bytes{0};
   std::atomic<bool> doorbell{false};  // a JS call is queued and will take everything
   // Bytes of batches JS never received: the callback threw, and the batches after it in that
@@ -28,12 +31,27 @@ struct BatchQueue {
 
   void Push(std::vector<uint8_t> batch);    // any thread
   std::deque<std::vector<uint8_t>> Take();  // any thread
+  // An empty batch with room for `bytes`, a spare one when there is one. Any thread.
+  std::vector<uint8_t> Fresh(size_t bytes);
+  // Keeps a batch JS is done with, up to kMaxSpare of them. Any thread.
+  void Recycle(std::vector<uint8_t> batch);
+
+  // More than max_pending_bytes in batches, and the one being filled.
+  static constexpr size_t kMaxSpare = 20;
+};
+
+// The main thread's side of the doorbell: the one JS Buffer every batch is copied into before
+// the call (JS reads a batch only during its call). Owned by the thread-safe function, whose
+// finalizer frees it on the main thread once no call is queued.
+struct JsSide {
+  Napi::Reference<Napi::Buffer<uint8_t>> scratch;
 };
 
 class RingPump {
  public:
-  // Starts the pump thread on the ring buffer map `ring_fd`; `on_batch(buffer)` runs on the main
-  // thread once per batch. Main thread.
+  // Starts the pump thread on the ring buffer map `ring_fd`; `on_batch(buffer, length)` runs on the
+  // main thread once per batch, its records in the first `length` bytes of a Buffer that is reused
+  // for the next batch: valid during the call only. Main thread.
   RingPump(Napi::Env env, int ring_fd, Napi::Function on_batch, size_t max_pending_bytes, size_t batch_bytes,
            int poll_ms);
   // Stops and joins the thread. Main thread.
@@ -66,6 +84,7 @@ class RingPump {
   struct ring_buffer* ring_ = nullptr;
   Napi::ThreadSafeFunction tsfn_;
   std::shared_ptr<BatchQueue> queue_;
+  JsSide* js_;  // owned by tsfn_; used on the main thread only
   std::vector<uint8_t> batch_;
   size_t max_pending_bytes_;
   size_t batch_bytes_;

@@ -39,7 +39,11 @@ export interface NativeTracer {
   readonly attachMode: 'tp_btf' | 'tracepoint';
   /** The SYN-on-a-full-queue program loaded (tp_btf, consume_skb with its location, the symbols known). */
   readonly listenSynAvailable: boolean;
-  start(onBatch: (batch: Buffer) => void, opts?: { pollMs?: number }): void;
+  /**
+   * `onBatch` gets each batch of records in the first `length` bytes of `scratch`, a Buffer the
+   * addon reuses for the next batch: read it during the call, keep nothing of it after.
+   */
+  start(onBatch: (scratch: Buffer, length: number) => void, opts?: { pollMs?: number }): void;
   /** Detaches the programs and returns the batches still in flight; the maps stay readable. */
   detach(): Buffer[];
   stop(): void;
