@@ -11,7 +11,7 @@
  */
 import type { LostRecord, StopRecord } from '../events.js';
 import { hostName } from '../host.js';
-import { jsonLine, ndjsonBytes } from '../output/ndjson.js';
+import { jsonLine, ndjsonBytes, releaseBytes } from '../output/ndjson.js';
 import { abandonOutput, outputClosed, writeOut } from './stdout.js';
 
 /** About a second of a 64 KiB/s reader, and as much as the kernel's pipe buffer: loss news waits no longer. */
@@ -95,7 +95,11 @@ export class RecordWriter {
     this.inFlight.push(count);
     this.unflushedRecords += count;
     this.pendingChunks++;
-    const ok = writeOut(this.out, text, () => this.written());
+    const ok = writeOut(this.out, text, () => {
+      // stdout is done with it: ndjsonBytes() may fill its slab again
+      if (typeof text !== 'string') releaseBytes(text);
+      this.written();
+    });
     if (!ok && !this.behind && count > 0) this.setBehind(true);
     return ok;
   }

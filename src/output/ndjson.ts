@@ -86,23 +86,64 @@ export function jsonLine(record: DroptraceRecord): string {
 
 /**
  * Where lines are written: a slab that chunks are cut from, as Node's Buffer pool does. A chunk
- * handed out is never written again (the write to stdout may still hold it); the slab is freed
- * once every chunk of it is.
+ * handed out is never written again while its reader may hold it. The stream's writer gives each
+ * chunk back once stdout has taken it (releaseBytes); a slab all of whose chunks are back is
+ * filled again instead of a new one being allocated, which at this size is an mmap whose every
+ * page faults in when first written (a quarter of a page fault per event, in a storm). A chunk
+ * never given back (explain, a reader that went away) only keeps its slab from being reused.
  */
 const SLAB_BYTES = 1 << 20;
-let buf = Buffer.allocUnsafeSlow(SLAB_BYTES);
+/** Slabs kept for reuse: a writer behind by more than this many has its later slabs freed by GC instead. */
+const SPARE_SLABS = 4;
+
+interface Slab {
+  buf: Buffer;
+  /** Chunks cut from it and not given back. */
+  out: number;
+}
+
+const slabs = new WeakMap<ArrayBufferLike, Slab>();
+const spare: Slab[] = [];
+/** Chunks handed out and not given back: a chunk given back twice counts once. */
+const out = new WeakSet<Uint8Array>();
+
+function newSlab(bytes: number): Slab {
+  const reuse = bytes <= SLAB_BYTES ? spare.pop() : undefined;
+  if (reuse) return reuse;
+  const slab = { buf: Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, bytes)), out: 0 };
+  slabs.set(slab.buf.buffer, slab);
+  return slab;
+}
+
+let slab = newSlab(SLAB_BYTES);
+let buf = slab.buf;
 let pos = 0;
 /** Where the chunk being written starts in `buf`. */
 let begin = 0;
 
-/** Room for `n` more bytes: a full slab's chunk so far moves to a new one, large enough for it. */
+/** Writing goes on in `next`; the slab left is kept for reuse if none of its chunks is out. */
+function moveTo(next: Slab): void {
+  if (slab.out === 0 && spare.length < SPARE_SLABS && !spare.includes(slab)) spare.push(slab);
+  slab = next;
+  buf = next.buf;
+}
+
+/** Room for `n` more bytes: a full slab's chunk so far moves to another one, large enough for it. */
 function room(n: number): void {
   if (pos + n <= buf.length) return;
-  const next = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, 2 * (pos - begin + n)));
-  buf.copy(next, 0, begin, pos);
+  const next = newSlab(2 * (pos - begin + n));
+  buf.copy(next.buf, 0, begin, pos);
   pos -= begin;
   begin = 0;
-  buf = next;
+  moveTo(next);
+}
+
+/** A chunk ndjsonBytes() returned is no longer read by anyone; anything else is ignored. */
+export function releaseBytes(chunk: Uint8Array): void {
+  if (!out.delete(chunk)) return;
+  const of = slabs.get(chunk.buffer) as Slab;
+  of.out--;
+  if (of.out === 0 && of !== slab && spare.length < SPARE_SLABS && !spare.includes(of)) spare.push(of);
 }
 
 // The writers below copy `buf` and `pos` into locals: a loop over module variables reloads them
@@ -470,5 +511,15 @@ export function ndjsonBytes(records: readonly DroptraceRecord[]): Buffer {
   }
   const chunk = buf.subarray(begin, pos);
   begin = pos;
+  if (chunk.length > 0) {
+    slab.out++;
+    out.add(chunk);
+  }
+  // the slab is full enough: the next chunk starts on a fresh (or reused) one
+  if (buf.length - pos < 64 * 1024) {
+    moveTo(newSlab(SLAB_BYTES));
+    pos = 0;
+    begin = 0;
+  }
   return chunk;
 }

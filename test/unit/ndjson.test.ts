@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { Enricher } from '../../src/enrich.js';
 import type { Container, DropRecord, DroptraceRecord, RetransmitRecord, TraceEvent } from '../../src/events.js';
-import { DROP_KEYS, jsonLine, ndjsonBytes, RETRANSMIT_KEYS } from '../../src/output/ndjson.js';
+import { DROP_KEYS, jsonLine, ndjsonBytes, RETRANSMIT_KEYS, releaseBytes } from '../../src/output/ndjson.js';
 import { decode, encode, fixtures } from '../helpers/event-bytes.js';
 
 /** One record's line from the byte writer, as text. */
@@ -103,5 +103,28 @@ describe('NDJSON lines from cached fragments', () => {
     chunks.push([ndjsonBytes([huge]), jsonLine(huge)]);
     expect(chunks.reduce((n, [b]) => n + b.length, 0)).toBeGreaterThan(2 << 20);
     for (const [bytes, text] of chunks) expect(bytes.toString('utf8')).toBe(text);
+  });
+
+  it('fills a slab again once every chunk of it is given back, and never one with a chunk still out', () => {
+    const drops = decoded().filter((e): e is DropRecord => e.type === 'drop');
+    const part = Array.from({ length: 96 }, (_, i) => ({ ...drops[i % drops.length], len: i }));
+    const text = part.map(jsonLine).join('');
+    // one chunk kept, as a reader that has not taken it yet would
+    const kept = ndjsonBytes(part);
+    const keptBuffer = kept.buffer;
+    const seen = new Set<ArrayBufferLike>();
+    let reused = false;
+    for (let i = 0; i < 400; i++) {
+      const chunk = ndjsonBytes(part);
+      expect(chunk.toString('utf8')).toBe(text);
+      if (seen.has(chunk.buffer)) reused = true;
+      seen.add(chunk.buffer);
+      releaseBytes(chunk);
+      // given back twice by mistake: ignored once its slab has none out
+      releaseBytes(chunk);
+    }
+    expect(reused).toBe(true);
+    expect(seen.has(keptBuffer)).toBe(true);
+    expect(kept.toString('utf8')).toBe(text);
   });
 });
