@@ -36,10 +36,19 @@ const monotonicNowMs = () => Number(process.hrtime.bigint() / 1000n) / 1000;
 const RULE_WAIT_MS = 3000;
 /**
  * Netfilter drops waiting for a ruleset read, at most: in a storm whose reads fall behind, later
- * drops go out at once with their rule unnamed (their hint says a rule dropped them), rather than
- * the stream queueing in memory (each waiting drop is a few KB, held until its read or the 3 s wait ends).
+ * drops go out at once with their rule unnamed (their hint says why), rather than the stream
+ * queueing in memory (each waiting drop is a few KB, held until its read or the 3 s wait ends).
  */
 const MAX_WAITING = 2048;
+/**
+ * After the stream had to release waiting drops without their rule (too many records held behind
+ * them: src/in-order.ts), this long no drop waits for a read. In a storm, each wait would fill the
+ * hold again within a tenth of a second, and every record held that long outlives two young
+ * generation collections: the storm's whole stream was being copied into the old generation (the
+ * full stream's cost per event here halved without it). A read still runs for the drops after the
+ * pause, so naming resumes when the storm ends.
+ */
+export const NAMING_PAUSE_MS = 2000;
 /** Namespaces read at once when tracing starts. */
 const PRIME_PARALLEL = 4;
 
@@ -53,9 +62,11 @@ export class Enricher {
   /** One record `Container` per index entry: a storm names the same container a million times. */
   private readonly containers = new WeakMap<ContainerInfo, Container>();
   /** Netfilter drops applied since the last settle(), by namespace path: one ruleset read serves them all. */
-  private pending = new Map<string, { atMs: number; drops: { e: DropRecord; raw: Evidence; context: ClassifyContext }[] }>();
+  private pending = new Map<string, { at: string; drops: { e: DropRecord; raw: Evidence; context: ClassifyContext }[] }>();
   /** Drops applied and not yet named or given up on (pending and in ruleOf). */
   private waiting = 0;
+  /** No drop waits for its read until this timer fires (NAMING_PAUSE_MS). */
+  private namingPause: NodeJS.Timeout | undefined;
 
   private readonly timeOf: (time: string) => number;
 
@@ -89,13 +100,17 @@ export class Enricher {
   settle(): Pending | null {
     if (this.pending.size === 0) return null;
     const batch = { abandoned: false };
-    const waits = [...this.pending].map(([path, p]) => this.ruleOf(path, p.atMs, p.drops, batch));
+    const pending = [...this.pending];
+    const waits = pending.map(([path, p]) => this.ruleOf(path, this.timeOf(p.at), p.drops, batch));
     this.pending = new Map();
     return {
       ready: Promise.all(waits).then(() => undefined),
-      // released without its rule (a bound was reached, or the stop's budget ran out): left as it went out
+      // released without its rule (a bound was reached, or the stop's budget ran out): said so in
+      // its hint, and the read that comes later leaves it as it went out
       abandon: () => {
         batch.abandoned = true;
+        for (const [, p] of pending) for (const d of p.drops) this.fill(d.e, d.raw, { ...d.context, rulesSkipped: true });
+        this.pauseNaming();
       },
     };
   }
@@ -142,6 +157,14 @@ export class Enricher {
     this.conntrack.forget(path);
   }
 
+  private pauseNaming(): void {
+    clearTimeout(this.namingPause);
+    this.namingPause = setTimeout(() => {
+      this.namingPause = undefined;
+    }, NAMING_PAUSE_MS);
+    this.namingPause.unref();
+  }
+
   private containerOf(info: ContainerInfo): Container {
     let c = this.containers.get(info);
     if (!c) {
@@ -160,19 +183,22 @@ export class Enricher {
       conntrack: null,
     };
     const raw = e.evidence;
-    if (this.options.netfilterEvidence !== false && e.reason === 'NETFILTER_DROP' && this.waiting < MAX_WAITING) {
+    if (this.options.netfilterEvidence !== false && e.reason === 'NETFILTER_DROP') {
       const path = this.netnsPaths.pathOf(e.netns);
-      if (path) {
+      if (path && (this.waiting >= MAX_WAITING || this.namingPause)) {
+        context.rulesSkipped = true;
+        context.conntrack = this.conntrack.current(path) ?? null;
+      } else if (path) {
         this.waiting++;
         context.netfilter = undefined; // the read after the drop is running
         context.conntrack = this.conntrack.current(path) ?? null;
-        // the earliest drop of the batch decides which read counts as "before" for all of them
-        const atMs = this.timeOf(e.time);
+        // the earliest drop of the batch decides which read counts as "before" for all of them;
+        // the decoder's times are RFC 3339 of one width, so their text sorts as they do
         const p = this.pending.get(path);
         if (p) {
-          p.atMs = Math.min(p.atMs, atMs);
+          if (e.time < p.at) p.at = e.time;
           p.drops.push({ e, raw, context });
-        } else this.pending.set(path, { atMs, drops: [{ e, raw, context }] });
+        } else this.pending.set(path, { at: e.time, drops: [{ e, raw, context }] });
       }
     }
     if (raw.neigh_entries !== undefined && raw.gc_thresh3 === undefined) {

@@ -19,7 +19,7 @@ export class InOrder {
   private readonly cutters = new Set<() => void>();
 
   constructor(
-    private readonly maxHeld = 16384,
+    private readonly maxHeld = 4096,
     private readonly onError: (e: unknown) => void = (e) => {
       queueMicrotask(() => {
         throw e;

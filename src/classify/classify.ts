@@ -31,6 +31,8 @@ export interface ClassifyContext {
    * One names the rule; several are candidates; undefined: the read after it is running; null: none.
    */
   netfilter: readonly NetfilterRuleHit[] | null | undefined;
+  /** NETFILTER_DROP: no read names this drop's rule: drops came faster than the rulesets could be read. */
+  rulesSkipped?: boolean;
   conntrack: ConntrackStats | null;
 }
 
@@ -115,6 +117,7 @@ const CONDITIONS: Record<HintCondition, Test> = {
   has_rule: (_d, x) => x.netfilter?.length === 1,
   rule_candidates: (_d, x) => (x.netfilter?.length ?? 0) > 1,
   // undefined: not read yet; null or []: read, and no rule's counter rose
+  rules_skipped: (_d, x) => x.rulesSkipped === true,
   rules_unread: (_d, x) => x.netfilter === undefined,
   multicast_dst: (d) => d.daddr !== null && (/^ff/i.test(d.daddr) || /^2(2[4-9]|3\d)\./.test(d.daddr)),
   syn_queue_full: (d) => d.detected_by === 'syn_queue_full',

@@ -20,6 +20,7 @@ export type HintCondition =
   | 'has_rule' // exactly one drop rule counted between the reads before and after the drop
   | 'rule_candidates' // several did: it was one of them
   | 'conntrack_full' // conntrack count reached its max
+  | 'rules_skipped' // no ruleset read names the drop: drops came faster than the reads
   | 'rules_unread' // the ruleset read after the drop has not finished (or failed)
   | 'multicast_dst' // sent to a multicast group (224.0.0.0/4, ff00::/8)
   | 'syn_queue_full' // a SYN refused because the SYN queue was full (TCPReqQFullDrop; cookies off)
@@ -183,6 +184,7 @@ export const REASONS: Readonly<Record<string, ReasonRow>> = {
         component: 'conntrack',
         hint: 'conntrack table full ({conntrack_count}/{conntrack_max})',
       },
+      { when: 'rules_skipped', hint: 'dropped by netfilter (rule not named: drops came faster than the ruleset could be read)' },
       { when: 'rules_unread', hint: 'dropped by netfilter (reading the ruleset to name the rule)' },
     ],
     evidence: ['rule', 'conntrack'],

@@ -140,6 +140,9 @@ function utf8OrHex(bytes: Buffer): string {
 export class WallClock {
   private cachedSec = -1;
   private cachedPrefix = '';
+  /** "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ" of the last second formatted: each event writes its digits. */
+  private readonly text = Buffer.alloc(30);
+  private textSec = -1;
 
   constructor(
     private readonly offsetSec: number,
@@ -156,7 +159,22 @@ export class WallClock {
       nsec -= 1e9;
       sec += 1;
     }
-    return `${this.prefix(sec)}.${String(nsec).padStart(9, '0')}Z`;
+    if (sec !== this.textSec) {
+      const prefix = this.prefix(sec);
+      // past year 9999 the prefix is longer than the buffer's: rare enough for a template
+      if (prefix.length !== 19) return `${prefix}.${String(nsec).padStart(9, '0')}Z`;
+      this.text.write(`${prefix}.000000000Z`, 0, 'latin1');
+      this.textSec = sec;
+    }
+    // the string made from bytes is flat: a template's would be a rope of four, which every
+    // reader of it (the NDJSON writer first) flattens again
+    const text = this.text;
+    for (let i = 28; i >= 20; i--) {
+      const q = Math.floor(nsec / 10);
+      text[i] = 48 + nsec - q * 10;
+      nsec = q;
+    }
+    return text.toString('latin1', 0, 30);
   }
 
   /** A time this clock formatted, back on the kernel's monotonic clock (CLOCK_MONOTONIC), in ms. */

@@ -2,7 +2,8 @@
  * The rule is named from the first drop on, and never from a counter that moved for another
  * packet: two DROP rules in one namespace, the first one with drops from before tracing started,
  * then single datagrams 1.5 s apart to the second rule's port only. Real iptables-nft rules,
- * real drops, the real CLI.
+ * real drops, the real CLI. And in a storm the reads cannot keep up with: the drops released
+ * without their rule say so, and naming resumes once the storm is over.
  */
 import { spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
@@ -86,5 +87,29 @@ describe.skipIf(SKIP_KERNEL)('the netfilter rule behind a drop', () => {
     const [finding] = record.findings as Finding[];
     expect(finding).toMatchObject({ count: 1, layer: 'netfilter', component: 'iptables', evidence: { rule: ruleText(SECOND_PORT) } });
     expect(r.stderr).toContain(ruleText(SECOND_PORT));
+  });
+
+  it('in a storm says which drops it could not name, and names the drop after the storm', async () => {
+    lab = await twoRules();
+    run = await DroptraceRun.start(['--netns', lab.b.ns, '--json', '--rate-limit', '0', '--reason', 'NETFILTER_DROP']);
+    // far more drops than are held in order behind a ruleset read (4096), in one burst
+    sh(sendCommand(lab, SECOND_PORT, 60_000));
+    // the pause after a burst released unnamed (2 s), then one drop
+    await sleep(3000);
+    sh(sendCommand(lab, SECOND_PORT));
+    const current = run;
+    await current.waitFor((r) => isDrop(r) && r.evidence.rule_packets === 60_001, 15_000).catch(() => undefined);
+    await run.stop();
+    const drops = run.drops();
+    const unnamed = drops.filter((d) => d.evidence.rule === undefined);
+    expect(unnamed.length).toBeGreaterThan(0);
+    for (const d of unnamed) {
+      expect(d.hint.startsWith('dropped by netfilter (rule not named: drops came faster than the ruleset could be read)')).toBe(true);
+    }
+    for (const d of drops.filter((x) => x.evidence.rule !== undefined)) expect(d.evidence.rule).toBe(ruleText(SECOND_PORT));
+    const last = drops.at(-1) as DropRecord;
+    assertValidRecord(last);
+    expect(last.evidence.rule).toBe(ruleText(SECOND_PORT));
+    expect(last.evidence.rule_packets).toBe(60_001);
   });
 });

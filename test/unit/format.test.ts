@@ -58,6 +58,19 @@ describe('WallClock', () => {
     const clock = new WallClock(0, 999_999_999);
     expect(clock.format(0, 2)).toBe('1970-01-01T00:00:01.000000001Z');
   });
+
+  it('is right event after event, across seconds and with now() between', () => {
+    const clock = new WallClock(1_700_000_000, 0);
+    const reference = (ns: number) => {
+      const sec = Math.floor(ns / 1e9);
+      return `${new Date((1_700_000_000 + sec) * 1000).toISOString().slice(0, 19)}.${String(ns - sec * 1e9).padStart(9, '0')}Z`;
+    };
+    for (const ns of [0, 7, 999_999_999, 1_000_000_000, 1_000_000_010, 5_123_456_789, 5_123_456_790, 2_000_000_000]) {
+      expect(clock.format(Math.floor(ns / 2 ** 32), ns % 2 ** 32)).toBe(reference(ns));
+      // now() shares the per-second cache: a format after it is still its own second's
+      clock.now();
+    }
+  });
 });
 
 describe('CStringField', () => {
