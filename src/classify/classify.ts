@@ -224,14 +224,25 @@ interface Compiled {
   evidence: EvidenceBuilder[];
 }
 
+let lastLocation = '';
+let lastFunction = '';
+
 /** `tcp_v4_rcv+0x91/0x1040` → `tcp_v4_rcv`; `foo.isra.0+0x4` → `foo`; a bare address → ''. */
 export function locationFunction(location: string): string {
-  if (location.startsWith('0x') || location === '') return '';
-  let end = location.indexOf('+');
-  if (end < 0) end = location.length;
-  const dot = location.indexOf('.');
-  if (dot >= 0 && dot < end) end = dot;
-  return location.slice(0, end);
+  // the previous event's location, nearly always the same in a storm (the audit asks per event)
+  if (location === lastLocation) return lastFunction;
+  let func: string;
+  if (location.startsWith('0x') || location === '') func = '';
+  else {
+    let end = location.indexOf('+');
+    if (end < 0) end = location.length;
+    const dot = location.indexOf('.');
+    if (dot >= 0 && dot < end) end = dot;
+    func = location.slice(0, end);
+  }
+  lastLocation = location;
+  lastFunction = func;
+  return func;
 }
 
 function longestPrefix(name: string, rules: ReadonlyArray<readonly [string, ReasonRow]>): ReasonRow | undefined {

@@ -158,6 +158,12 @@ export function createDecoder(ctx: DecoderContext): Decoder {
   const listen = ctx.tcpStates.indexOf('LISTEN');
   const state = (n: number) => (n === 0 ? null : (ctx.tcpStates[n] ?? String(n)));
   const reasonless = !ctx.reasons.available;
+  // the constants object has a hundred keys: read once, not per event
+  const EVENT_DROP = c.DT_EVENT_DROP;
+  const EVENT_CONNECT = c.DT_EVENT_CONNECT;
+  const reasonName = ctx.reasons.name.bind(ctx.reasons);
+  const symbolize = ctx.symbolize;
+  const clock = ctx.clock;
 
   return (buf, emit) => {
     const n = Math.floor(buf.length / size);
@@ -181,11 +187,11 @@ export function createDecoder(ctx: DecoderContext): Decoder {
       const cgLo = buf.readUInt32LE(o + CG);
       const cgHi = buf.readUInt32LE(o + CG + 4);
       const cgroup = cgLo === 0 && cgHi === 0 ? null : cgHi === 0 ? String(cgLo) : buf.readBigUInt64LE(o + CG).toString();
-      const time = ctx.clock.format(buf.readUInt32LE(o + TS + 4), buf.readUInt32LE(o + TS));
+      const time = clock.format(buf.readUInt32LE(o + TS + 4), buf.readUInt32LE(o + TS));
       const proto = fam !== null || l4 !== 0 ? L4_PROTO[l4] : etherProto(buf.readUInt16LE(o + ETH));
       const skState = buf[o + STATE];
 
-      if (buf[o + TYPE] === c.DT_EVENT_DROP) {
+      if (buf[o + TYPE] === EVENT_DROP) {
         const ifindex = buf.readUInt32LE(o + IFINDEX);
         const peerIfindex = buf.readUInt32LE(o + PEER_IFINDEX);
         // the kernel's facts that have no field of their own in the record, named as in the header;
@@ -212,13 +218,13 @@ export function createDecoder(ctx: DecoderContext): Decoder {
           evidence.qdisc_backlog = buf.readUInt32LE(o + QBACKLOG);
         }
         const reasonCode = buf.readUInt32LE(o + REASON);
-        const location = ctx.symbolize(buf.readUInt32LE(o + LOC + 4), buf.readUInt32LE(o + LOC));
+        const location = symbolize(buf.readUInt32LE(o + LOC + 4), buf.readUInt32LE(o + LOC));
         const record: DropRecord = {
           type: 'drop',
           time,
           host,
           // before 5.17 the kernel passes no reason: derived from where the packet was freed
-          reason: reasonless ? derivedReason(location, evidence.qdisc) : ctx.reasons.name(reasonCode),
+          reason: reasonless ? derivedReason(location, evidence.qdisc) : reasonName(reasonCode),
           reason_code: reasonless ? null : reasonCode,
           reason_source: reasonless ? 'location' : 'kernel',
           location,
@@ -255,7 +261,7 @@ export function createDecoder(ctx: DecoderContext): Decoder {
           detected_by: detections[buf[o + DETECT]] ?? 'kfree_skb',
         };
         emit(record);
-      } else if (buf[o + TYPE] === c.DT_EVENT_CONNECT) {
+      } else if (buf[o + TYPE] === EVENT_CONNECT) {
         const record: ConnectErrorRecord = {
           type: 'connect_error',
           time,

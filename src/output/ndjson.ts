@@ -261,6 +261,9 @@ const s = {
   proto: new Slot(),
   family: new Slot(),
   tcpFlags: new Slot(',"tcp_flags":', ',"len":'),
+  // the decoder's addresses are cached strings: the same object event after event
+  saddr: new Slot(),
+  daddr: new Slot(',"daddr":', ',"dport":'),
   cgroup: new Slot(),
   via: new Slot(),
   hint: new Slot('', ',"benign":false,"evidence":'),
@@ -448,12 +451,10 @@ function drop(e: DropRecord): void {
   bytes(DROP_TIME);
   plain(e.time);
   bytes(whatJson(e));
-  plain(e.saddr);
+  bytes(s.saddr.of(e.saddr));
   bytes(SPORT);
   num(e.sport);
-  bytes(DADDR);
-  plain(e.daddr);
-  bytes(DPORT);
+  bytes(s.daddr.of(e.daddr));
   num(e.dport);
   bytes(s.tcpFlags.of(e.tcp_flags));
   num(e.len);

@@ -104,7 +104,7 @@ describe.skipIf(SKIP_KERNEL)('the netfilter rule behind a drop', () => {
     const unnamed = drops.filter((d) => d.evidence.rule === undefined);
     expect(unnamed.length).toBeGreaterThan(0);
     for (const d of unnamed) {
-      expect(d.hint.startsWith('dropped by netfilter (rule not named: drops came faster than the ruleset could be read)')).toBe(true);
+      expect(d.hint?.startsWith('dropped by netfilter (rule not named: drops came faster than the ruleset could be read)')).toBe(true);
     }
     for (const d of drops.filter((x) => x.evidence.rule !== undefined)) expect(d.evidence.rule).toBe(ruleText(SECOND_PORT));
     const last = drops.at(-1) as DropRecord;
