@@ -18,6 +18,12 @@ export const scratchDir = existsSync('/dev/shm') ? '/dev/shm' : '/tmp';
 
 export const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
+/** The node flags bin/droptrace.js's shebang gives node: the bin's are the one definition. */
+export function binNodeFlags() {
+  const words = readFileSync(join(repoDir, 'bin', 'droptrace.js'), 'utf8').split('\n', 1)[0].split(/\s+/);
+  return words.slice(words.indexOf('node') + 1);
+}
+
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function median(values) {

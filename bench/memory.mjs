@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   benchSession,
+  binNodeFlags,
   dropCounter,
   fmt,
   markdownTable,
@@ -58,7 +59,7 @@ async function measure(ns, stdout) {
   const flags = opt['node-flags']?.split(/\s+/).filter(Boolean);
   const argv = ['--json', '--netns', ns.rx];
   const child = flags
-    ? spawn(process.execPath, ['--max-semi-space-size=4', ...flags, bin, ...argv], { stdio: ['ignore', out, 'pipe'] })
+    ? spawn(process.execPath, [...binNodeFlags(), ...flags, bin, ...argv], { stdio: ['ignore', out, 'pipe'] })
     : spawn(bin, argv, { stdio: ['ignore', out, 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d) => {

@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { benchDir, benchSession, fmt, netnsInfo, netnsUp, randomName, repoDir, runStorm, scanNdjson, scratchDir, Tracer } from './lib.mjs';
+import { benchDir, benchSession, binNodeFlags, fmt, netnsInfo, netnsUp, randomName, repoDir, runStorm, scanNdjson, scratchDir, Tracer } from './lib.mjs';
 
 const { values: opt, positionals } = parseArgs({
   allowPositionals: true,
@@ -46,7 +46,7 @@ async function main() {
   const hook = join(benchDir, 'profile-hook.mjs');
   const tracer = new Tracer(
     // the unbundled CLI (what the bundle is made of): its files name the stages
-    [process.execPath, '--max-semi-space-size=4', '--import', hook, join(repoDir, 'dist', 'cli', 'bin.js'), ...args],
+    [process.execPath, ...binNodeFlags(), '--import', hook, join(repoDir, 'dist', 'cli', 'bin.js'), ...args],
     {
       stdoutPath: out,
       env: { ...process.env, DTPROF_OUT: join(dir, 'droptrace.cpuprofile'), DTPROF_DELAY_MS: '1000' },
