@@ -20,7 +20,9 @@ export const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: '
 
 /** The node flags bin/droptrace.js's shebang gives node: the bin's are the one definition. */
 export function binNodeFlags() {
-  const words = readFileSync(join(repoDir, 'bin', 'droptrace.js'), 'utf8').split('\n', 1)[0].split(/\s+/);
+  const words = readFileSync(join(repoDir, 'bin', 'droptrace.js'), 'utf8')
+    .split('\n', 1)[0]
+    .split(/\s+/);
   return words.slice(words.indexOf('node') + 1);
 }
 

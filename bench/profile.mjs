@@ -9,7 +9,20 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { benchDir, benchSession, binNodeFlags, fmt, netnsInfo, netnsUp, randomName, repoDir, runStorm, scanNdjson, scratchDir, Tracer } from './lib.mjs';
+import {
+  benchDir,
+  benchSession,
+  binNodeFlags,
+  fmt,
+  netnsInfo,
+  netnsUp,
+  randomName,
+  repoDir,
+  runStorm,
+  scanNdjson,
+  scratchDir,
+  Tracer,
+} from './lib.mjs';
 
 const { values: opt, positionals } = parseArgs({
   allowPositionals: true,
