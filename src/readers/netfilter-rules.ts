@@ -4,7 +4,7 @@
  * with counters in the drop's namespace before and after the drop, and report the drop rules whose
  * counter rose in between. iptables-nft, iptables-legacy and native nft rules alike.
  */
-import { type NetnsRunner, nsenterRunner } from './netns-exec.js';
+import { batchRunner, type CommandResult, type NetnsRunner, nsenterRunner } from './netns-exec.js';
 
 export type RuleSource = 'iptables' | 'ip6tables' | 'iptables-legacy' | 'ip6tables-legacy' | 'nftables';
 export type Verdict = 'DROP' | 'REJECT';
@@ -180,14 +180,15 @@ export function risingDropRules(prev: ReadonlyMap<string, number> | null, next: 
 
 /** Reads every ruleset of one namespace. */
 export async function readRuleset(netnsPath: string, run: NetnsRunner = nsenterRunner): Promise<RuleCounter[]> {
-  const [v4, v6, nftJson, legacyNames] = await Promise.all([
-    run(netnsPath, ['iptables-save', '-c']),
-    run(netnsPath, ['ip6tables-save', '-c']),
-    run(netnsPath, ['nft', '-j', 'list', 'ruleset']),
+  const runAll = batchRunner(run);
+  const [v4, v6, nftJson, legacyNames] = (await runAll(netnsPath, [
+    ['iptables-save', '-c'],
+    ['ip6tables-save', '-c'],
+    ['nft', '-j', 'list', 'ruleset'],
     // iptables-legacy-save would load the ip_tables module host-wide if absent: only run it when
     // the namespace has legacy tables
-    run(netnsPath, ['cat', '/proc/net/ip_tables_names', '/proc/net/ip6_tables_names']),
-  ]);
+    ['cat', '/proc/net/ip_tables_names', '/proc/net/ip6_tables_names'],
+  ])) as [CommandResult, CommandResult, CommandResult, CommandResult];
   const rules: RuleCounter[] = [];
   const nftManaged = new Set<string>();
   for (const [res, source, family] of [
@@ -200,7 +201,10 @@ export async function readRuleset(netnsPath: string, run: NetnsRunner = nsenterR
     if (iptablesBackendIsNft(res.stdout)) for (const r of parsed) nftManaged.add(`${family} ${r.table}`);
   }
   if (legacyNames.stdout.trim() !== '') {
-    const [l4, l6] = await Promise.all([run(netnsPath, ['iptables-legacy-save', '-c']), run(netnsPath, ['ip6tables-legacy-save', '-c'])]);
+    const [l4, l6] = (await runAll(netnsPath, [
+      ['iptables-legacy-save', '-c'],
+      ['ip6tables-legacy-save', '-c'],
+    ])) as [CommandResult, CommandResult];
     if (l4.code === 0) rules.push(...parseIptablesSave(l4.stdout, 'iptables-legacy'));
     if (l6.code === 0) rules.push(...parseIptablesSave(l6.stdout, 'ip6tables-legacy'));
   }

@@ -9,7 +9,7 @@ import {
   parseNftText,
   risingDropRules,
 } from '../../src/readers/netfilter-rules.js';
-import type { CommandResult, NetnsRunner } from '../../src/readers/netns-exec.js';
+import { type CommandResult, type NetnsRunner, splitBatch } from '../../src/readers/netns-exec.js';
 
 // Outputs captured on this machine (iptables 1.8.9 nf_tables, nft 1.0.6) in a dtcls namespace.
 const fx = (name: string) => readFileSync(new URL(`../fixtures/reasons/netfilter/${name}`, import.meta.url), 'utf8');
@@ -244,5 +244,25 @@ describe('ConntrackEvidence', () => {
     });
     expect(await new ConntrackEvidence({ run }).lookup('/proc/1/ns/net')).toEqual({ count: 7, max: 262144 });
     expect(calls).toHaveLength(1);
+  });
+});
+
+describe('splitBatch', () => {
+  const nonce = 'f00d';
+  it('cuts a batch script output at its markers, with each exit status', () => {
+    const out = `a\nb\n\nf00d 0\n\nf00d 127\nno newline\nf00d 1\n`;
+    expect(splitBatch(out, nonce, 3)).toEqual([
+      { stdout: 'a\nb\n', stderr: '', code: 0 },
+      { stdout: '', stderr: '', code: 127 },
+      { stdout: 'no newline', stderr: '', code: 1 },
+    ]);
+  });
+
+  it('is not misled by a marker of another nonce in a ruleset, and says when a command left none', () => {
+    const out = `-A INPUT -m comment --comment "\nbeef 0\n" -j DROP\n\nf00d 0\n`;
+    expect(splitBatch(out, nonce, 2)).toEqual([
+      { stdout: '-A INPUT -m comment --comment "\nbeef 0\n" -j DROP\n', stderr: '', code: 0 },
+      { stdout: '', stderr: 'no result', code: 1 },
+    ]);
   });
 });
