@@ -71,7 +71,11 @@ export class Enricher {
   private readonly timeOf: (time: string) => number;
 
   constructor(private readonly options: EnrichOptions = {}) {
-    this.rules = new NetfilterRules(options.monotonicOf ? { now: monotonicNowMs } : {});
+    this.rules = new NetfilterRules({
+      ...(options.monotonicOf ? { now: monotonicNowMs } : {}),
+      // a ruleset read brings the namespace's conntrack count too: one process for both
+      onConntrack: (path, stats) => this.conntrack.offer(path, stats),
+    });
     this.timeOf = options.monotonicOf ?? Date.parse;
   }
 

@@ -11,7 +11,8 @@ export interface ConntrackStats {
   max: number;
 }
 
-const FILES = ['/proc/sys/net/netfilter/nf_conntrack_count', '/proc/sys/net/netfilter/nf_conntrack_max'];
+/** What `cat` prints the count and the limit from (the ruleset reads ask for them too: src/readers/netfilter-rules.ts). */
+export const CONNTRACK_FILES = ['/proc/sys/net/netfilter/nf_conntrack_count', '/proc/sys/net/netfilter/nf_conntrack_max'];
 
 /** Parses the output of `cat nf_conntrack_count nf_conntrack_max`; null when not both numbers. */
 export function parseConntrackStats(text: string): ConntrackStats | null {
@@ -21,7 +22,7 @@ export function parseConntrackStats(text: string): ConntrackStats | null {
 }
 
 export async function readConntrackStats(netnsPath: string, run: NetnsRunner = nsenterRunner): Promise<ConntrackStats | null> {
-  const res = await run(netnsPath, ['cat', ...FILES]);
+  const res = await run(netnsPath, ['cat', ...CONNTRACK_FILES]);
   return res.code === 0 ? parseConntrackStats(res.stdout) : null;
 }
 
@@ -31,18 +32,27 @@ export interface ConntrackEvidenceOptions {
   now?: () => number;
 }
 
-/** Per-namespace conntrack count/max, cached and refreshed at most once per interval. */
+/**
+ * Per-namespace conntrack count/max, cached and refreshed at most once per interval (2 s: longer
+ * than a storm's gap between ruleset reads, which bring it too, so a storm reads it in their
+ * process rather than in one of its own).
+ */
 export class ConntrackEvidence {
   private readonly cache: RefreshCache<ConntrackStats | null>;
 
   constructor(opts: ConntrackEvidenceOptions = {}) {
     const run = opts.run ?? nsenterRunner;
-    this.cache = new RefreshCache((ns) => readConntrackStats(ns, run), opts.minIntervalMs ?? 1000, opts.now);
+    this.cache = new RefreshCache((ns) => readConntrackStats(ns, run), opts.minIntervalMs ?? 2000, opts.now);
   }
 
   /** Never waits; undefined until the first read is done, null when conntrack is not loaded. */
   current(netnsPath: string): ConntrackStats | null | undefined {
     return this.cache.current(netnsPath);
+  }
+
+  /** A count and limit another read brought (null: conntrack is not loaded there). */
+  offer(netnsPath: string, stats: ConntrackStats | null): void {
+    this.cache.set(netnsPath, stats);
   }
 
   lookup(netnsPath: string): Promise<ConntrackStats | null> {

@@ -4,6 +4,7 @@
  * with counters in the drop's namespace before and after the drop, and report the drop rules whose
  * counter rose in between. iptables-nft, iptables-legacy and native nft rules alike.
  */
+import { CONNTRACK_FILES, type ConntrackStats, parseConntrackStats } from './conntrack-evidence.js';
 import { batchRunner, type CommandResult, type NetnsRunner, nsenterRunner } from './netns-exec.js';
 
 export type RuleSource = 'iptables' | 'ip6tables' | 'iptables-legacy' | 'ip6tables-legacy' | 'nftables';
@@ -180,15 +181,24 @@ export function risingDropRules(prev: ReadonlyMap<string, number> | null, next: 
 
 /** Reads every ruleset of one namespace. */
 export async function readRuleset(netnsPath: string, run: NetnsRunner = nsenterRunner): Promise<RuleCounter[]> {
+  return (await readNetfilter(netnsPath, run)).rules;
+}
+
+/** Every ruleset of one namespace, and its conntrack count and limit (null: conntrack not loaded), in one process. */
+export async function readNetfilter(
+  netnsPath: string,
+  run: NetnsRunner = nsenterRunner,
+): Promise<{ rules: RuleCounter[]; conntrack: ConntrackStats | null }> {
   const runAll = batchRunner(run);
-  const [v4, v6, nftJson, legacyNames] = (await runAll(netnsPath, [
+  const [v4, v6, nftJson, legacyNames, conntrack] = (await runAll(netnsPath, [
     ['iptables-save', '-c'],
     ['ip6tables-save', '-c'],
     ['nft', '-j', 'list', 'ruleset'],
     // iptables-legacy-save would load the ip_tables module host-wide if absent: only run it when
     // the namespace has legacy tables
     ['cat', '/proc/net/ip_tables_names', '/proc/net/ip6_tables_names'],
-  ])) as [CommandResult, CommandResult, CommandResult, CommandResult];
+    ['cat', ...CONNTRACK_FILES],
+  ])) as [CommandResult, CommandResult, CommandResult, CommandResult, CommandResult];
   const rules: RuleCounter[] = [];
   const nftManaged = new Set<string>();
   for (const [res, source, family] of [
@@ -209,7 +219,7 @@ export async function readRuleset(netnsPath: string, run: NetnsRunner = nsenterR
     if (l6.code === 0) rules.push(...parseIptablesSave(l6.stdout, 'ip6tables-legacy'));
   }
   if (nftJson.code === 0) rules.push(...parseNftJson(nftJson.stdout, nftManaged));
-  return rules;
+  return { rules, conntrack: conntrack.code === 0 ? parseConntrackStats(conntrack.stdout) : null };
 }
 
 export interface NetfilterRulesOptions {
@@ -217,6 +227,8 @@ export interface NetfilterRulesOptions {
   /** Least time between the starts of two reads of one namespace while its drops continue (default 200 ms). */
   minGapMs?: number;
   now?: () => number;
+  /** Each read's conntrack count and limit of the namespace, as they came with its rulesets. */
+  onConntrack?: (netnsPath: string, stats: ConntrackStats | null) => void;
 }
 
 /** One read of a namespace's rulesets: the kernel dumped the counters between `start` and `end`. */
@@ -270,10 +282,12 @@ export class NetfilterRules {
   private readonly run: NetnsRunner;
   private readonly minGapMs: number;
   private readonly now: () => number;
+  private readonly onConntrack: NetfilterRulesOptions['onConntrack'];
   private readonly namespaces = new Map<string, NamespaceState>();
 
   constructor(opts: NetfilterRulesOptions = {}) {
     this.run = opts.run ?? nsenterRunner;
+    this.onConntrack = opts.onConntrack;
     this.minGapMs = opts.minGapMs ?? 200;
     this.now = opts.now ?? Date.now;
   }
@@ -366,7 +380,8 @@ export class NetfilterRules {
       promise: new Promise<void>((r) => (start > this.now() ? setTimeout(r, start - this.now()) : r()))
         .then(async () => {
           const began = this.now();
-          const rules = await readRuleset(netnsPath, this.run);
+          const { rules, conntrack } = await readNetfilter(netnsPath, this.run);
+          this.onConntrack?.(netnsPath, conntrack);
           const snap: Snapshot = { start: began, end: this.now(), rules, counters: new Map(rules.map((r) => [r.key, r.packets])) };
           st.snapshots.push(snap);
           if (st.snapshots.length > SNAPSHOTS_KEPT) st.snapshots.shift();

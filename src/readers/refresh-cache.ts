@@ -50,6 +50,16 @@ export class RefreshCache<T> {
     return entry.pending;
   }
 
+  /** A value read by someone else just now: fresh for the interval, as if read here. */
+  set(key: string, value: T): void {
+    const e = this.entries.get(key);
+    if (e) {
+      e.value = value;
+      e.at = this.now();
+      e.error = undefined;
+    } else this.entries.set(key, { value, at: this.now() });
+  }
+
   lastError(key: string): unknown {
     return this.entries.get(key)?.error;
   }

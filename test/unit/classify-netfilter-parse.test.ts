@@ -245,6 +245,27 @@ describe('ConntrackEvidence', () => {
     expect(await new ConntrackEvidence({ run }).lookup('/proc/1/ns/net')).toEqual({ count: 7, max: 262144 });
     expect(calls).toHaveLength(1);
   });
+
+  it('takes the count a ruleset read brought, and reads none of its own while it is fresh', async () => {
+    let t = 0;
+    const { run, calls } = replay({
+      'cat /proc/sys/net/netfilter/nf_conntrack_count /proc/sys/net/netfilter/nf_conntrack_max': ['9\n100\n'],
+    });
+    const conntrack = new ConntrackEvidence({ run, now: () => t });
+    const rules = new NetfilterRules({ run, now: () => t, onConntrack: (path, stats) => conntrack.offer(path, stats) });
+    await rules.lookup('/ns');
+    const own = () =>
+      calls.filter((c) => c === '/ns cat /proc/sys/net/netfilter/nf_conntrack_count /proc/sys/net/netfilter/nf_conntrack_max');
+    expect(own()).toHaveLength(1); // the ruleset read's
+    expect(conntrack.current('/ns')).toEqual({ count: 9, max: 100 });
+    t += 1500;
+    expect(conntrack.current('/ns')).toEqual({ count: 9, max: 100 });
+    expect(own()).toHaveLength(1);
+    // stale once its interval is over: then it reads on its own
+    t += 1000;
+    conntrack.current('/ns');
+    expect(own()).toHaveLength(2);
+  });
 });
 
 describe('splitBatch', () => {
