@@ -88,7 +88,7 @@ export class Enricher {
   }
 
   private explainConnect(e: ConnectErrorRecord): void {
-    e.port_range = this.portRanges.of(e.netns, `/proc/${e.pid}/ns/net`);
+    e.port_range = this.portRanges.of(e.netns, [`/proc/${e.pid}/ns/net`, this.netnsPaths.pathOf(e.netns)]);
     const range = e.port_range
       ? ` (ip_local_port_range ${e.port_range[0]}-${e.port_range[1]}: ${e.port_range[1] - e.port_range[0] + 1} ports)`
       : '';

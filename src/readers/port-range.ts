@@ -24,21 +24,29 @@ export class PortRanges {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  /** The range of `netns`, entered through `netnsPath` (e.g. /proc/<pid>/ns/net of the caller). */
-  of(netns: number, netnsPath: string): PortRange | null {
+  /**
+   * The range of `netns`, entered through the first of `netnsPaths` that works (/proc/<pid>/ns/net
+   * of the caller first: the caller may exit before its failure reaches us, so another way in, the
+   * namespace's name or another of its processes, comes after).
+   */
+  of(netns: number, netnsPaths: readonly (string | undefined)[]): PortRange | null {
     const hit = this.cache.get(netns);
     if (hit && this.now() - hit.at < TTL_MS) return hit.range;
     let range: PortRange | null = null;
-    try {
-      range = parsePortRange(
-        execFileSync('nsenter', [`--net=${netnsPath}`, '--', 'cat', '/proc/sys/net/ipv4/ip_local_port_range'], {
-          encoding: 'utf8',
-          timeout: 2000,
-          stdio: ['ignore', 'pipe', 'ignore'],
-        }),
-      );
-    } catch {
-      // the process exited and took the namespace with it, or no nsenter: the hint goes without
+    for (const path of netnsPaths) {
+      if (path === undefined) continue;
+      try {
+        range = parsePortRange(
+          execFileSync('nsenter', [`--net=${path}`, '--', 'cat', '/proc/sys/net/ipv4/ip_local_port_range'], {
+            encoding: 'utf8',
+            timeout: 2000,
+            stdio: ['ignore', 'pipe', 'ignore'],
+          }),
+        );
+        break;
+      } catch {
+        // the process exited and took that way in with it, or no nsenter: the next, or the hint goes without
+      }
     }
     this.cache.set(netns, { range, at: this.now() });
     return range;

@@ -6,6 +6,7 @@
 import { randomInt } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ConnectErrorRecord } from '../../src/events.js';
+import { PortRanges } from '../../src/readers/port-range.js';
 import { DroptraceRun } from '../helpers/droptrace-cli.js';
 import { SKIP_KERNEL } from '../helpers/kernel-env.js';
 import { sample } from '../helpers/samples.js';
@@ -74,6 +75,9 @@ describe.skipIf(SKIP_KERNEL)('source-port exhaustion', () => {
         );
       }
       sample('connect EADDRNOTAVAIL', JSON.stringify(events[0]));
+      // the caller may be gone when its failure is handled: the namespace's name is the way in then
+      expect(new PortRanges().of(lab.a.inode, ['/proc/999999999/ns/net', `/run/netns/${lab.a.ns}`])).toEqual([40000, 40003]);
+      expect(new PortRanges().of(lab.a.inode, ['/proc/999999999/ns/net'])).toBeNull();
     } finally {
       await restore();
     }
