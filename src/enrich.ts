@@ -43,12 +43,11 @@ const MAX_WAITING = 2048;
 /**
  * After the stream had to release waiting drops without their rule (too many records held behind
  * them: src/in-order.ts), this long no drop waits for a read. In a storm, each wait would fill the
- * hold again within a tenth of a second, and every record held that long outlives two young
- * generation collections: the storm's whole stream was being copied into the old generation (the
- * full stream's cost per event here halved without it). A read still runs for the drops after the
- * pause, so naming resumes when the storm ends.
+ * hold again within a tenth of a second, only to be released unnamed once more, and every record
+ * held that long outlives two young-generation collections and is copied into the old one. A read
+ * still runs for the drops after the pause, so naming resumes when the storm ends.
  */
-export const NAMING_PAUSE_MS = 2000;
+const NAMING_PAUSE_MS = 2000;
 /** Namespaces read at once when tracing starts. */
 const PRIME_PARALLEL = 4;
 
