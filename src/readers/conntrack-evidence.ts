@@ -3,7 +3,7 @@
  * Read through /proc/sys/net/netfilter inside the namespace (net sysctls answer for the reader's
  * namespace); the files exist only while nf_conntrack is loaded, and then there is nothing to say.
  */
-import { type NetnsRunner, nsenterRunner } from './netns-exec.js';
+import { type CommandResult, type NetnsRunner, nsenterRunner } from './netns-exec.js';
 import { RefreshCache } from './refresh-cache.js';
 
 export interface ConntrackStats {
@@ -21,9 +21,13 @@ export function parseConntrackStats(text: string): ConntrackStats | null {
   return { count, max };
 }
 
-export async function readConntrackStats(netnsPath: string, run: NetnsRunner = nsenterRunner): Promise<ConntrackStats | null> {
-  const res = await run(netnsPath, ['cat', ...CONNTRACK_FILES]);
+/** What `cat` of CONNTRACK_FILES says: null when it failed (conntrack not loaded) or said something else. */
+export function conntrackOf(res: CommandResult): ConntrackStats | null {
   return res.code === 0 ? parseConntrackStats(res.stdout) : null;
+}
+
+export async function readConntrackStats(netnsPath: string, run: NetnsRunner = nsenterRunner): Promise<ConntrackStats | null> {
+  return conntrackOf(await run(netnsPath, ['cat', ...CONNTRACK_FILES]));
 }
 
 export interface ConntrackEvidenceOptions {

@@ -4,7 +4,7 @@
  * with counters in the drop's namespace before and after the drop, and report the drop rules whose
  * counter rose in between. iptables-nft, iptables-legacy and native nft rules alike.
  */
-import { CONNTRACK_FILES, type ConntrackStats, parseConntrackStats } from './conntrack-evidence.js';
+import { CONNTRACK_FILES, type ConntrackStats, conntrackOf } from './conntrack-evidence.js';
 import { batchRunner, type CommandResult, type NetnsRunner, nsenterRunner } from './netns-exec.js';
 
 export type RuleSource = 'iptables' | 'ip6tables' | 'iptables-legacy' | 'ip6tables-legacy' | 'nftables';
@@ -219,7 +219,7 @@ export async function readNetfilter(
     if (l6.code === 0) rules.push(...parseIptablesSave(l6.stdout, 'ip6tables-legacy'));
   }
   if (nftJson.code === 0) rules.push(...parseNftJson(nftJson.stdout, nftManaged));
-  return { rules, conntrack: conntrack.code === 0 ? parseConntrackStats(conntrack.stdout) : null };
+  return { rules, conntrack: conntrackOf(conntrack) };
 }
 
 export interface NetfilterRulesOptions {
